@@ -1,0 +1,13 @@
+// The CPU path: the same problem as the kernels, computed with std::thread workers and the
+// formulas of ssim_math.h. Used when no GPU is usable, and as the fast reference in tests.
+#pragma once
+
+#include "ssim_types.h"
+
+namespace cudassim {
+
+// Computes job.out (if non-null) and job.grad (if non-null). threads <= 0: hardware concurrency.
+// Throws std::bad_alloc if scratch memory cannot be had; never writes outside out/grad.
+void computeSsimCpu(const SsimJob& job, int threads);
+
+}  // namespace cudassim

@@ -1,0 +1,22 @@
+// The CUDA path: launches the fused kernels on a stream. Only compiled when nvcc is found.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include "ssim_types.h"
+
+namespace cudassim {
+
+// Device scratch a call needs. Layout (cuda/ssim_cuda.cu): a reduction state of 16 bytes per
+// image for `images` images (zeroed once, when the workspace is made, and left zeroed by
+// every completed launch), then, when `gradient`, three float planes of `elements` each.
+std::size_t workspaceBytes(int images, std::size_t elements, bool gradient);
+
+// Enqueues the whole call on `stream`: one launch for a value, two for a gradient. No
+// allocation, memset, copy or host synchronisation. x, y, out and grad are device pointers.
+// `workspace` holds workspaceBytes(wsImages, wsElements, grad != nullptr) bytes or more, with
+// job.shape.batch <= wsImages and job.shape.elems() <= wsElements.
+cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::size_t wsElements,
+                       cudaStream_t stream);
+
+}  // namespace cudassim

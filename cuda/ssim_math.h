@@ -1,0 +1,79 @@
+// Per-pixel SSIM formulas shared, line for line, by the CUDA kernels and the CPU path, so
+// that CI (no GPU) exercises the same arithmetic the GPU runs. Derivation: cuda/MATH.md.
+#pragma once
+
+#include <cmath>
+
+#include "ssim_types.h"
+
+#if defined(__CUDACC__)
+#define SSIM_HD __host__ __device__ __forceinline__
+#else
+#define SSIM_HD inline
+#endif
+
+namespace cudassim {
+
+// Normalised Gaussian taps for a window of 2*radius+1, computed in double and rounded once.
+inline void gaussianTaps(int radius, double sigma, float taps[kMaxRadius + 1]) {
+  double w[kMaxRadius + 1] = {};
+  double sum = 0.0;
+  for (int k = 0; k <= radius; ++k) {
+    w[k] = std::exp(-double(k * k) / (2.0 * sigma * sigma));
+    sum += (k == 0 ? 1.0 : 2.0) * w[k];
+  }
+  for (int k = 0; k <= kMaxRadius; ++k) taps[k] = k <= radius ? float(w[k] / sum) : 0.0f;
+}
+
+// The five Gaussian-weighted moments around one pixel.
+struct Moments {
+  float mx, my;   // E[x], E[y]
+  float xx, yy;   // E[x^2], E[y^2]
+  float xy;       // E[xy]
+};
+
+// SSIM at one pixel and its partial derivatives with respect to the moments of x:
+//   dS/dE[x] = alpha, dS/dE[x^2] = beta, dS/dE[xy] = gamma.
+struct PixelSsim {
+  float s;
+  float alpha, beta, gamma;
+};
+
+// Variances are clamped at zero: E[x^2] - E[x]^2 can round below zero in float32, and a
+// negative variance would let the map exceed 1. The value is clamped to 1 for the same reason.
+SSIM_HD float pixelSsimValue(const Moments& m, float c1, float c2) {
+  const float sxx = fmaxf(m.xx - m.mx * m.mx, 0.0f);
+  const float syy = fmaxf(m.yy - m.my * m.my, 0.0f);
+  const float sxy = m.xy - m.mx * m.my;
+  const float a1 = 2.0f * m.mx * m.my + c1;
+  const float a2 = 2.0f * sxy + c2;
+  const float b1 = m.mx * m.mx + m.my * m.my + c1;
+  const float b2 = sxx + syy + c2;
+  return fminf((a1 * a2) / (b1 * b2), 1.0f);
+}
+
+SSIM_HD PixelSsim pixelSsimWithPartials(const Moments& m, float c1, float c2) {
+  const float sxx = fmaxf(m.xx - m.mx * m.mx, 0.0f);
+  const float syy = fmaxf(m.yy - m.my * m.my, 0.0f);
+  const float sxy = m.xy - m.mx * m.my;
+  const float a1 = 2.0f * m.mx * m.my + c1;
+  const float a2 = 2.0f * sxy + c2;
+  const float b1 = m.mx * m.mx + m.my * m.my + c1;
+  const float b2 = sxx + syy + c2;
+  const float invB1B2 = 1.0f / (b1 * b2);
+  const float s = a1 * a2 * invB1B2;
+  PixelSsim r;
+  r.s = fminf(s, 1.0f);
+  r.alpha = 2.0f * invB1B2 * (m.my * (a2 - a1) - m.mx * s * (b2 - b1));
+  r.beta = -s / b2;
+  r.gamma = 2.0f * a1 * invB1B2;
+  return r;
+}
+
+// Gradient at one pixel from the Gaussian-blurred partial maps (G*alpha, G*beta, G*gamma),
+// the pixel's own intensities and the factor d(reported value)/d(mean map).
+SSIM_HD float pixelGradient(float gAlpha, float gBeta, float gGamma, float x, float y, float scale) {
+  return scale * (gAlpha + 2.0f * x * gBeta + y * gGamma);
+}
+
+}  // namespace cudassim
