@@ -1,0 +1,25 @@
+// Module registration: the native half of cuda-ssim (lib/native.ts describes it in TypeScript).
+#include <napi.h>
+
+#include "device_buffer.h"
+#include "entry_points.h"
+
+namespace cudassim {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("DeviceBuffer", DeviceBuffer::Init(env));
+  exports.Set("backendInfo", Napi::Function::New<BackendInfo>(env, "backendInfo"));
+  exports.Set("counters", Napi::Function::New<Counters>(env, "counters"));
+  exports.Set("workspaceBytes", Napi::Function::New<WorkspaceBytes>(env, "workspaceBytes"));
+  exports.Set("compute", Napi::Function::New<Compute>(env, "compute"));
+  exports.Set("computeAsync", Napi::Function::New<ComputeAsync>(env, "computeAsync"));
+  exports.Set("synchronize", Napi::Function::New<Synchronize>(env, "synchronize"));
+  exports.Set("measureCeilings", Napi::Function::New<MeasureCeilings>(env, "measureCeilings"));
+  return exports;
+}
+
+}  // namespace cudassim
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return cudassim::Init(env, exports); }
+
+NODE_API_MODULE(cuda_ssim, InitModule)

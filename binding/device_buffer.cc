@@ -1,0 +1,155 @@
+#include "device_buffer.h"
+
+#include <string>
+
+#include "cuda_context.h"
+#include "errors.h"
+
+namespace cudassim {
+
+namespace {
+Napi::FunctionReference* constructor = nullptr;
+
+struct HostView {
+  void* data;
+  std::size_t bytes;
+};
+
+HostView hostView(const Napi::Value& v, const char* name) {
+  if (!v.IsTypedArray()) throw CodedError("ERR_SSIM_INVALID_ARGUMENT", std::string("Expected a typed array for ") + name, ErrorKind::TypeError);
+  auto ta = v.As<Napi::TypedArray>();
+  auto* base = static_cast<char*>(ta.ArrayBuffer().Data());
+  return HostView{base + ta.ByteOffset(), ta.ByteLength()};
+}
+}  // namespace
+
+Napi::Function DeviceBuffer::Init(Napi::Env env) {
+  Napi::Function cls = DefineClass(env, "DeviceBuffer",
+                                   {InstanceAccessor<&DeviceBuffer::GetByteLength>("byteLength"),
+                                    InstanceAccessor<&DeviceBuffer::GetDevice>("device"),
+                                    InstanceAccessor<&DeviceBuffer::GetFreed>("freed"),
+                                    InstanceMethod<&DeviceBuffer::Upload>("upload"),
+                                    InstanceMethod<&DeviceBuffer::Download>("download"),
+                                    InstanceMethod<&DeviceBuffer::Zero>("zero"),
+                                    InstanceMethod<&DeviceBuffer::Free>("free")});
+  constructor = new Napi::FunctionReference(Napi::Persistent(cls));
+  return cls;
+}
+
+bool DeviceBuffer::IsInstance(Napi::Value v) {
+  return constructor && v.IsObject() && v.As<Napi::Object>().InstanceOf(constructor->Value());
+}
+
+DeviceBuffer* DeviceBuffer::Unwrap(Napi::Value v) {
+  return IsInstance(v) ? Napi::ObjectWrap<DeviceBuffer>::Unwrap(v.As<Napi::Object>()) : nullptr;
+}
+
+DeviceBuffer::DeviceBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceBuffer>(info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) internalError("DeviceBuffer(device, byteLength)");
+    device_ = info[0].As<Napi::Number>().Int32Value();
+    const double bytes = info[1].As<Napi::Number>().DoubleValue();
+    if (!(bytes >= 0) || bytes > 9.0e15) internalError("DeviceBuffer byteLength out of range");
+    bytes_ = std::size_t(bytes);
+#if CUDA_SSIM_WITH_CUDA
+    DeviceContext& ctx = deviceContext(device_);
+    std::lock_guard<std::mutex> lock(ctx.mutex);
+    ptr_ = countedMalloc(bytes_);
+#else
+    throw CodedError("ERR_SSIM_CUDA_UNAVAILABLE", "cuda-ssim was built without CUDA (no nvcc at install time)");
+#endif
+  } catch (const CodedError& e) {
+    throw toJsError(env, e);
+  }
+  Napi::MemoryManagement::AdjustExternalMemory(env, int64_t(bytes_));
+  reported_ = true;
+}
+
+DeviceBuffer::~DeviceBuffer() { release(nullptr); }
+
+void DeviceBuffer::Finalize(Napi::Env env) { release(&env); }
+
+void DeviceBuffer::release(Napi::Env* env) {
+  if (!ptr_) return;
+#if CUDA_SSIM_WITH_CUDA
+  cudaSetDevice(device_);
+  countedFree(ptr_, bytes_);
+#endif
+  ptr_ = nullptr;
+  if (reported_ && env) {
+    Napi::MemoryManagement::AdjustExternalMemory(*env, -int64_t(bytes_));
+    reported_ = false;
+  }
+}
+
+void DeviceBuffer::requireLive(const char* what) const {
+  if (!ptr_) throw CodedError("ERR_SSIM_DISPOSED", std::string("Cannot ") + what + " a disposed device array");
+}
+
+Napi::Value DeviceBuffer::GetByteLength(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(bytes_)); }
+Napi::Value DeviceBuffer::GetDevice(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), device_); }
+Napi::Value DeviceBuffer::GetFreed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), ptr_ == nullptr); }
+
+void DeviceBuffer::Upload(const Napi::CallbackInfo& info) {
+  try {
+    requireLive("upload to");
+    HostView src = hostView(info[0], "source");
+    if (src.bytes > bytes_) internalError("upload larger than the device buffer");
+#if CUDA_SSIM_WITH_CUDA
+    DeviceContext& ctx = deviceContext(device_);
+    std::lock_guard<std::mutex> lock(ctx.mutex);
+    countedCopyAsync(ptr_, src.data, src.bytes, cudaMemcpyHostToDevice, ctx.stream);
+    // The source is JS memory that may change as soon as we return.
+    checkCuda(cudaStreamSynchronize(ctx.stream), "cudaStreamSynchronize");
+#endif
+  } catch (const CodedError& e) {
+    throw toJsError(info.Env(), e);
+  }
+}
+
+void DeviceBuffer::Download(const Napi::CallbackInfo& info) {
+  try {
+    requireLive("download from");
+    HostView dst = hostView(info[0], "destination");
+    if (dst.bytes > bytes_) internalError("download larger than the device buffer");
+#if CUDA_SSIM_WITH_CUDA
+    DeviceContext& ctx = deviceContext(device_);
+    std::lock_guard<std::mutex> lock(ctx.mutex);
+    countedCopyAsync(dst.data, ptr_, dst.bytes, cudaMemcpyDeviceToHost, ctx.stream);
+    checkCuda(cudaStreamSynchronize(ctx.stream), "cudaStreamSynchronize");
+#endif
+  } catch (const CodedError& e) {
+    throw toJsError(info.Env(), e);
+  }
+}
+
+void DeviceBuffer::Zero(const Napi::CallbackInfo& info) {
+  try {
+    requireLive("zero");
+#if CUDA_SSIM_WITH_CUDA
+    DeviceContext& ctx = deviceContext(device_);
+    std::lock_guard<std::mutex> lock(ctx.mutex);
+    countedMemsetAsync(ptr_, bytes_, ctx.stream);
+#endif
+  } catch (const CodedError& e) {
+    throw toJsError(info.Env(), e);
+  }
+}
+
+void DeviceBuffer::Free(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#if CUDA_SSIM_WITH_CUDA
+  if (ptr_) {
+    // Work already queued on the stream may still read this buffer.
+    DeviceContext& ctx = deviceContext(device_);
+    std::lock_guard<std::mutex> lock(ctx.mutex);
+    cudaStreamSynchronize(ctx.stream);
+    release(&env);
+    return;
+  }
+#endif
+  release(&env);
+}
+
+}  // namespace cudassim

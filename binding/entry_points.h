@@ -1,0 +1,16 @@
+// The functions the addon exports (binding/addon.cc registers them).
+#pragma once
+
+#include <napi.h>
+
+namespace cudassim {
+
+Napi::Value BackendInfo(const Napi::CallbackInfo& info);
+Napi::Value Counters(const Napi::CallbackInfo& info);
+Napi::Value WorkspaceBytes(const Napi::CallbackInfo& info);
+Napi::Value Compute(const Napi::CallbackInfo& info);
+Napi::Value ComputeAsync(const Napi::CallbackInfo& info);
+Napi::Value Synchronize(const Napi::CallbackInfo& info);
+Napi::Value MeasureCeilings(const Napi::CallbackInfo& info);
+
+}  // namespace cudassim

@@ -1,0 +1,17 @@
+#include "errors.h"
+
+namespace cudassim {
+
+Napi::Error toJsError(Napi::Env env, const CodedError& e) {
+  Napi::Error err = e.kind == ErrorKind::TypeError    ? Napi::TypeError::New(env, e.what())
+                    : e.kind == ErrorKind::RangeError ? Napi::RangeError::New(env, e.what())
+                                                      : Napi::Error::New(env, e.what());
+  err.Set("code", Napi::String::New(env, e.code));
+  return err;
+}
+
+void internalError(const std::string& message) {
+  throw CodedError("ERR_SSIM_INTERNAL", "cuda-ssim internal check failed: " + message);
+}
+
+}  // namespace cudassim
