@@ -1,0 +1,82 @@
+#include "ceilings.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace cudassim {
+
+namespace {
+
+constexpr int kChains = 8;        // independent FMA chains per thread hide the FMA latency
+constexpr int kIterations = 4096;
+
+__global__ void fmaKernel(float* sink, float a, float b) {
+  float v[kChains];
+#pragma unroll
+  for (int c = 0; c < kChains; ++c) v[c] = threadIdx.x * 1e-7f + c;
+  for (int i = 0; i < kIterations; ++i) {
+#pragma unroll
+    for (int c = 0; c < kChains; ++c) v[c] = fmaf(v[c], a, b);
+  }
+  float s = 0.0f;
+#pragma unroll
+  for (int c = 0; c < kChains; ++c) s += v[c];
+  if (s == 12345.0f) sink[0] = s;  // keeps the chains alive without a store per thread
+}
+
+float medianOf(std::vector<float> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+cudaError_t measureCeilings(int device, Ceilings* result) {
+#define CHECK(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) return e_; } while (0)
+  CHECK(cudaSetDevice(device));
+  cudaDeviceProp prop{};
+  CHECK(cudaGetDeviceProperties(&prop, device));
+  const std::size_t bytes = std::size_t(1) << 30;  // 1 GiB each way: far beyond L2
+  void *a = nullptr, *b = nullptr;
+  CHECK(cudaMalloc(&a, bytes));
+  cudaError_t status = cudaMalloc(&b, bytes);
+  if (status != cudaSuccess) { cudaFree(a); return status; }
+  cudaEvent_t t0, t1;
+  cudaEventCreate(&t0);
+  cudaEventCreate(&t1);
+  std::vector<float> copyMs, fmaMs;
+  cudaMemset(a, 1, bytes);
+  for (int rep = 0; rep < 12; ++rep) {
+    cudaEventRecord(t0);
+    cudaMemcpyAsync(rep % 2 ? a : b, rep % 2 ? b : a, bytes, cudaMemcpyDeviceToDevice);
+    cudaEventRecord(t1);
+    cudaEventSynchronize(t1);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, t0, t1);
+    if (rep >= 2) copyMs.push_back(ms);
+  }
+  const int threads = 256;
+  const int blocks = prop.multiProcessorCount * 8;
+  for (int rep = 0; rep < 12; ++rep) {
+    cudaEventRecord(t0);
+    fmaKernel<<<blocks, threads>>>(static_cast<float*>(a), 0.999f, 1e-3f);
+    cudaEventRecord(t1);
+    cudaEventSynchronize(t1);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, t0, t1);
+    if (rep >= 2) fmaMs.push_back(ms);
+  }
+  status = cudaGetLastError();
+  cudaEventDestroy(t0);
+  cudaEventDestroy(t1);
+  cudaFree(a);
+  cudaFree(b);
+  if (status != cudaSuccess) return status;
+  result->copyBytesPerSecond = 2.0 * double(bytes) / (medianOf(copyMs) * 1e-3);
+  const double flops = 2.0 * double(blocks) * threads * kIterations * kChains;
+  result->fp32FlopsPerSecond = flops / (medianOf(fmaMs) * 1e-3);
+  return cudaSuccess;
+#undef CHECK
+}
+
+}  // namespace cudassim

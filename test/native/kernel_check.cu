@@ -1,0 +1,720 @@
+// Standalone check of the CUDA path (cuda/ssim_cuda.cu) against a float64 host reference.
+//
+//   nvcc -std=c++17 -O3 -arch=sm_90 -I cuda test/native/kernel_check.cu cuda/ssim_cuda.cu -o kernel_check
+//   ./kernel_check            # correctness cases, then a short timing table
+//   ./kernel_check --no-bench # correctness only
+//   ./kernel_check --quick    # only the cases of at most 2000 tiles (for slow emulation), no timing
+//   ./kernel_check --bench-only [--bench-full]   # timing table only (--bench-full: extra rows)
+//   compute-sanitizer ./kernel_check --no-bench   (memcheck; also try --tool racecheck)
+//
+// For every case: random x and y, outputs poisoned with NaN, launchSsim for value only,
+// gradient only and both, each TWICE on the same workspace (the per-image counters must reset),
+// compared with a direct (non-separable) float64 implementation written here: 2-D window sums,
+// the SSIM map, its mean, and the gradient from the alpha/beta/gamma formulas of cuda/MATH.md.
+// Exits non-zero on any failure.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ssim_cuda.h"
+#include "ssim_math.h"
+#include "ssim_types.h"
+
+using namespace cudassim;
+
+#define CK(call)                                                                             \
+  do {                                                                                       \
+    cudaError_t e_ = (call);                                                                 \
+    if (e_ != cudaSuccess) {                                                                 \
+      std::fprintf(stderr, "%s:%d: %s -> %s (%s)\n", __FILE__, __LINE__, #call,              \
+                   cudaGetErrorName(e_), cudaGetErrorString(e_));                            \
+      std::exit(2);                                                                          \
+    }                                                                                        \
+  } while (0)
+
+namespace {
+
+constexpr double kValueTol = 1e-5;
+constexpr double kGradTol = 1e-4;
+constexpr double kIdentityTol = 1e-6;
+
+struct Case {
+  std::string name;
+  int B, C, H, W;
+  bool chw;
+  DType dt;
+  int window;
+  bool valid;
+  float offset, scale;  // value = offset + scale * mean SSIM
+  bool identity;        // y is x (same device pointer); reference: value 1, gradient 0
+};
+
+const char* dtName(DType d) {
+  switch (d) {
+    case DType::F32: return "f32";
+    case DType::F64: return "f64";
+    case DType::U8: return "u8";
+    case DType::U16: return "u16";
+  }
+  return "?";
+}
+
+float dtScale(DType d) {
+  switch (d) {
+    case DType::U8: return 1.0f / 255.0f;
+    case DType::U16: return 1.0f / 65535.0f;
+    default: return 1.0f;
+  }
+}
+
+// Raw host bytes of x and y in the dtype, plus the float intensities the kernels see
+// (float(v) * inputScale, float arithmetic, like the GPU).
+struct Inputs {
+  std::vector<unsigned char> xRaw, yRaw;
+  std::vector<float> xf, yf;
+};
+
+template <typename T>
+void fillTyped(const Case& c, std::mt19937_64& rng, Inputs& in) {
+  const std::size_t n = std::size_t(c.B) * c.C * c.H * c.W;
+  std::vector<T> x(n), y(n);
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  std::normal_distribution<double> noise(0.0, 0.12);
+  const double maxv = c.dt == DType::U8 ? 255.0 : c.dt == DType::U16 ? 65535.0 : 1.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double a = u01(rng);
+    double b = a + noise(rng);
+    b = b < 0.0 ? 0.0 : b > 1.0 ? 1.0 : b;
+    if (c.dt == DType::U8 || c.dt == DType::U16) {
+      x[i] = T(std::lround(a * maxv));
+      y[i] = T(std::lround(b * maxv));
+    } else {
+      x[i] = T(a);
+      y[i] = T(b);
+    }
+  }
+  if (c.identity) y = x;
+  in.xRaw.resize(n * sizeof(T));
+  in.yRaw.resize(n * sizeof(T));
+  std::memcpy(in.xRaw.data(), x.data(), n * sizeof(T));
+  std::memcpy(in.yRaw.data(), y.data(), n * sizeof(T));
+  const float s = dtScale(c.dt);
+  in.xf.resize(n);
+  in.yf.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    in.xf[i] = float(x[i]) * s;
+    in.yf[i] = float(y[i]) * s;
+  }
+}
+
+Inputs makeInputs(const Case& c, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Inputs in;
+  switch (c.dt) {
+    case DType::F32: fillTyped<float>(c, rng, in); break;
+    case DType::F64: fillTyped<double>(c, rng, in); break;
+    case DType::U8: fillTyped<std::uint8_t>(c, rng, in); break;
+    case DType::U16: fillTyped<std::uint16_t>(c, rng, in); break;
+  }
+  return in;
+}
+
+ImageShape shapeOf(const Case& c) {
+  ImageShape s;
+  s.batch = c.B;
+  s.channels = c.C;
+  s.height = c.H;
+  s.width = c.W;
+  s.chw = c.chw;
+  return s;
+}
+
+SsimParams paramsOf(const Case& c) {
+  SsimParams p;
+  p.radius = c.window / 2;
+  gaussianTaps(p.radius, 1.5, p.taps);
+  p.c1 = float(0.01 * 0.01);
+  p.c2 = float(0.03 * 0.03);
+  p.inputScale = dtScale(c.dt);
+  p.valid = c.valid;
+  p.valueOffset = c.offset;
+  p.valueScale = c.scale;
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// float64 reference, deliberately naive: 2-D window sums, no separability, no shared code with
+// the kernels except the float taps (so that only the arithmetic precision differs).
+struct Reference {
+  std::vector<double> value;  // batch
+  std::vector<double> grad;   // elems, x's layout
+};
+
+Reference reference(const Case& c, const Inputs& in, const SsimParams& p, bool wantGrad) {
+  const ImageShape s = shapeOf(c);
+  const int H = c.H, W = c.W, r = p.radius;
+  const MapRegion m = mapRegion(s, p);
+  const double M = double(m.count());
+  double w1[kMaxRadius + 1];
+  for (int k = 0; k <= kMaxRadius; ++k) w1[k] = k <= r ? double(p.taps[k]) : 0.0;
+  const double c1 = p.c1, c2 = p.c2;
+  Reference ref;
+  ref.value.assign(c.B, 0.0);
+  if (wantGrad) ref.grad.assign(s.elems(), 0.0);
+
+  std::vector<double> X(std::size_t(H) * W), Y(X.size()), A(X.size()), Bt(X.size()), G(X.size());
+  auto blur = [&](const std::vector<double>& src, int yy, int xx) {
+    double acc = 0.0;
+    for (int dy = -r; dy <= r; ++dy) {
+      const int sy = yy + dy;
+      if (sy < 0 || sy >= H) continue;
+      for (int dx = -r; dx <= r; ++dx) {
+        const int sx = xx + dx;
+        if (sx < 0 || sx >= W) continue;
+        acc += w1[std::abs(dy)] * w1[std::abs(dx)] * src[std::size_t(sy) * W + sx];
+      }
+    }
+    return acc;
+  };
+  for (int b = 0; b < c.B; ++b) {
+    double sum = 0.0;
+    for (int ch = 0; ch < c.C; ++ch) {
+      for (int yy = 0; yy < H; ++yy)
+        for (int xx = 0; xx < W; ++xx) {
+          const std::size_t o = s.offset(b, ch, yy, xx);
+          X[std::size_t(yy) * W + xx] = in.xf[o];
+          Y[std::size_t(yy) * W + xx] = in.yf[o];
+        }
+      std::fill(A.begin(), A.end(), 0.0);
+      std::fill(Bt.begin(), Bt.end(), 0.0);
+      std::fill(G.begin(), G.end(), 0.0);
+      for (int yy = m.y0; yy < m.y1; ++yy)
+        for (int xx = m.x0; xx < m.x1; ++xx) {
+          double mx = 0, my = 0, exx = 0, eyy = 0, exy = 0;
+          for (int dy = -r; dy <= r; ++dy) {
+            const int sy = yy + dy;
+            if (sy < 0 || sy >= H) continue;
+            for (int dx = -r; dx <= r; ++dx) {
+              const int sx = xx + dx;
+              if (sx < 0 || sx >= W) continue;
+              const double w = w1[std::abs(dy)] * w1[std::abs(dx)];
+              const double xv = X[std::size_t(sy) * W + sx], yv = Y[std::size_t(sy) * W + sx];
+              mx += w * xv;
+              my += w * yv;
+              exx += w * xv * xv;
+              eyy += w * yv * yv;
+              exy += w * xv * yv;
+            }
+          }
+          const double sxx = std::max(exx - mx * mx, 0.0);
+          const double syy = std::max(eyy - my * my, 0.0);
+          const double sxy = exy - mx * my;
+          const double a1 = 2 * mx * my + c1, a2 = 2 * sxy + c2;
+          const double b1 = mx * mx + my * my + c1, b2 = sxx + syy + c2;
+          const double S = a1 * a2 / (b1 * b2);
+          sum += std::min(S, 1.0);
+          if (wantGrad) {
+            const std::size_t i = std::size_t(yy) * W + xx;
+            A[i] = 2.0 / (b1 * b2) * (my * (a2 - a1) - mx * S * (b2 - b1));
+            Bt[i] = -S / b2;
+            G[i] = 2.0 * a1 / (b1 * b2);
+          }
+        }
+      if (wantGrad) {
+        const double k = double(p.valueScale) / (double(c.C) * M);
+        for (int yy = 0; yy < H; ++yy)
+          for (int xx = 0; xx < W; ++xx) {
+            const std::size_t i = std::size_t(yy) * W + xx;
+            ref.grad[s.offset(b, ch, yy, xx)] =
+                k * (blur(A, yy, xx) + 2.0 * X[i] * blur(Bt, yy, xx) + Y[i] * blur(G, yy, xx));
+          }
+      }
+    }
+    ref.value[b] = double(p.valueOffset) + double(p.valueScale) * sum / (double(c.C) * M);
+  }
+  return ref;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct DeviceCase {
+  void* x = nullptr;
+  void* y = nullptr;
+  float* out = nullptr;
+  float* grad = nullptr;
+  void* ws = nullptr;        // gradient-capable workspace, wsImages = B + 3, wsElements = elems + 33
+  void* wsValue = nullptr;   // value-only workspace of exactly workspaceBytes(B, elems, false)
+  void* wsGrad = nullptr;    // gradient workspace of exactly workspaceBytes(B, elems, true)
+  int wsImages = 0;
+  std::size_t wsElements = 0;
+  std::size_t wsBytes = 0, wsValueBytes = 0;
+};
+
+int g_failures = 0;
+
+void report(bool ok, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+void report(bool ok, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  std::printf("%s  ", ok ? "PASS" : "FAIL");
+  std::vprintf(fmt, ap);
+  std::printf("\n");
+  va_end(ap);
+  if (!ok) ++g_failures;
+}
+
+bool allFinite(const std::vector<float>& v) {
+  for (float f : v)
+    if (!std::isfinite(f)) return false;
+  return true;
+}
+
+bool stateIsZero(const DeviceCase& d) {
+  std::vector<unsigned char> st(std::size_t(d.wsImages) * 16);
+  CK(cudaMemcpy(st.data(), d.ws, st.size(), cudaMemcpyDeviceToHost));
+  for (unsigned char b : st)
+    if (b != 0) return false;
+  return true;
+}
+
+void runCase(const Case& c, std::uint64_t seed, cudaStream_t stream) {
+  const ImageShape s = shapeOf(c);
+  const SsimParams p = paramsOf(c);
+  const std::size_t n = s.elems();
+  const std::size_t eb = dtypeBytes(c.dt);
+  char label[256];
+  std::snprintf(label, sizeof label, "%-28s B=%d C=%d %dx%d %s %s win=%d %s", c.name.c_str(), c.B,
+                c.C, c.H, c.W, c.chw ? "chw" : "hwc", dtName(c.dt), c.window,
+                c.valid ? "valid" : "same");
+
+  const Inputs in = makeInputs(c, seed);
+  Reference ref;
+  if (c.identity) {
+    ref.value.assign(c.B, double(c.offset) + double(c.scale));
+    ref.grad.assign(n, 0.0);
+  } else {
+    ref = reference(c, in, p, true);
+  }
+
+  DeviceCase d;
+  CK(cudaMalloc(&d.x, n * eb));
+  CK(cudaMemcpy(d.x, in.xRaw.data(), n * eb, cudaMemcpyHostToDevice));
+  if (c.identity) {
+    d.y = d.x;
+  } else {
+    CK(cudaMalloc(&d.y, n * eb));
+    CK(cudaMemcpy(d.y, in.yRaw.data(), n * eb, cudaMemcpyHostToDevice));
+  }
+  CK(cudaMalloc(&d.out, c.B * sizeof(float)));
+  CK(cudaMalloc(&d.grad, n * sizeof(float)));
+  d.wsImages = c.B + 3;
+  d.wsElements = n + 33;
+  d.wsBytes = workspaceBytes(d.wsImages, d.wsElements, true);
+  CK(cudaMalloc(&d.ws, d.wsBytes));
+  CK(cudaMemset(d.ws, 0, d.wsBytes));
+  d.wsValueBytes = workspaceBytes(c.B, n, false);
+  CK(cudaMalloc(&d.wsValue, d.wsValueBytes));
+  CK(cudaMemset(d.wsValue, 0, d.wsValueBytes));
+  const std::size_t wsGradBytes = workspaceBytes(c.B, n, true);
+  CK(cudaMalloc(&d.wsGrad, wsGradBytes));
+  CK(cudaMemset(d.wsGrad, 0, wsGradBytes));
+
+  SsimJob job;
+  job.shape = s;
+  job.dtype = c.dt;
+  job.x = d.x;
+  job.y = d.y;
+  job.params = p;
+
+  struct Mode {
+    const char* name;
+    bool value, grad, exactWs;
+  };
+  const Mode modes[] = {{"value", true, false, false},
+                        {"value(ws exact)", true, false, true},
+                        {"grad", false, true, false},
+                        {"value+grad", true, true, false},
+                        {"value+grad(ws exact)", true, true, true}};
+  std::vector<float> out(c.B), grad(n), firstGrad;
+  for (const Mode& mode : modes) {
+    firstGrad.clear();
+    std::vector<float> firstOut;
+    for (int rep = 0; rep < 2; ++rep) {
+      CK(cudaMemsetAsync(d.out, 0xFF, c.B * sizeof(float), stream));   // NaN
+      CK(cudaMemsetAsync(d.grad, 0xFF, n * sizeof(float), stream));
+      job.out = mode.value ? d.out : nullptr;
+      job.grad = mode.grad ? d.grad : nullptr;
+      const cudaError_t e =
+          mode.exactWs ? launchSsim(job, mode.grad ? d.wsGrad : d.wsValue, c.B, n, stream)
+                       : launchSsim(job, d.ws, d.wsImages, d.wsElements, stream);
+      if (e != cudaSuccess) {
+        report(false, "%s [%s run %d] launchSsim -> %s", label, mode.name, rep + 1, cudaGetErrorName(e));
+        continue;
+      }
+      CK(cudaStreamSynchronize(stream));
+      CK(cudaGetLastError());
+      double vErr = 0.0, gRel = 0.0, gAbs = 0.0;
+      bool finite = true;
+      if (mode.value) {
+        CK(cudaMemcpy(out.data(), d.out, c.B * sizeof(float), cudaMemcpyDeviceToHost));
+        finite = finite && allFinite(out);
+        for (int b = 0; b < c.B; ++b) vErr = std::max(vErr, std::fabs(double(out[b]) - ref.value[b]));
+        if (!std::isfinite(vErr)) vErr = INFINITY;
+      }
+      bool sameAsFirst = true;
+      if (mode.grad) {
+        CK(cudaMemcpy(grad.data(), d.grad, n * sizeof(float), cudaMemcpyDeviceToHost));
+        finite = finite && allFinite(grad);
+        double num = 0.0, den = 0.0;
+        for (std::size_t i = 0; i < n; ++i) {
+          const double e2 = double(grad[i]) - ref.grad[i];
+          num += e2 * e2;
+          den += ref.grad[i] * ref.grad[i];
+          gAbs = std::max(gAbs, std::fabs(e2));
+        }
+        gRel = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+        if (!std::isfinite(gRel)) gRel = INFINITY;
+        if (rep == 0) firstGrad = grad;
+        else sameAsFirst = std::memcmp(firstGrad.data(), grad.data(), n * sizeof(float)) == 0;
+      }
+      double runDiff = 0.0;
+      if (mode.value) {
+        if (rep == 0) firstOut = out;
+        else
+          for (int b = 0; b < c.B; ++b)
+            runDiff = std::max(runDiff, std::fabs(double(out[b]) - double(firstOut[b])));
+      }
+      bool ok = finite && sameAsFirst && runDiff <= 1e-6;
+      char detail[256] = "";
+      if (c.identity) {
+        // Value: 1 within 1e-6. Gradient of ssim(x, x): 0; report it relative to the scale of
+        // the per-pixel terms (|gradScale| * 1): float cancellation leaves ~1e-6 of it.
+        const double gradScale = std::fabs(double(c.scale)) / (double(c.C) * double(mapRegion(s, p).count()));
+        const double gNorm = gAbs / gradScale;
+        ok = ok && (!mode.value || vErr <= kIdentityTol) && (!mode.grad || gNorm <= 1e-3);
+        std::snprintf(detail, sizeof detail, "|v-1|=%.3g  max|grad|/scale=%.3g", vErr, gNorm);
+      } else {
+        ok = ok && (!mode.value || vErr <= kValueTol) && (!mode.grad || gRel <= kGradTol);
+        int len = 0;
+        if (mode.value) len += std::snprintf(detail + len, sizeof detail - len, "value max err=%.3g  ", vErr);
+        if (mode.grad)
+          std::snprintf(detail + len, sizeof detail - len, "grad rel L2=%.3g (max abs err %.3g)", gRel, gAbs);
+      }
+      report(ok, "%s [%-15s run %d] %s%s%s%s", label, mode.name, rep + 1, detail,
+             finite ? "" : "  NON-FINITE", sameAsFirst ? "" : "  GRAD DIFFERS BETWEEN RUNS",
+             runDiff <= 1e-6 ? "" : "  VALUE DIFFERS BETWEEN RUNS");
+    }
+  }
+  // Every completed launch must leave the reduction state zeroed.
+  const bool z = stateIsZero(d);
+  std::vector<unsigned char> st(std::size_t(c.B) * 16);
+  CK(cudaMemcpy(st.data(), d.wsValue, st.size(), cudaMemcpyDeviceToHost));
+  bool z2 = true;
+  for (unsigned char b : st) z2 = z2 && b == 0;
+  CK(cudaMemcpy(st.data(), d.wsGrad, st.size(), cudaMemcpyDeviceToHost));
+  for (unsigned char b : st) z2 = z2 && b == 0;
+  report(z && z2, "%s [state reset] reduction state zero after the runs", label);
+
+  CK(cudaFree(d.x));
+  if (!c.identity) CK(cudaFree(d.y));
+  CK(cudaFree(d.out));
+  CK(cudaFree(d.grad));
+  CK(cudaFree(d.ws));
+  CK(cudaFree(d.wsValue));
+  CK(cudaFree(d.wsGrad));
+}
+
+// Argument checks of launchSsim: each must return cudaErrorInvalidValue without launching.
+void checkArguments(cudaStream_t stream) {
+  const int B = 2, C = 3, H = 20, W = 30;
+  const std::size_t n = std::size_t(B) * C * H * W;
+  float *x, *y, *out, *grad;
+  void* ws;
+  CK(cudaMalloc(&x, n * 4));
+  CK(cudaMalloc(&y, n * 4));
+  CK(cudaMalloc(&out, B * 4));
+  CK(cudaMalloc(&grad, n * 4));
+  const std::size_t bytes = workspaceBytes(B, n, true);
+  CK(cudaMalloc(&ws, bytes));
+  CK(cudaMemset(ws, 0, bytes));
+  CK(cudaMemset(x, 0, n * 4));
+  CK(cudaMemset(y, 0, n * 4));
+  SsimJob base;
+  base.shape.batch = B;
+  base.shape.channels = C;
+  base.shape.height = H;
+  base.shape.width = W;
+  base.x = x;
+  base.y = y;
+  base.out = out;
+  base.grad = grad;
+  base.params.radius = 5;
+  gaussianTaps(5, 1.5, base.params.taps);
+
+  struct Bad {
+    const char* what;
+    SsimJob job;
+    void* ws;
+    int wsImages;
+    std::size_t wsElements;
+  };
+  std::vector<Bad> bad;
+  auto add = [&](const char* what, auto mutate, void* w = nullptr, int wi = -1, std::size_t we = 0) {
+    Bad b{what, base, w ? w : ws, wi >= 0 ? wi : B, we ? we : n};
+    mutate(b.job);
+    bad.push_back(b);
+  };
+  add("null x", [](SsimJob& j) { j.x = nullptr; });
+  add("null y", [](SsimJob& j) { j.y = nullptr; });
+  add("zero width", [](SsimJob& j) { j.shape.width = 0; });
+  add("negative batch", [](SsimJob& j) { j.shape.batch = -1; });
+  add("radius 6", [](SsimJob& j) { j.params.radius = 6; });
+  add("radius -1", [](SsimJob& j) { j.params.radius = -1; });
+  add("valid too small", [](SsimJob& j) { j.shape.height = 9; j.params.valid = true; });
+  add("batch > wsImages", [](SsimJob&) {}, nullptr, B - 1);
+  add("elems > wsElements", [](SsimJob&) {}, nullptr, B, n - 1);
+  add("bad dtype", [](SsimJob& j) { j.dtype = DType(7); });
+  {
+    Bad b{"null workspace", base, nullptr, B, n};
+    bad.push_back(b);
+  }
+  for (const Bad& b : bad) {
+    const cudaError_t e = launchSsim(b.job, b.ws, b.wsImages, b.wsElements, stream);
+    report(e == cudaErrorInvalidValue, "arguments: %-20s -> %s", b.what, cudaGetErrorName(e));
+  }
+  {
+    SsimJob j = base;
+    j.out = nullptr;
+    j.grad = nullptr;
+    const cudaError_t e = launchSsim(j, ws, B, n, stream);
+    report(e == cudaSuccess, "arguments: %-20s -> %s", "no outputs", cudaGetErrorName(e));
+  }
+  {
+    // A workspace made for more images / elements serves a smaller call.
+    const std::size_t big = workspaceBytes(B + 5, n * 2, true);
+    void* ws2;
+    CK(cudaMalloc(&ws2, big));
+    CK(cudaMemset(ws2, 0, big));
+    const cudaError_t e = launchSsim(base, ws2, B + 5, n * 2, stream);
+    CK(cudaStreamSynchronize(stream));
+    float o[B];
+    CK(cudaMemcpy(o, out, sizeof o, cudaMemcpyDeviceToHost));
+    // x = y = 0: every pixel has S = 1 (c1 c2 / (c1 c2)).
+    report(e == cudaSuccess && std::fabs(o[0] - 1.0f) <= 1e-6f && std::fabs(o[1] - 1.0f) <= 1e-6f,
+           "arguments: larger workspace           -> %s, values %.7f %.7f", cudaGetErrorName(e), o[0], o[1]);
+    CK(cudaFree(ws2));
+  }
+  {
+    const std::size_t w0 = workspaceBytes(1, 0, false), w1 = workspaceBytes(16, 0, false),
+                      w2 = workspaceBytes(17, 10, true), w3 = workspaceBytes(0, 0, false);
+    report(w0 == 256 && w1 == 256 && w2 == 512 + 120 && w3 == 0,
+           "workspaceBytes: (1,0,f)=%zu (16,0,f)=%zu (17,10,t)=%zu (0,0,f)=%zu", w0, w1, w2, w3);
+  }
+  CK(cudaFree(x));
+  CK(cudaFree(y));
+  CK(cudaFree(out));
+  CK(cudaFree(grad));
+  CK(cudaFree(ws));
+}
+
+// Timing (informational; not pass/fail). The issue's cases ("fastest SSIM on Hopper"), with the
+// shapes of the peer table in shared/device/README.md: float32 in [0, 1] (y = x + noise,
+// clipped), generated on the device; two input sets alternate between consecutive launches;
+// per case a loop of N launches timed with CUDA events, 15 repetitions, median reported.
+__device__ __forceinline__ unsigned int hashU32(unsigned long long i, unsigned int seed) {
+  unsigned long long z = i * 0x9E3779B97F4A7C15ull + seed * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return unsigned(z >> 32);
+}
+
+__global__ void fillPair(float* x, float* y, unsigned long long n, unsigned int seed) {
+  for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n;
+       i += (unsigned long long)gridDim.x * blockDim.x) {
+    const float a = hashU32(i, seed) * (1.0f / 4294967296.0f);
+    const float nz = (hashU32(i, seed + 7777u) * (1.0f / 4294967296.0f) - 0.5f) * 0.4f;
+    x[i] = a;
+    y[i] = fminf(fmaxf(a + nz, 0.0f), 1.0f);
+  }
+}
+
+void bench(cudaStream_t stream, bool full) {
+  struct B {
+    const char* name;
+    int batch, C, H, W;
+    bool chw, grad;
+    double target;  // ms: fused-ssim / 3 (0 = no target)
+  };
+  const B cases[] = {
+      {"fhd_1ch_fwd", 1, 1, 1080, 1920, true, false, 0.0577 / 3},
+      {"fhd_3ch_fwd chw", 1, 3, 1080, 1920, true, false, 0.1261 / 3},
+      {"fhd_3ch_fwd hwc", 1, 3, 1080, 1920, false, false, 0.1261 / 3},
+      {"b32_1ch_256_fwdbwd", 32, 1, 256, 256, true, true, 0.2424 / 3},
+      {"b32_3ch_256_fwdbwd chw", 32, 3, 256, 256, true, true, 0.3932 / 3},
+      {"b32_3ch_256_fwdbwd hwc", 32, 3, 256, 256, false, true, 0.3932 / 3},
+      {"b128_3ch_32x48_fwdbwd chw", 128, 3, 32, 48, true, true, 0.2762 / 3},
+      {"b128_3ch_32x48_fwdbwd hwc", 128, 3, 32, 48, false, true, 0.2762 / 3},
+      {"b5_5ch_fhd_fwdbwd chw", 5, 5, 1080, 1920, true, true, 2.909 / 3},
+      {"b5_5ch_fhd_fwdbwd hwc", 5, 5, 1080, 1920, false, true, 2.909 / 3},
+      {"b8_3ch_4k_fwd chw", 8, 3, 2160, 3840, true, false, 3.606 / 3},
+      {"b8_3ch_4k_fwd hwc", 8, 3, 2160, 3840, false, false, 3.606 / 3},
+      // value+grad / value of the cases above that the table has in one mode only
+      {"fhd_3ch_fwdbwd chw", 1, 3, 1080, 1920, true, true, 0.0},
+      {"b8_3ch_4k_fwdbwd chw", 8, 3, 2160, 3840, true, true, 0.0},
+      {"b5_5ch_fhd_fwd chw", 5, 5, 1080, 1920, true, false, 0.0},
+  };
+  const double kCopyBW = 2.99e12;  // measured device copy ceiling, bytes read + written per s
+  std::printf("\ntiming: ms per call, median of 15 x N launches, 2 alternating input sets, float32\n");
+  std::printf("  %-27s %10s %9s %9s %9s %9s %8s\n", "case", "Mpix", "ms", "Gpix/s", "floor ms",
+              "target", "x target");
+  for (const B& c : cases) {
+    if (!full && c.target == 0.0) continue;
+    Case cc{c.name, c.batch, c.C, c.H, c.W, c.chw, DType::F32, 11, false, 0.0f, 1.0f, false};
+    const ImageShape s = shapeOf(cc);
+    const SsimParams p = paramsOf(cc);
+    const std::size_t n = s.elems();
+    float *x[2], *y[2], *out, *grad;
+    void* ws;
+    for (int k = 0; k < 2; ++k) {
+      CK(cudaMalloc(&x[k], n * 4));
+      CK(cudaMalloc(&y[k], n * 4));
+      fillPair<<<1024, 256, 0, stream>>>(x[k], y[k], n, 1234u + 17u * k);
+      CK(cudaGetLastError());
+    }
+    CK(cudaMalloc(&out, c.batch * 4));
+    CK(cudaMalloc(&grad, n * 4));
+    const std::size_t wsb = workspaceBytes(c.batch, n, true);
+    CK(cudaMalloc(&ws, wsb));
+    CK(cudaMemset(ws, 0, wsb));
+    CK(cudaStreamSynchronize(stream));
+    SsimJob job[2];
+    for (int k = 0; k < 2; ++k) {
+      job[k].shape = s;
+      job[k].dtype = DType::F32;
+      job[k].x = x[k];
+      job[k].y = y[k];
+      job[k].params = p;
+      job[k].out = out;
+      job[k].grad = c.grad ? grad : nullptr;
+    }
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    // Warm-up, and N such that one repetition takes about 2 ms.
+    for (int i = 0; i < 4; ++i) CK(launchSsim(job[i & 1], ws, c.batch, n, stream));
+    CK(cudaEventRecord(e0, stream));
+    for (int i = 0; i < 4; ++i) CK(launchSsim(job[i & 1], ws, c.batch, n, stream));
+    CK(cudaEventRecord(e1, stream));
+    CK(cudaEventSynchronize(e1));
+    float probe;
+    CK(cudaEventElapsedTime(&probe, e0, e1));
+    const int N = std::max(4, std::min(400, int(2.0 / (probe / 4) + 0.5) & ~1));
+    std::vector<float> t;
+    for (int rep = 0; rep < 15; ++rep) {
+      CK(cudaEventRecord(e0, stream));
+      for (int i = 0; i < N; ++i) CK(launchSsim(job[i & 1], ws, c.batch, n, stream));
+      CK(cudaEventRecord(e1, stream));
+      CK(cudaEventSynchronize(e1));
+      float m;
+      CK(cudaEventElapsedTime(&m, e0, e1));
+      t.push_back(m / N);
+    }
+    CK(cudaGetLastError());
+    std::sort(t.begin(), t.end());
+    const double ms = t[7];
+    const double bytes = double(n) * 4.0 * (c.grad ? 3.0 : 2.0);
+    const double floorMs = bytes / kCopyBW * 1e3;
+    std::printf("  %-27s %10.2f %9.4f %9.1f %9.4f %9.4f %8.2f   (N=%d, min %.4f max %.4f)\n", c.name,
+                n / 1e6, ms, n / ms / 1e6, floorMs, c.target, c.target > 0 ? ms / c.target : 0.0, N,
+                t.front(), t.back());
+    CK(cudaEventDestroy(e0));
+    CK(cudaEventDestroy(e1));
+    for (int k = 0; k < 2; ++k) {
+      CK(cudaFree(x[k]));
+      CK(cudaFree(y[k]));
+    }
+    CK(cudaFree(out));
+    CK(cudaFree(grad));
+    CK(cudaFree(ws));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool doBench = true, quick = false, benchOnly = false, benchFull = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--no-bench") == 0) doBench = false;
+    if (std::strcmp(argv[i], "--quick") == 0) quick = true, doBench = false;
+    if (std::strcmp(argv[i], "--bench-only") == 0) benchOnly = true;
+    if (std::strcmp(argv[i], "--bench-full") == 0) benchFull = true;
+  }
+
+  int dev = 0;
+  CK(cudaSetDevice(dev));
+  cudaDeviceProp prop;
+  CK(cudaGetDeviceProperties(&prop, dev));
+  std::printf("device %d: %s (sm_%d%d, %d SMs)\n", dev, prop.name, prop.major, prop.minor,
+              prop.multiProcessorCount);
+  cudaStream_t stream;
+  CK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+
+  const std::vector<Case> cases = {
+      {"1x1", 1, 1, 1, 1, false, DType::F32, 11, false, 0.0f, 1.0f, false},
+      {"1x17", 1, 1, 1, 17, false, DType::F32, 11, false, 0.0f, 1.0f, false},
+      {"17x1", 1, 1, 17, 1, false, DType::F32, 11, false, 0.0f, 1.0f, false},
+      {"3000x7", 1, 1, 3000, 7, false, DType::F32, 11, false, 0.0f, 1.0f, false},
+      {"37x53 b3c3 hwc", 3, 3, 37, 53, false, DType::F32, 11, false, 0.0f, 1.0f, false},
+      {"37x53 b3c3 chw", 3, 3, 37, 53, true, DType::F32, 11, false, 0.0f, 1.0f, false},
+      {"7x7 valid", 1, 1, 7, 7, false, DType::F32, 7, true, 0.0f, 1.0f, false},
+      {"11x11 valid", 2, 2, 11, 11, true, DType::F32, 11, true, 0.0f, 1.0f, false},
+      {"256x256", 1, 1, 256, 256, false, DType::F32, 11, false, 0.0f, 1.0f, false},
+      {"256x256 dssim/2 valid", 2, 1, 256, 256, false, DType::F32, 11, true, 0.5f, -0.5f, false},
+      {"100x70 u8 rgba dssim", 2, 4, 100, 70, false, DType::U8, 11, false, 1.0f, -1.0f, false},
+      {"123x250 u16 chw win9 valid", 1, 3, 123, 250, true, DType::U16, 9, true, 0.0f, 1.0f, false},
+      {"65x97 f64 hwc win7", 2, 2, 65, 97, false, DType::F64, 7, false, 0.0f, 1.0f, false},
+      {"300x517 rgb hwc", 1, 3, 300, 517, false, DType::F32, 11, false, 0.0f, 1.0f, false},
+      {"301x460 rgb chw (w%4=0)", 2, 3, 301, 460, true, DType::F32, 11, false, 0.0f, 1.0f, false},
+      {"1000x228 rgb hwc valid", 1, 3, 1000, 228, false, DType::F32, 11, true, 1.0f, -1.0f, false},
+      {"130x336 chw win7 valid", 3, 2, 130, 336, true, DType::F32, 7, true, 0.0f, 1.0f, false},
+      {"32x48 rgb chw b5", 5, 3, 32, 48, true, DType::F32, 11, false, 0.0f, 1.0f, false},
+      {"17x113 u8 chw", 2, 1, 17, 113, true, DType::U8, 11, false, 0.0f, 1.0f, false},
+      {"planes>65535 (batch)", 66000, 1, 3, 5, false, DType::F32, 11, false, 0.0f, 1.0f, false},
+      {"planes>65535 (channels)", 2, 33000, 2, 3, false, DType::U8, 11, false, 0.0f, 1.0f, false},
+      {"identity 97x211 rgb", 2, 3, 97, 211, false, DType::F32, 11, false, 0.0f, 1.0f, true},
+      {"identity 2160x3840 rgb", 1, 3, 2160, 3840, false, DType::F32, 11, false, 0.0f, 1.0f, true},
+      {"identity 2160x3840 u8 rgba", 2, 4, 2160, 3840, false, DType::U8, 11, false, 0.0f, 1.0f, true},
+      {"identity 2160x3840 valid", 1, 1, 2160, 3840, true, DType::F32, 11, true, 0.0f, 1.0f, true},
+  };
+  if (benchOnly) {
+    bench(stream, benchFull);
+    CK(cudaStreamDestroy(stream));
+    return 0;
+  }
+  std::uint64_t seed = 12345;
+  for (const Case& c : cases) {
+    const double tiles = double(c.B) * c.C * std::ceil(c.H / 32.0) * std::ceil(c.W / 32.0);
+    if (quick && tiles > 2000) {
+      std::printf("skip  %s (--quick)\n", c.name.c_str());
+      ++seed;
+      continue;
+    }
+    runCase(c, seed++, stream);
+  }
+  checkArguments(stream);
+
+  if (doBench && g_failures == 0) bench(stream, benchFull);
+
+  CK(cudaStreamDestroy(stream));
+  std::printf("\n%s: %d failure(s)\n", g_failures ? "FAILED" : "ALL PASSED", g_failures);
+  return g_failures ? 1 : 0;
+}
