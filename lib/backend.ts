@@ -1,0 +1,131 @@
+// Backend resolution (opts.backend, else CUDA_SSIM_BACKEND, else 'auto') and device indices,
+// with the addon's backendInfo() asked once and cached.
+
+import { optionError, ssimError, type SsimError } from './errors';
+import { getNative, type NativeBackendInfo, type NativeBinding } from './native';
+import type { BackendInfo, BackendName, BackendRequest, DeviceCounters } from './types';
+
+/** Environment variable that sets the default backend request. */
+export const BACKEND_ENV = 'CUDA_SSIM_BACKEND';
+
+const BACKEND_CHOICES = "one of 'auto', 'cuda', 'cpu'";
+
+interface Cache {
+  binding: NativeBinding;
+  info: NativeBackendInfo;
+  /** usable[i]: device index i is listed. */
+  usable: boolean[];
+  indexText: string;
+}
+
+let cache: Cache | null = null;
+
+function cached(): Cache {
+  const binding = getNative();
+  if (cache === null || cache.binding !== binding) {
+    const info = binding.backendInfo();
+    const usable: boolean[] = [];
+    for (const d of info.devices) usable[d.index] = true;
+    const indices = info.devices.map((d) => d.index);
+    const indexText =
+      indices.length === 0 ? 'a CUDA device index (none found)'
+      : indices.length === 1 ? `CUDA device index ${indices[0]} (1 device)`
+      : `a CUDA device index in ${indices.join(', ')} (${indices.length} devices)`;
+    cache = { binding, info, usable, indexText };
+  }
+  return cache;
+}
+
+/** The addon's backendInfo(), asked once. */
+export function nativeInfo(): NativeBackendInfo {
+  return cached().info;
+}
+
+/** ERR_SSIM_CUDA_UNAVAILABLE for `what`, with the reason the addon gave. */
+export function cudaUnavailable(what: string): SsimError {
+  const reason = nativeInfo().reason ?? 'no usable CUDA device';
+  return ssimError('ERR_SSIM_CUDA_UNAVAILABLE', `${what} needs CUDA, which cannot be used here: ${reason}`);
+}
+
+/** Throws ERR_SSIM_CUDA_UNAVAILABLE unless CUDA is usable. */
+export function requireCuda(what: string): void {
+  if (!nativeInfo().cudaAvailable) throw cudaUnavailable(what);
+}
+
+/** The request in `value` (an option, `undefined`: the environment variable, else 'auto'), validated. */
+function backendRequest(value: unknown, name: string): BackendRequest {
+  if (value === undefined) {
+    const env = process.env[BACKEND_ENV];
+    if (env === undefined || env === '') return 'auto';
+    if (env === 'auto' || env === 'cuda' || env === 'cpu') return env;
+    throw optionError(BACKEND_CHOICES, `the environment variable ${BACKEND_ENV}`, env, false);
+  }
+  if (value === 'auto' || value === 'cuda' || value === 'cpu') return value;
+  throw optionError(BACKEND_CHOICES, name, value, typeof value !== 'string');
+}
+
+/**
+ * The backend of a call or workspace. `deviceArrays`: the inputs are DeviceArrays, which need CUDA:
+ * they ignore CUDA_SSIM_BACKEND (a default for host data) and reject `opts.backend` 'cpu'
+ * (ERR_SSIM_BACKEND). 'cuda' where CUDA is unusable: ERR_SSIM_CUDA_UNAVAILABLE.
+ */
+export function resolveBackend(value: unknown, name: string, deviceArrays: boolean): BackendName {
+  if (deviceArrays) {
+    if (value !== undefined && backendRequest(value, name) === 'cpu') {
+      throw ssimError('ERR_SSIM_BACKEND', `Device arrays need the CUDA backend, but ${name} is 'cpu'`);
+    }
+    return 'cuda';
+  }
+  const request = backendRequest(value, name);
+  if (request === 'cpu') return 'cpu';
+  const { info } = cached();
+  if (request === 'auto') return info.cudaAvailable ? 'cuda' : 'cpu';
+  if (!info.cudaAvailable) {
+    throw cudaUnavailable(`Backend 'cuda' (${value === undefined ? `the environment variable ${BACKEND_ENV}` : name})`);
+  }
+  return 'cuda';
+}
+
+/** A device option: non-negative integer (default 0) and, with `cuda`, a device that exists. */
+export function resolveDevice(value: unknown, name: string, cuda: boolean): number {
+  let device = 0;
+  if (value !== undefined) {
+    if (typeof value !== 'number') throw optionError('non-negative integer', name, value, true);
+    if (!Number.isInteger(value) || value < 0) throw optionError('non-negative integer', name, value, false);
+    device = value;
+  }
+  if (cuda) {
+    const c = cached();
+    if (c.usable[device] !== true) throw optionError(c.indexText, name, device, false);
+  }
+  return device;
+}
+
+/** Which backends this machine has, which one `'auto'` picks, and each CUDA device. */
+export function backendInfo(): BackendInfo {
+  const info = nativeInfo();
+  return {
+    backend: info.cudaAvailable ? 'cuda' : 'cpu',
+    cuda: {
+      compiled: info.cudaCompiled,
+      available: info.cudaAvailable,
+      reason: info.reason,
+      runtimeVersion: info.runtimeVersion,
+      driverVersion: info.driverVersion,
+      devices: info.devices.map((d) => ({
+        index: d.index,
+        name: d.name,
+        computeCapability: `${d.major}.${d.minor}`,
+        totalMemory: d.totalMemory,
+        multiProcessorCount: d.multiProcessorCount,
+      })),
+    },
+    cpu: { threads: info.cpuThreads },
+  };
+}
+
+/** Device allocations, frees, memsets and copies the addon made since it was loaded, and bytes in use. */
+export function deviceCounters(): DeviceCounters {
+  const c = getNative().counters();
+  return { allocations: c.allocations, frees: c.frees, memsets: c.memsets, copies: c.copies, bytesInUse: c.bytesInUse };
+}

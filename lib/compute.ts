@@ -1,0 +1,144 @@
+// The one core behind the 12 functions and their 12 promise versions: a table of what each
+// computes, validation into a job (validate.ts), output allocation, the native call, the result.
+
+import { allocFloat32, deviceBufferOf, type DeviceArray } from './device-array';
+import { fromNative } from './errors';
+import { getNative, type NativeJob } from './native';
+import { isBatched, resolveCall, type CallSpec } from './validate';
+
+function spec(name: string, dssim: boolean, value: boolean, gradient: boolean, into: boolean): CallSpec {
+  return Object.freeze({ name, dssim, value, gradient, into });
+}
+
+/** The 12 functions: name -> what it computes and whether it takes its outputs. */
+export const specs = {
+  ssim: spec('ssim', false, true, false, false),
+  dssim: spec('dssim', true, true, false, false),
+  ssimGradient: spec('ssimGradient', false, false, true, false),
+  dssimGradient: spec('dssimGradient', true, false, true, false),
+  ssimWithGradient: spec('ssimWithGradient', false, true, true, false),
+  dssimWithGradient: spec('dssimWithGradient', true, true, true, false),
+  ssimInto: spec('ssimInto', false, true, false, true),
+  dssimInto: spec('dssimInto', true, true, false, true),
+  ssimGradientInto: spec('ssimGradientInto', false, false, true, true),
+  dssimGradientInto: spec('dssimGradientInto', true, false, true, true),
+  ssimWithGradientInto: spec('ssimWithGradientInto', false, true, true, true),
+  dssimWithGradientInto: spec('dssimWithGradientInto', true, true, true, true),
+} as const;
+
+export type FunctionName = keyof typeof specs;
+
+/** Outputs an allocating call made (and gives back on success). */
+interface Allocated {
+  out: Float32Array | null;
+  grad: Float32Array | DeviceArray | null;
+}
+
+/** Allocates the outputs of an allocating call and puts them into the job. */
+function allocate(s: CallSpec, job: NativeJob): Allocated {
+  let out: Float32Array | null = null;
+  let grad: Float32Array | DeviceArray | null = null;
+  if (s.value) job.out = out = new Float32Array(job.batch); // values always come back to the host
+  if (s.gradient) {
+    const n = job.batch * job.channels * job.height * job.width;
+    if (ArrayBuffer.isView(job.x)) {
+      const host = new Float32Array(n);
+      job.grad = host;
+      grad = host;
+    } else {
+      const array = allocFloat32(n, job.device); // device x: the gradient stays on the device
+      job.grad = deviceBufferOf(array);
+      grad = array;
+    }
+  }
+  return { out, grad };
+}
+
+function release(allocated: Allocated): void {
+  if (allocated.grad !== null && !ArrayBuffer.isView(allocated.grad)) allocated.grad.dispose();
+}
+
+function allocatedResult(s: CallSpec, allocated: Allocated, batched: boolean): unknown {
+  const value = s.value ? (batched ? allocated.out : allocated.out![0]) : undefined;
+  if (!s.gradient) return value;
+  return s.value ? { value, gradient: allocated.grad } : allocated.grad;
+}
+
+function intoResult(s: CallSpec, out: unknown, grad: unknown): unknown {
+  if (!s.gradient) return out;
+  return s.value ? { value: out, gradient: grad } : grad;
+}
+
+function computeSync(job: NativeJob): void {
+  try {
+    getNative().compute(job);
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+async function computeAsync(job: NativeJob): Promise<void> {
+  try {
+    await getNative().computeAsync(job);
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+function runSync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y: unknown, opts: unknown): unknown {
+  const job = resolveCall(s, x, y, opts, out, grad);
+  if (s.into) {
+    computeSync(job);
+    return intoResult(s, out, grad);
+  }
+  const batched = isBatched(x, y);
+  const allocated = allocate(s, job);
+  try {
+    computeSync(job);
+  } catch (err) {
+    release(allocated);
+    throw err;
+  }
+  return allocatedResult(s, allocated, batched);
+}
+
+// An async function: validation errors reject the promise instead of throwing.
+async function runAsync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y: unknown, opts: unknown): Promise<unknown> {
+  const job = resolveCall(s, x, y, opts, out, grad);
+  if (s.into) {
+    await computeAsync(job);
+    return intoResult(s, out, grad);
+  }
+  const batched = isBatched(x, y); // read before awaiting: the caller may change x meanwhile
+  const allocated = allocate(s, job);
+  try {
+    await computeAsync(job);
+  } catch (err) {
+    release(allocated);
+    throw err;
+  }
+  return allocatedResult(s, allocated, batched);
+}
+
+type Runner = (s: CallSpec, out: unknown, grad: unknown, x: unknown, y: unknown, opts: unknown) => unknown;
+
+/** A public function for `s` with its own parameter list, named after it. */
+function define(s: CallSpec, run: Runner): (...args: never[]) => unknown {
+  let fn: (...args: never[]) => unknown;
+  if (!s.into) fn = (x: unknown, y: unknown, opts?: unknown) => run(s, undefined, undefined, x, y, opts);
+  else if (s.value && s.gradient) fn = (out: unknown, grad: unknown, x: unknown, y: unknown, opts?: unknown) => run(s, out, grad, x, y, opts);
+  else if (s.value) fn = (out: unknown, x: unknown, y: unknown, opts?: unknown) => run(s, out, undefined, x, y, opts);
+  else fn = (grad: unknown, x: unknown, y: unknown, opts?: unknown) => run(s, undefined, grad, x, y, opts);
+  Object.defineProperty(fn, 'name', { value: s.name });
+  return fn;
+}
+
+/** The synchronous function `name` (api.ts gives it its public type). */
+export function syncFunction<F>(name: FunctionName): F {
+  return define(specs[name], runSync) as F;
+}
+
+/** The promise-returning function `name` (promises.ts gives it its public type). */
+export function asyncFunction<F>(name: FunctionName): F {
+  return define(specs[name], runAsync) as F;
+}

@@ -1,0 +1,157 @@
+// DeviceArray: a typed array in CUDA device memory, wrapping the addon's DeviceBuffer.
+
+import { resolveDevice, requireCuda } from './backend';
+import { expected, fromNative, ssimError } from './errors';
+import { dtypeBytes, newHostArray, requireHostData } from './host-data';
+import { getNative, type NativeDeviceBuffer } from './native';
+import type { DeviceArrayOptions, DType, HostArrayOf, HostData } from './types';
+import { installDispose, isOptionsObject } from './util';
+
+const DTYPE_CHOICES = "one of 'float32', 'float64', 'uint8', 'uint16'";
+const constructionToken = Symbol('DeviceArray');
+
+function deviceOption(opts: unknown, name: string): number {
+  if (opts === undefined) return resolveDevice(undefined, `${name}.device`, true);
+  if (!isOptionsObject<DeviceArrayOptions>(opts)) throw expected('ERR_SSIM_INVALID_ARGUMENT', 'object', name, opts);
+  return resolveDevice(opts.device, `${name}.device`, true);
+}
+
+function allocate(device: number, byteLength: number): NativeDeviceBuffer {
+  const { DeviceBuffer } = getNative();
+  try {
+    return new DeviceBuffer(device, byteLength);
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+let bufferOf: (array: DeviceArray) => NativeDeviceBuffer | null;
+let wrap: <D extends DType>(buffer: NativeDeviceBuffer, dtype: D, length: number) => DeviceArray<D>;
+
+/**
+ * A typed array in CUDA device memory: image data or outputs that stay on the GPU.
+ * Free it with `dispose()` (or `using`); the garbage collector frees what is not disposed.
+ */
+export class DeviceArray<D extends DType = DType> {
+  /** Element type. */
+  readonly dtype: D;
+  /** Number of elements. */
+  readonly length: number;
+  /** Size in bytes. */
+  readonly byteLength: number;
+  /** CUDA device index. */
+  readonly device: number;
+  #buffer: NativeDeviceBuffer | null;
+
+  static {
+    bufferOf = (array) => array.#buffer;
+    wrap = (buffer, dtype, length) => new DeviceArray(constructionToken, buffer, dtype, length);
+  }
+
+  /** Use {@link DeviceArray.from} or {@link DeviceArray.alloc}. */
+  private constructor(token: symbol, buffer: NativeDeviceBuffer, dtype: D, length: number) {
+    if (token !== constructionToken) {
+      throw ssimError('ERR_SSIM_INVALID_ARGUMENT', 'DeviceArray has no public constructor: use DeviceArray.from() or DeviceArray.alloc()');
+    }
+    this.dtype = dtype;
+    this.length = length;
+    this.byteLength = length * dtypeBytes[dtype];
+    this.device = buffer.device;
+    this.#buffer = buffer;
+  }
+
+  /** Uploads a host array to a new DeviceArray of the same dtype (Uint8ClampedArray gives uint8). */
+  static from(src: Float32Array, opts?: DeviceArrayOptions): DeviceArray<'float32'>;
+  static from(src: Float64Array, opts?: DeviceArrayOptions): DeviceArray<'float64'>;
+  static from(src: Uint8Array | Uint8ClampedArray, opts?: DeviceArrayOptions): DeviceArray<'uint8'>;
+  static from(src: Uint16Array, opts?: DeviceArrayOptions): DeviceArray<'uint16'>;
+  static from(src: HostData, opts?: DeviceArrayOptions): DeviceArray;
+  static from(src: HostData, opts?: DeviceArrayOptions): DeviceArray {
+    const dtype = requireHostData(src, 'src');
+    if (src.length === 0) throw expected('ERR_SSIM_INVALID_ARGUMENT', 'a non-empty array', 'src', src);
+    requireCuda('DeviceArray.from()');
+    const device = deviceOption(opts, 'opts');
+    const buffer = allocate(device, src.byteLength);
+    try {
+      buffer.upload(src);
+    } catch (err) {
+      buffer.free();
+      throw fromNative(err);
+    }
+    return wrap(buffer, dtype, src.length);
+  }
+
+  /** A new DeviceArray of `length` elements of `dtype`, uninitialised. */
+  static alloc<T extends DType>(dtype: T, length: number, opts?: DeviceArrayOptions): DeviceArray<T> {
+    if (dtype !== 'float32' && dtype !== 'float64' && dtype !== 'uint8' && dtype !== 'uint16') {
+      throw expected('ERR_SSIM_DTYPE', DTYPE_CHOICES, 'dtype', dtype);
+    }
+    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 1 || length * dtypeBytes[dtype] > Number.MAX_SAFE_INTEGER) {
+      throw expected('ERR_SSIM_INVALID_ARGUMENT', 'positive integer', 'length', length);
+    }
+    requireCuda('DeviceArray.alloc()');
+    const device = deviceOption(opts, 'opts');
+    return wrap(allocate(device, length * dtypeBytes[dtype]), dtype, length);
+  }
+
+  /** True after `dispose()`. */
+  get disposed(): boolean {
+    return this.#buffer === null;
+  }
+
+  /** Uploads `src` (same element type and length) into this array; returns this. */
+  copyFrom(src: HostData): this {
+    const buffer = this.#live('copyFrom()');
+    const dtype = requireHostData(src, 'src');
+    if (dtype !== this.dtype) throw expected('ERR_SSIM_DTYPE', `${this.dtype} data (the dtype of this DeviceArray)`, 'src', src);
+    if (src.length !== this.length) {
+      throw ssimError('ERR_SSIM_SHAPE', `Expected ${this.length} elements in src (the length of this DeviceArray) but received ${src.length}`);
+    }
+    try {
+      buffer.upload(src);
+    } catch (err) {
+      throw fromNative(err);
+    }
+    return this;
+  }
+
+  /** Downloads the array into a new host array of its dtype (waits for queued work on the device). */
+  toHost(): HostArrayOf<D> {
+    const buffer = this.#live('toHost()');
+    const dst = newHostArray(this.dtype, this.length);
+    try {
+      buffer.download(dst);
+    } catch (err) {
+      throw fromNative(err);
+    }
+    return dst as HostArrayOf<D>;
+  }
+
+  /** Frees the device memory now (after queued work that uses it). Idempotent. */
+  dispose(): void {
+    const buffer = this.#buffer;
+    if (buffer === null) return;
+    this.#buffer = null;
+    buffer.free();
+  }
+
+  #live(method: string): NativeDeviceBuffer {
+    if (this.#buffer === null) throw ssimError('ERR_SSIM_DISPOSED', `Cannot call ${method} on a disposed DeviceArray`);
+    return this.#buffer;
+  }
+}
+
+// `[Symbol.dispose]()`, defined at run time so that a runtime without Symbol.dispose gets Node's fallback key.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
+export interface DeviceArray<D extends DType = DType> extends Disposable {}
+installDispose(DeviceArray.prototype);
+
+/** The addon buffer of a DeviceArray, null once disposed. */
+export function deviceBufferOf(array: DeviceArray): NativeDeviceBuffer | null {
+  return bufferOf(array);
+}
+
+/** A float32 DeviceArray of `length` on `device` (arguments already validated). */
+export function allocFloat32(length: number, device: number): DeviceArray<'float32'> {
+  return wrap(allocate(device, length * 4), 'float32', length);
+}

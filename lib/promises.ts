@@ -1,0 +1,49 @@
+// `require('cuda-ssim/promises')`: the 12 functions returning Promises, computed off the JavaScript
+// thread (the addon's computeAsync). Arguments are validated at once, but errors reject the
+// promise. Do not change x, y or the outputs until the promise settles.
+
+import { asyncFunction } from './compute';
+import type {
+  AsyncGradientFunction,
+  AsyncGradientIntoFunction,
+  AsyncValueFunction,
+  AsyncValueIntoFunction,
+  AsyncWithGradientFunction,
+  AsyncWithGradientIntoFunction,
+} from './types';
+
+/** Mean SSIM: resolves to a number, or a Float32Array of one value per image when `batch` is given. */
+export const ssim: AsyncValueFunction = asyncFunction('ssim');
+
+/** DSSIM = 1 - SSIM (or (1 - SSIM) / 2 with `divideByTwo`). */
+export const dssim: AsyncValueFunction = asyncFunction('dssim');
+
+/** Gradient of SSIM with respect to x: a Float32Array (host x) or float32 DeviceArray (device x). */
+export const ssimGradient: AsyncGradientFunction = asyncFunction('ssimGradient');
+
+/** Gradient of DSSIM with respect to x. */
+export const dssimGradient: AsyncGradientFunction = asyncFunction('dssimGradient');
+
+/** SSIM and its gradient: resolves to `{ value, gradient }`. */
+export const ssimWithGradient: AsyncWithGradientFunction = asyncFunction('ssimWithGradient');
+
+/** DSSIM and its gradient: resolves to `{ value, gradient }`. */
+export const dssimWithGradient: AsyncWithGradientFunction = asyncFunction('dssimWithGradient');
+
+/** Writes SSIM values into `out`; resolves to `out`. */
+export const ssimInto: AsyncValueIntoFunction = asyncFunction('ssimInto');
+
+/** Writes DSSIM values into `out`; resolves to `out`. */
+export const dssimInto: AsyncValueIntoFunction = asyncFunction('dssimInto');
+
+/** Writes the SSIM gradient into `grad`; resolves to `grad`. */
+export const ssimGradientInto: AsyncGradientIntoFunction = asyncFunction('ssimGradientInto');
+
+/** Writes the DSSIM gradient into `grad`; resolves to `grad`. */
+export const dssimGradientInto: AsyncGradientIntoFunction = asyncFunction('dssimGradientInto');
+
+/** Writes SSIM values and gradient; resolves to `{ value: out, gradient: grad }`. */
+export const ssimWithGradientInto: AsyncWithGradientIntoFunction = asyncFunction('ssimWithGradientInto');
+
+/** Writes DSSIM values and gradient; resolves to `{ value: out, gradient: grad }`. */
+export const dssimWithGradientInto: AsyncWithGradientIntoFunction = asyncFunction('dssimWithGradientInto');
