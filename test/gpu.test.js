@@ -1,0 +1,419 @@
+'use strict';
+// The GPU suite. Without a usable CUDA device every test here calls this.skip() so that the
+// skips are visible (mocha reports them as pending, the summary counts them as skipped).
+// With one: values and gradients with backend 'cuda' against the CPU backend and the float64
+// reference, DeviceArray round trips, device inputs and outputs, in-place calls with a
+// Workspace that make no allocation / memset / copy, workspace reuse, a 2160x3840 image,
+// memory accounting, promises.
+
+const assert = require('assert');
+const pkg = require('./helpers/pkg');
+const { testRng } = require('./helpers/random');
+const { makePair, makeNoisePair, copyImage, DTYPE_NAMES } = require('./helpers/images');
+const { assertClose, assertRelL2, assertSameArray, assertAllFinite, expectThrow, poisoned, toArray } = require('./helpers/check');
+const { valueCases, gradientCases, build, checkValues, checkGradients, checkValueType, valueTol, VALUE_TOL, GRAD_TOL } = require('./helpers/cases');
+const ref = require('./reference');
+
+const info = pkg.tryBackendInfo();
+const gpu = !!(info && info.cuda && info.cuda.available);
+const why = info ? `CUDA not available: ${info.cuda && info.cuda.reason}` : 'package not loadable';
+const VALUE_EXACT = 1.2e-7;
+const CUDA = { backend: 'cuda' };
+
+function counters(api) {
+  return api.deviceCounters();
+}
+
+describe(`gpu: CUDA backend${gpu ? ` (${info.cuda.devices.map((d) => `${d.name} sm_${d.computeCapability}`).join(', ')})` : ` (skipped: ${why})`}`, function () {
+  const keep = [];
+  // a DeviceArray that is disposed at the end of the suite (no finalizer frees in between)
+  function dev(api, data, opts) {
+    const d = api.DeviceArray.from(data, opts);
+    keep.push(d);
+    return d;
+  }
+  function devAlloc(api, dtype, n) {
+    const d = api.DeviceArray.alloc(dtype, n);
+    keep.push(d);
+    return d;
+  }
+  function onDevice(api, img) {
+    return { ...img, data: dev(api, img.data) };
+  }
+  after(function () {
+    for (const d of keep.splice(0)) d.dispose();
+  });
+
+  describe('values and gradients: cuda vs cpu vs reference', function () {
+    for (const c of valueCases()) {
+      it(`values: ${c.title}`, function () {
+        if (!gpu) this.skip();
+        const rng = testRng(this);
+        const api = pkg.api();
+        const t = build(rng, c, CUDA);
+        const { value } = checkValues(api, t);
+        const cpu = api.ssim(t.x, t.y, { ...t.opts, backend: 'cpu' });
+        assertClose(toArray(value), toArray(cpu), 2 * valueTol(t.x, t.opts), `cuda vs cpu ${t.desc}`);
+      });
+    }
+    for (const c of gradientCases()) {
+      it(`gradient: ${c.title}`, function () {
+        if (!gpu) this.skip();
+        const rng = testRng(this);
+        const api = pkg.api();
+        const t = build(rng, c, CUDA);
+        const { g } = checkGradients(api, t);
+        const cpu = api.ssimGradient(t.x, t.y, { ...t.opts, backend: 'cpu' });
+        assertRelL2(g, cpu, GRAD_TOL, `cuda vs cpu gradient ${t.desc}`);
+      });
+    }
+  });
+
+  describe('DeviceArray', function () {
+    it('from / toHost round trip for every host type; dtype, length, byteLength, device', function () {
+      if (!gpu) this.skip();
+      const rng = testRng(this);
+      const api = pkg.api();
+      const dtypes = { float32: 'float32', float64: 'float64', uint8: 'uint8', uint8c: 'uint8', uint16: 'uint16' };
+      const hostTypes = { float32: Float32Array, float64: Float64Array, uint8: Uint8Array, uint16: Uint16Array };
+      for (const name of DTYPE_NAMES) {
+        const n = rng.int(1, 5000);
+        const { x } = makeNoisePair(rng, { width: n, height: 1, dtype: name });
+        const d = dev(api, x.data);
+        assert.ok(d instanceof api.DeviceArray);
+        assert.strictEqual(d.dtype, dtypes[name], `${name}: dtype`);
+        assert.strictEqual(d.length, n);
+        assert.strictEqual(d.byteLength, x.data.byteLength);
+        assert.strictEqual(d.device, 0);
+        assert.strictEqual(d.disposed, false);
+        const back = d.toHost();
+        assert.ok(back instanceof hostTypes[dtypes[name]], `${name}: toHost gives ${back.constructor.name}`);
+        assertSameArray(back, x.data, `${name} round trip`);
+      }
+    });
+
+    it('alloc + copyFrom + toHost; copyFrom replaces the contents; wrong type or length throws', function () {
+      if (!gpu) this.skip();
+      const rng = testRng(this);
+      const api = pkg.api();
+      const n = rng.int(10, 100000);
+      const d = devAlloc(api, 'float32', n);
+      assert.strictEqual(d.length, n);
+      assert.strictEqual(d.byteLength, 4 * n);
+      assert.strictEqual(d.dtype, 'float32');
+      const a = rng.fill(new Float32Array(n), -1, 1);
+      assert.strictEqual(d.copyFrom(a), d, 'copyFrom returns this');
+      assertSameArray(d.toHost(), a, 'after copyFrom');
+      const b = rng.fill(new Float32Array(n), 2, 3);
+      d.copyFrom(b);
+      assertSameArray(d.toHost(), b, 'after second copyFrom');
+      const u = devAlloc(api, 'uint16', 7);
+      u.copyFrom(new Uint16Array([1, 2, 3, 65535, 0, 9, 10]));
+      assertSameArray(u.toHost(), [1, 2, 3, 65535, 0, 9, 10], 'uint16');
+      expectThrow(() => d.copyFrom(new Float64Array(n)), { code: 'ERR_SSIM_DTYPE', type: TypeError }, 'copyFrom Float64Array into float32');
+      let err;
+      try { d.copyFrom(new Float32Array(n + 1)); } catch (e) { err = e; }
+      assert.ok(err && typeof err.code === 'string' && err.code.startsWith('ERR_SSIM_'), `copyFrom of the wrong length: ${err && err.code}`);
+      assertSameArray(d.toHost(), b, 'contents unchanged by failed copyFrom');
+    });
+
+    it('dispose is idempotent, Symbol.dispose works, use after dispose throws ERR_SSIM_DISPOSED', function () {
+      if (!gpu) this.skip();
+      const api = pkg.api();
+      const d = api.DeviceArray.from(new Float32Array([0.1, 0.2, 0.3]));
+      d.dispose();
+      assert.strictEqual(d.disposed, true);
+      d.dispose();
+      d[Symbol.dispose]();
+      assert.strictEqual(d.disposed, true);
+      expectThrow(() => d.toHost(), { code: 'ERR_SSIM_DISPOSED', type: Error }, 'toHost');
+      expectThrow(() => d.copyFrom(new Float32Array(3)), { code: 'ERR_SSIM_DISPOSED', type: Error }, 'copyFrom');
+      const e = api.DeviceArray.alloc('uint8', 10);
+      e[Symbol.dispose]();
+      assert.strictEqual(e.disposed, true);
+      expectThrow(() => api.ssim({ data: e, width: 10, height: 1 }, { data: e, width: 10, height: 1 }), { code: 'ERR_SSIM_DISPOSED', type: Error }, 'ssim on disposed');
+    });
+
+    it('memory accounting: alloc adds an allocation and bytesInUse, dispose frees them once', function () {
+      if (!gpu) this.skip();
+      const api = pkg.api();
+      const n = 1 << 20;
+      const k0 = counters(api);
+      const d = api.DeviceArray.alloc('float32', n);
+      const k1 = counters(api);
+      assert.strictEqual(k1.allocations - k0.allocations, 1, 'allocations');
+      assert.ok(k1.bytesInUse - k0.bytesInUse >= 4 * n, `bytesInUse grew by ${k1.bytesInUse - k0.bytesInUse}`);
+      d.dispose();
+      const k2 = counters(api);
+      assert.ok(k2.frees - k1.frees >= 1, 'frees');
+      assert.ok(k1.bytesInUse - k2.bytesInUse >= 4 * n, 'bytesInUse back down');
+      d.dispose();
+      const k3 = counters(api);
+      assert.strictEqual(k3.allocations, k2.allocations);
+      assert.ok(k3.bytesInUse <= k2.bytesInUse, 'second dispose frees nothing more');
+    });
+
+    it('Workspace.for on CUDA: properties, device memory accounted, dispose frees it', function () {
+      if (!gpu) this.skip();
+      const api = pkg.api();
+      const shape = { width: 640, height: 480, channels: 3, batch: 2 };
+      const k0 = counters(api);
+      const ws = api.Workspace.for(shape, CUDA);
+      const k1 = counters(api);
+      assert.strictEqual(ws.backend, 'cuda');
+      assert.strictEqual(ws.device, 0);
+      assert.ok(ws.images >= 2);
+      assert.ok(ws.elements >= 640 * 480 * 3 * 2);
+      assert.ok(ws.byteLength > 0);
+      assert.ok(k1.bytesInUse - k0.bytesInUse >= ws.byteLength, 'bytesInUse includes the workspace');
+      assert.ok(k1.memsets > k0.memsets, 'a new workspace is zeroed once');
+      ws.dispose();
+      ws[Symbol.dispose]();
+      assert.strictEqual(ws.disposed, true);
+      const k2 = counters(api);
+      assert.ok(k1.bytesInUse - k2.bytesInUse >= ws.byteLength, 'dispose frees the workspace');
+    });
+
+    it('an allocating call with host inputs frees its temporaries', function () {
+      if (!gpu) this.skip();
+      const rng = testRng(this);
+      const api = pkg.api();
+      const { x, y } = makePair(rng, { width: 123, height: 77, channels: 3 });
+      const k0 = counters(api);
+      api.ssimWithGradient(x, y, CUDA);
+      const k1 = counters(api);
+      assert.ok(k1.copies > k0.copies, 'host inputs are uploaded');
+      assert.strictEqual(k1.bytesInUse, k0.bytesInUse, 'bytesInUse back to where it was');
+      assert.strictEqual(k1.allocations - k0.allocations, k1.frees - k0.frees, 'every temporary freed');
+    });
+  });
+
+  describe('device inputs and outputs', function () {
+    it('device inputs: values come back to the host, gradients stay on the device (DeviceArray float32)', function () {
+      if (!gpu) this.skip();
+      const rng = testRng(this);
+      const api = pkg.api();
+      for (const batch of [undefined, 3]) {
+        const spec = { width: rng.int(10, 90), height: rng.int(10, 90), channels: rng.int(1, 4), batch, dtype: rng.pick(DTYPE_NAMES), layout: rng.pick(['hwc', 'chw']) };
+        const { x, y } = makePair(rng, spec);
+        const dx = onDevice(api, x);
+        const dy = onDevice(api, y);
+        const what = JSON.stringify(spec);
+        const hostV = api.ssim(x, y, CUDA);
+        const hostG = api.ssimGradient(x, y, CUDA);
+        const v = api.ssim(dx, dy);
+        checkValueType(v, x, `ssim device ${what}`);
+        assertClose(toArray(v), toArray(hostV), VALUE_EXACT, `value ${what}`);
+        assertClose(toArray(v), ref.ssimRef(x, y), valueTol(x), `value vs reference ${what}`);
+        const g = api.ssimGradient(dx, dy);
+        keep.push(g);
+        assert.ok(g instanceof api.DeviceArray, `gradient of device inputs is a DeviceArray (${g && g.constructor.name})`);
+        assert.strictEqual(g.dtype, 'float32');
+        assert.strictEqual(g.length, x.data.length);
+        assertSameArray(g.toHost(), hostG, `gradient ${what}`);
+        assertRelL2(g.toHost(), ref.ssimGradientRef(x, y), GRAD_TOL, `gradient vs reference ${what}`);
+        const wg = api.dssimWithGradient(dx, dy, { divideByTwo: true });
+        keep.push(wg.gradient);
+        checkValueType(wg.value, x, 'dssimWithGradient value');
+        assertClose(toArray(wg.value), toArray(hostV).map((s) => (1 - s) / 2), 1e-7, 'dssimWithGradient value');
+        assert.ok(wg.gradient instanceof api.DeviceArray);
+        assertRelL2(wg.gradient.toHost(), Array.from(hostG, (t) => -t / 2), 1e-6, 'dssimWithGradient gradient');
+      }
+    });
+
+    it('canvas ImageData (Uint8ClampedArray RGBA) on the device, channels omitted', function () {
+      if (!gpu) this.skip();
+      const rng = testRng(this);
+      const api = pkg.api();
+      const { x, y } = makePair(rng, { width: 64, height: 48, channels: 4, dtype: 'uint8c', omitChannels: true });
+      const dx = onDevice(api, x);
+      assert.strictEqual(dx.data.dtype, 'uint8');
+      assertClose([api.ssim(dx, onDevice(api, y))], ref.ssimRef(x, y), valueTol(x), 'ImageData');
+    });
+
+    it('value and gradient outputs into DeviceArrays and into host Float32Arrays', function () {
+      if (!gpu) this.skip();
+      const rng = testRng(this);
+      const api = pkg.api();
+      const B = 2;
+      const { x, y } = makePair(rng, { width: 70, height: 45, channels: 3, batch: B, dtype: 'float32' });
+      const dx = onDevice(api, x);
+      const dy = onDevice(api, y);
+      const n = x.data.length;
+      const hv = api.ssimWithGradient(x, y, CUDA);
+      const out = devAlloc(api, 'float32', B).copyFrom(poisoned(B));
+      assert.strictEqual(api.ssimInto(out, dx, dy), out);
+      const outHost = out.toHost();
+      assertAllFinite(outHost, 'device out');
+      assertClose(outHost, hv.value, VALUE_EXACT, 'ssimInto device out');
+      const grad = devAlloc(api, 'float32', n).copyFrom(poisoned(n));
+      assert.strictEqual(api.dssimGradientInto(grad, dx, dy), grad);
+      const gh = grad.toHost();
+      assertAllFinite(gh, 'device grad');
+      assertRelL2(gh, Array.from(hv.gradient, (t) => -t), 1e-6, 'dssimGradientInto device grad');
+      const r = api.ssimWithGradientInto(out.copyFrom(poisoned(B)), grad.copyFrom(poisoned(n)), dx, dy);
+      assert.ok(r.value === out && r.gradient === grad);
+      assertClose(out.toHost(), hv.value, VALUE_EXACT, 'WithGradientInto value');
+      assertSameArray(grad.toHost(), hv.gradient, 'WithGradientInto gradient');
+      // host outputs with device inputs (one download)
+      const ho = poisoned(B);
+      const hg = poisoned(n);
+      api.ssimWithGradientInto(ho, hg, dx, dy);
+      assertClose(ho, hv.value, VALUE_EXACT, 'host out from device inputs');
+      assertSameArray(hg, hv.gradient, 'host grad from device inputs');
+    });
+
+    it('in-place calls with device arrays and a Workspace make no allocation, memset or copy', function () {
+      if (!gpu) this.skip();
+      const rng = testRng(this);
+      const api = pkg.api();
+      const cases = [
+        { width: 97, height: 61, channels: 3, batch: 2, dtype: 'float32', layout: 'hwc' },
+        { width: 33, height: 130, channels: 1, dtype: 'uint8', layout: 'chw' },
+        { width: 64, height: 64, channels: 2, batch: 3, dtype: 'uint16', layout: 'chw' },
+        { width: 50, height: 20, channels: 4, dtype: 'float64', layout: 'hwc' },
+      ];
+      for (const spec of cases) {
+        const { x, y } = makePair(rng, spec);
+        const B = spec.batch || 1;
+        const n = x.data.length;
+        const dx = onDevice(api, x);
+        const dy = onDevice(api, y);
+        const ws = api.Workspace.for({ width: spec.width, height: spec.height, channels: spec.channels, batch: B }, CUDA);
+        const outs = Array.from({ length: 6 }, () => devAlloc(api, 'float32', B).copyFrom(poisoned(B)));
+        const grads = Array.from({ length: 6 }, () => devAlloc(api, 'float32', n).copyFrom(poisoned(n)));
+        const opts = { workspace: ws, windowSize: rng.pick([7, 9, 11]) };
+        const k0 = counters(api);
+        api.ssimInto(outs[0], dx, dy, opts);
+        api.dssimInto(outs[1], dx, dy, opts);
+        api.ssimGradientInto(grads[0], dx, dy, opts);
+        api.dssimGradientInto(grads[1], dx, dy, { ...opts, divideByTwo: true });
+        api.ssimWithGradientInto(outs[2], grads[2], dx, dy, opts);
+        api.dssimWithGradientInto(outs[3], grads[3], dx, dy, opts);
+        api.ssimWithGradientInto(outs[4], grads[4], dx, dy, opts); // twice: the workspace state is reset by each launch
+        const k1 = counters(api);
+        // (bytesInUse and frees are not compared: a finalizer of some unrelated, collected
+        // DeviceArray may run in between)
+        for (const key of ['allocations', 'memsets', 'copies']) {
+          assert.strictEqual(k1[key], k0[key], `${key} changed from ${k0[key]} to ${k1[key]} (${JSON.stringify(spec)})`);
+        }
+        const cpu = api.ssimWithGradient(x, y, { windowSize: opts.windowSize, backend: 'cpu' });
+        const sv = toArray(cpu.value);
+        const what = JSON.stringify(spec);
+        const tol = 2 * valueTol(x, opts);
+        assertClose(outs[0].toHost(), sv, tol, `ssimInto ${what}`);
+        assertClose(outs[1].toHost(), sv.map((s) => 1 - s), tol, `dssimInto ${what}`);
+        assertRelL2(grads[0].toHost(), cpu.gradient, GRAD_TOL, `ssimGradientInto ${what}`);
+        assertRelL2(grads[1].toHost(), Array.from(cpu.gradient, (t) => -t / 2), GRAD_TOL, `dssimGradientInto/2 ${what}`);
+        assertClose(outs[2].toHost(), sv, tol, `ssimWithGradientInto value ${what}`);
+        assertRelL2(grads[2].toHost(), cpu.gradient, GRAD_TOL, `ssimWithGradientInto gradient ${what}`);
+        assertClose(outs[3].toHost(), sv.map((s) => 1 - s), tol, `dssimWithGradientInto value ${what}`);
+        assertClose(outs[4].toHost(), outs[2].toHost(), VALUE_EXACT, `repeated call value ${what}`);
+        assertSameArray(grads[4].toHost(), grads[2].toHost(), `repeated call gradient ${what}`);
+        ws.dispose();
+      }
+    });
+
+    it('one CUDA workspace reused across batch sizes and shapes gives the results of calls without one', function () {
+      if (!gpu) this.skip();
+      const rng = testRng(this);
+      const api = pkg.api();
+      const ws = api.Workspace.for({ width: 80, height: 60, channels: 3, batch: 4 }, CUDA);
+      try {
+        const shapes = [4, 1, 3, 2, 4].map((batch) => ({ width: rng.int(8, 80), height: rng.int(8, 60), channels: rng.int(1, 3), batch }));
+        shapes.push({ width: 80, height: 60, channels: 3 }, { width: 80, height: 60, channels: 3, batch: 4 });
+        for (const shape of shapes) {
+          const { x, y } = makePair(rng, { ...shape, dtype: rng.pick(DTYPE_NAMES) });
+          const what = JSON.stringify(shape);
+          const plain = api.ssimWithGradient(x, y, CUDA);
+          const hosted = api.ssimWithGradient(x, y, { ...CUDA, workspace: ws });
+          assertClose(toArray(hosted.value), toArray(plain.value), VALUE_EXACT, `host inputs ${what}`);
+          assertSameArray(hosted.gradient, plain.gradient, `host inputs gradient ${what}`);
+          const dx = onDevice(api, x);
+          const dy = onDevice(api, y);
+          const B = shape.batch || 1;
+          const out = devAlloc(api, 'float32', B).copyFrom(poisoned(B));
+          const grad = devAlloc(api, 'float32', x.data.length).copyFrom(poisoned(x.data.length));
+          api.ssimWithGradientInto(out, grad, dx, dy, { workspace: ws });
+          assertClose(out.toHost(), toArray(plain.value), VALUE_EXACT, `device ${what}`);
+          assertSameArray(grad.toHost(), plain.gradient, `device gradient ${what}`);
+          assertClose(toArray(plain.value), ref.ssimRef(x, y), valueTol(x), `reference ${what}`);
+        }
+        // too small now
+        const big = makePair(rng, { width: 80, height: 60, channels: 3, batch: 5 });
+        expectThrow(() => api.ssim(big.x, big.y, { ...CUDA, workspace: ws }), { code: 'ERR_SSIM_WORKSPACE', type: RangeError }, 'batch 5 > images 4');
+      } finally {
+        ws.dispose();
+      }
+    });
+  });
+
+  describe('large images', function () {
+    it('2160x3840: ssim(x, x) = 1 within 1e-6 (host and device inputs); ssim(x, y) equals the CPU backend', function () {
+      if (!gpu) this.skip();
+      this.timeout(300000);
+      const rng = testRng(this);
+      const api = pkg.api();
+      const { x, y } = makeNoisePair(rng, { width: 3840, height: 2160, dtype: 'float32' });
+      const v = api.ssim(x, copyImage(x), CUDA);
+      assert.ok(Math.abs(v - 1) <= 1e-6, `host ssim(x, x) = ${v}`);
+      const dx = onDevice(api, x);
+      const vd = api.ssim(dx, dx);
+      assert.ok(Math.abs(vd - 1) <= 1e-6, `device ssim(x, x) = ${vd}`);
+      const xy = api.ssim(x, y, CUDA);
+      assertClose([xy], [api.ssim(x, y, { backend: 'cpu' })], 2 * VALUE_TOL, 'cuda vs cpu');
+      const u8 = makeNoisePair(rng, { width: 3840, height: 2160, channels: 1, dtype: 'uint8' });
+      assert.ok(Math.abs(api.ssim(u8.x, copyImage(u8.x), CUDA) - 1) <= 1e-6, 'uint8 ssim(x, x)');
+    });
+  });
+
+  describe('promises on the GPU', function () {
+    it('async calls with host and device arrays equal the sync ones', async function () {
+      if (!gpu) this.skip();
+      const rng = testRng(this);
+      const api = pkg.api();
+      const p = pkg.promises();
+      const { x, y } = makePair(rng, { width: 200, height: 150, channels: 3, batch: 2, dtype: rng.pick(DTYPE_NAMES) });
+      const sync = api.ssimWithGradient(x, y, CUDA);
+      const a = await p.ssimWithGradient(x, y, CUDA);
+      assertClose(a.value, sync.value, VALUE_EXACT, 'host async value');
+      assertSameArray(a.gradient, sync.gradient, 'host async gradient');
+      const dx = onDevice(api, x);
+      const dy = onDevice(api, y);
+      const d = await p.ssimWithGradient(dx, dy);
+      keep.push(d.gradient);
+      assert.ok(d.gradient instanceof api.DeviceArray);
+      assertClose(d.value, sync.value, VALUE_EXACT, 'device async value');
+      assertSameArray(d.gradient.toHost(), sync.gradient, 'device async gradient');
+      const ws = api.Workspace.for({ width: 200, height: 150, channels: 3, batch: 2 }, CUDA);
+      try {
+        const out = devAlloc(api, 'float32', 2).copyFrom(poisoned(2));
+        const grad = devAlloc(api, 'float32', x.data.length).copyFrom(poisoned(x.data.length));
+        const r = await p.dssimWithGradientInto(out, grad, dx, dy, { workspace: ws });
+        assert.ok(r.value === out && r.gradient === grad);
+        assertClose(out.toHost(), Array.from(sync.value, (s) => 1 - s), 1e-6, 'device async Into value');
+        assertRelL2(grad.toHost(), Array.from(sync.gradient, (t) => -t), 1e-6, 'device async Into gradient');
+        // several in flight on the same device
+        const many = await Promise.all([0, 1, 2, 3].map(() => p.ssim(dx, dy)));
+        for (const m of many) assertClose(m, sync.value, VALUE_EXACT, 'concurrent');
+      } finally {
+        ws.dispose();
+      }
+    });
+
+    it('a disposed DeviceArray rejects with ERR_SSIM_DISPOSED', async function () {
+      if (!gpu) this.skip();
+      const api = pkg.api();
+      const p = pkg.promises();
+      const d = api.DeviceArray.from(new Float32Array(64).fill(0.5));
+      d.dispose();
+      let err;
+      try {
+        await p.ssim({ data: d, width: 8, height: 8 }, { data: d, width: 8, height: 8 });
+      } catch (e) {
+        err = e;
+      }
+      assert.ok(err && err.code === 'ERR_SSIM_DISPOSED', `got ${err && err.code}`);
+    });
+  });
+});
