@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("DeviceBuffer", DeviceBuffer::Init(env));
   exports.Set("backendInfo", Napi::Function::New<BackendInfo>(env, "backendInfo"));
   exports.Set("counters", Napi::Function::New<Counters>(env, "counters"));
+  exports.Set("resetPeakBytes", Napi::Function::New<ResetPeakBytes>(env, "resetPeakBytes"));
   exports.Set("workspaceBytes", Napi::Function::New<WorkspaceBytes>(env, "workspaceBytes"));
   exports.Set("compute", Napi::Function::New<Compute>(env, "compute"));
   exports.Set("computeAsync", Napi::Function::New<ComputeAsync>(env, "computeAsync"));

@@ -74,7 +74,14 @@ Napi::Value Counters(const Napi::CallbackInfo& info) {
   r.Set("memsets", Napi::Number::New(env, double(c.memsets.load())));
   r.Set("copies", Napi::Number::New(env, double(c.copies.load())));
   r.Set("bytesInUse", Napi::Number::New(env, double(c.bytesInUse.load())));
+  r.Set("peakBytesInUse", Napi::Number::New(env, double(c.peakBytesInUse.load())));
   return r;
+}
+
+Napi::Value ResetPeakBytes(const Napi::CallbackInfo& info) {
+  DeviceCounters& c = counters();
+  c.peakBytesInUse = c.bytesInUse.load();
+  return info.Env().Undefined();
 }
 
 Napi::Value WorkspaceBytes(const Napi::CallbackInfo& info) {

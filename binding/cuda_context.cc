@@ -58,7 +58,7 @@ void* countedMalloc(std::size_t bytes) {
   void* p = nullptr;
   checkCuda(cudaMalloc(&p, bytes == 0 ? 1 : bytes), "cudaMalloc");
   counters().allocations++;
-  counters().bytesInUse += std::int64_t(bytes);
+  counters().add(std::int64_t(bytes));
   return p;
 }
 
@@ -66,14 +66,14 @@ void countedFree(void* ptr, std::size_t bytes) {
   if (!ptr) return;
   cudaFree(ptr);
   counters().frees++;
-  counters().bytesInUse -= std::int64_t(bytes);
+  counters().add(-std::int64_t(bytes));
 }
 
 void* countedMallocAsync(std::size_t bytes, cudaStream_t s) {
   void* p = nullptr;
   checkCuda(cudaMallocAsync(&p, bytes == 0 ? 1 : bytes, s), "cudaMallocAsync");
   counters().allocations++;
-  counters().bytesInUse += std::int64_t(bytes);
+  counters().add(std::int64_t(bytes));
   return p;
 }
 
@@ -81,7 +81,7 @@ void countedFreeAsync(void* ptr, std::size_t bytes, cudaStream_t s) {
   if (!ptr) return;
   cudaFreeAsync(ptr, s);
   counters().frees++;
-  counters().bytesInUse -= std::int64_t(bytes);
+  counters().add(-std::int64_t(bytes));
 }
 
 void countedMemsetAsync(void* ptr, std::size_t bytes, cudaStream_t s) {

@@ -20,6 +20,13 @@ struct DeviceCounters {
   std::atomic<std::uint64_t> memsets{0};
   std::atomic<std::uint64_t> copies{0};
   std::atomic<std::int64_t> bytesInUse{0};
+  std::atomic<std::int64_t> peakBytesInUse{0};  // since load or the last resetPeakBytes()
+  void add(std::int64_t bytes) {
+    const std::int64_t now = bytesInUse += bytes;
+    std::int64_t peak = peakBytesInUse.load();
+    while (now > peak && !peakBytesInUse.compare_exchange_weak(peak, now)) {
+    }
+  }
 };
 DeviceCounters& counters();
 

@@ -8,6 +8,7 @@ namespace cudassim {
 Napi::Value BackendInfo(const Napi::CallbackInfo& info);
 Napi::Value Counters(const Napi::CallbackInfo& info);
 Napi::Value WorkspaceBytes(const Napi::CallbackInfo& info);
+Napi::Value ResetPeakBytes(const Napi::CallbackInfo& info);
 Napi::Value Compute(const Napi::CallbackInfo& info);
 Napi::Value ComputeAsync(const Napi::CallbackInfo& info);
 Napi::Value Synchronize(const Napi::CallbackInfo& info);

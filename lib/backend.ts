@@ -127,5 +127,17 @@ export function backendInfo(): BackendInfo {
 /** Device allocations, frees, memsets and copies the addon made since it was loaded, and bytes in use. */
 export function deviceCounters(): DeviceCounters {
   const c = getNative().counters();
-  return { allocations: c.allocations, frees: c.frees, memsets: c.memsets, copies: c.copies, bytesInUse: c.bytesInUse };
+  return { allocations: c.allocations, frees: c.frees, memsets: c.memsets, copies: c.copies, bytesInUse: c.bytesInUse,
+    peakBytesInUse: c.peakBytesInUse };
+}
+
+/**
+ * Waits until every call queued on a GPU has finished. Calls on device arrays return once their
+ * kernels are queued; `toHost()` waits by itself, so this is for timing and error checks.
+ * Throws ERR_SSIM_CUDA if queued work failed.
+ */
+export function synchronize(device = 0): void {
+  requireCuda('synchronize()');
+  const index = resolveDevice(device, 'device', true);
+  getNative().synchronize(index);
 }

@@ -17,7 +17,7 @@ export {
 } from './api';
 export { DeviceArray } from './device-array';
 export { Workspace } from './workspace';
-export { backendInfo, deviceCounters } from './backend';
+export { backendInfo, deviceCounters, synchronize } from './backend';
 export { errorCodes, isSsimError, type SsimError, type SsimErrorCode } from './errors';
 export type {
   AsyncGradientFunction,

@@ -29,6 +29,7 @@ export interface NativeCounters {
   memsets: number;
   copies: number;
   bytesInUse: number;
+  peakBytesInUse: number;
 }
 
 /** A block of device memory owned by a JS object; the addon's finalizer frees what free() did not. */
@@ -76,6 +77,12 @@ export interface NativeBinding {
   DeviceBuffer: new (device: number, byteLength: number) => NativeDeviceBuffer;
   compute(job: NativeJob): void;
   computeAsync(job: NativeJob): Promise<void>;
+  /** Waits for every call queued on the device's stream; throws ERR_SSIM_CUDA for a failed one. */
+  synchronize(device: number): void;
+  /** Benchmark support: measured device-to-device copy rate and fp32 FMA rate of a device. */
+  measureCeilings(device: number): { copyBytesPerSecond: number; fp32FlopsPerSecond: number };
+  /** Restarts the peak of device bytes in use (counters().peakBytesInUse) from the current use. */
+  resetPeakBytes(): void;
 }
 
 const packageRoot = path.join(__dirname, '..');

@@ -151,6 +151,8 @@ export interface DeviceCounters {
   memsets: number;
   copies: number;
   bytesInUse: number;
+  /** Most device bytes the addon held at once since load (or since the benchmark last reset it). */
+  peakBytesInUse: number;
 }
 
 /** A host or device float32 output array. */

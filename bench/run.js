@@ -1,0 +1,268 @@
+#!/usr/bin/env node
+// npm run bench [-- --gpu | --cpu] [--out DIR] [--only NAME,...]
+//
+// Times cuda-ssim through its public API (N-API overhead included) with the protocol of the
+// peers' table: inputs resident on the device, float32 in [0, 1], warm-up, a device-synchronised
+// loop of N calls, per-call time = elapsed / N, 15 repetitions, median, two input sets alternating.
+// GPU rows: `fwd` = ssimInto on DeviceArrays, `fwdbwd` = dssimWithGradientInto with a reused
+// Workspace. Each row also gets its floor on this machine (bytes / measured copy rate, flops /
+// measured fp32 rate) and, where the peers were measured, the ratio to fused-ssim.
+// CPU rows run the CPU backend next to ssim.js (what Node users run today) in the same process.
+'use strict';
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const api = require('..');
+const asyncApi = require('../dist/promises.js');
+const { getNative } = require('../dist/native.js');
+const peers = require('./peers.json');
+
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(name);
+const option = (name, fallback) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : fallback; };
+const outDir = option('--out', path.join(__dirname, 'results'));
+const only = option('--only', '').split(',').filter(Boolean);
+const REPS = 15;
+
+// Arithmetic per input element, counted for the algorithm with folded symmetric taps (11 taps:
+// 6 multiplies + 10 adds per moment and pass): forward = 5 moments x 2 passes x 16 + 3 products
+// + ~25 for the SSIM formula; backward = 3 maps x 2 passes x 16 + ~20 for partials and combination.
+const FLOPS_PER_ELEMENT = { fwd: 188, fwdbwd: 188 + 116 };
+
+const GPU_CASES = [
+  ['fhd_1ch_fwd', 1, 1, 1080, 1920, 'fwd'],
+  ['fhd_3ch_fwd', 1, 3, 1080, 1920, 'fwd'],
+  ['b32_1ch_256_fwdbwd', 32, 1, 256, 256, 'fwdbwd'],
+  ['b32_3ch_256_fwdbwd', 32, 3, 256, 256, 'fwdbwd'],
+  ['b128_3ch_32x48_fwdbwd', 128, 3, 32, 48, 'fwdbwd'],
+  ['b5_5ch_fhd_fwdbwd', 5, 5, 1080, 1920, 'fwdbwd'],
+  ['b8_3ch_4k_fwd', 8, 3, 2160, 3840, 'fwd'],
+];
+const CPU_CASES = [
+  ['cpu_fhd_1ch_fwd', 1, 1, 1080, 1920, 'fwd'],
+  ['cpu_fhd_3ch_fwd', 1, 3, 1080, 1920, 'fwd'],
+  ['cpu_b8_3ch_256_fwdbwd', 8, 3, 256, 256, 'fwdbwd'],
+];
+
+const median = (v) => { const s = [...v].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+const slug = (s) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+
+// Fresh pseudo-random images: x uniform in [0, 1], y = x plus noise, clamped (a realistic pair).
+let state = (Date.now() ^ 0x9e3779b9) >>> 0;
+function fillPair(x, y) {
+  for (let i = 0; i < x.length; i++) {
+    state ^= state << 13; state >>>= 0; state ^= state >>> 17; state ^= state << 5; state >>>= 0;
+    const u = state / 4294967296;
+    x[i] = u;
+    const v = u + 0.2 * (((state * 2654435761) >>> 0) / 4294967296 - 0.5);
+    y[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+  }
+}
+
+function shapeOf([name, batch, channels, height, width, kind]) {
+  return { name, batch, channels, height, width, kind, n: batch * channels * height * width };
+}
+
+// Per-call milliseconds of `call(i)`: N calls per repetition, synchronised by `sync`, 15 repetitions.
+function timeLoop(call, sync, targetMs = 25) {
+  for (let i = 0; i < 10; i++) call(i);
+  sync();
+  let t = now();
+  for (let i = 0; i < 5; i++) call(i);
+  sync();
+  const estimate = Math.max((now() - t) / 5, 1e-4);
+  const calls = Math.min(5000, Math.max(5, Math.ceil(targetMs / estimate)));
+  const perCall = [];
+  for (let r = 0; r < REPS; r++) {
+    t = now();
+    for (let i = 0; i < calls; i++) call(i);
+    sync();
+    perCall.push((now() - t) / calls);
+  }
+  return { median_ms: median(perCall), calls_per_rep: calls, reps: REPS, all_ms: perCall };
+}
+
+async function timeAsyncLoop(call, calls) {
+  const perCall = [];
+  for (let r = 0; r < REPS; r++) {
+    const t = now();
+    for (let i = 0; i < calls; i++) await call(i);
+    perCall.push((now() - t) / calls);
+  }
+  return median(perCall);
+}
+
+async function gpuBench(results) {
+  const native = getNative();
+  const info = api.backendInfo();
+  const device = info.cuda.devices[0];
+  const ceilings = native.measureCeilings(0);
+  results.device = device.name;
+  results.ceilings = { copy_TBps: ceilings.copyBytesPerSecond / 1e12, fp32_TFLOPs: ceilings.fp32FlopsPerSecond / 1e12 };
+  console.log(`# ${device.name}: copy ${results.ceilings.copy_TBps.toFixed(2)} TB/s (read + write), fp32 FMA ${results.ceilings.fp32_TFLOPs.toFixed(1)} TFLOP/s`);
+  const sync = () => api.synchronize(0);
+
+  for (const c of GPU_CASES.map(shapeOf)) {
+    if (only.length && !only.includes(c.name)) continue;
+    const shape = { width: c.width, height: c.height, channels: c.channels, batch: c.batch, layout: 'chw' };
+    const hx = new Float32Array(c.n), hy = new Float32Array(c.n);
+    const sets = [];
+    for (let s = 0; s < 2; s++) {
+      fillPair(hx, hy);
+      sets.push({ x: { ...shape, data: api.DeviceArray.from(hx) }, y: { ...shape, data: api.DeviceArray.from(hy) } });
+    }
+    const out = api.DeviceArray.alloc('float32', c.batch);
+    const grad = c.kind === 'fwdbwd' ? api.DeviceArray.alloc('float32', c.n) : null;
+    const workspace = api.Workspace.for(shape);
+    const opts = { workspace };
+    const call = c.kind === 'fwd'
+      ? (i) => api.ssimInto(out, sets[i & 1].x, sets[i & 1].y, opts)
+      : (i) => api.dssimWithGradientInto(out, grad, sets[i & 1].x, sets[i & 1].y, opts);
+    const r = timeLoop(call, sync);
+
+    // The same call through the promises API (each call resolves after the device finished).
+    const asyncCall = c.kind === 'fwd'
+      ? (i) => asyncApi.ssimInto(out, sets[i & 1].x, sets[i & 1].y, opts)
+      : (i) => asyncApi.dssimWithGradientInto(out, grad, sets[i & 1].x, sets[i & 1].y, opts);
+    r.promises_ms = await timeAsyncLoop(asyncCall, Math.min(r.calls_per_rep, 200));
+
+    // The allocating host path: Float32Arrays in, uploads and downloads included.
+    const hostX = { ...shape, data: hx }, hostY = { ...shape, data: hy };
+    const hostCall = c.kind === 'fwd' ? () => api.ssim(hostX, hostY) : () => api.dssimWithGradient(hostX, hostY);
+    native.resetPeakBytes();
+    const base = api.deviceCounters().bytesInUse;
+    hostCall();
+    r.host_peak_device_bytes = api.deviceCounters().peakBytesInUse - base;
+    const hostTimes = [];
+    for (let k = 0; k < (c.n > 5e7 ? 3 : 7); k++) { const t = now(); hostCall(); hostTimes.push(now() - t); }
+    r.host_path_ms = median(hostTimes);
+    r.workspace_bytes = workspace.byteLength;
+    r.workspace_bytes_per_element = workspace.byteLength / c.n;
+
+    const bytes = 4 * (2 * c.n + c.batch + (c.kind === 'fwdbwd' ? c.n : 0));
+    r.min_bytes_MB = bytes / 1e6;
+    r.floor_bytes_ms = bytes / ceilings.copyBytesPerSecond * 1e3;
+    r.floor_flops_ms = FLOPS_PER_ELEMENT[c.kind] * c.n / ceilings.fp32FlopsPerSecond * 1e3;
+    r.floor_ms = Math.max(r.floor_bytes_ms, r.floor_flops_ms);
+    r.fraction_of_floor = r.floor_ms / r.median_ms;
+    const peer = peers.cases[c.name];
+    if (peer) {
+      r.fused_ssim_ms = peer.fused_ssim_ms;
+      r.target_ms = peer.target_ms;
+      r.speedup_vs_fused_ssim = peer.fused_ssim_ms / r.median_ms;
+    }
+    results.cases[c.name] = { shape: `${c.batch}x${c.channels}x${c.height}x${c.width}`, kind: c.kind, ...r };
+    console.log(`${c.name.padEnd(24)} ${r.median_ms.toFixed(4)} ms  (floor ${r.floor_ms.toFixed(4)}, fused-ssim ${peer ? peer.fused_ssim_ms : '-'})`);
+
+    for (const s of sets) { s.x.data.dispose(); s.y.data.dispose(); }
+    out.dispose(); if (grad) grad.dispose(); workspace.dispose();
+  }
+}
+
+function toImageData(data, width, height, channels) {
+  // ssim.js takes RGBA images and compares their luma; grey images get R = G = B.
+  const rgba = new Uint8ClampedArray(width * height * 4);
+  for (let p = 0; p < width * height; p++) {
+    for (let k = 0; k < 3; k++) rgba[p * 4 + k] = data[p * channels + (channels === 1 ? 0 : k)] * 255;
+    rgba[p * 4 + 3] = 255;
+  }
+  return { data: rgba, width, height };
+}
+
+function cpuBench(results) {
+  let ssimJs = null;
+  try { ssimJs = require('ssim.js'); } catch { console.log('ssim.js not installed (devDependency): skipping it'); }
+  results.device = `${os.cpus()[0].model} x${os.cpus().length}`;
+  console.log(`# CPU: ${results.device}`);
+  for (const c of CPU_CASES.map(shapeOf)) {
+    if (only.length && !only.includes(c.name)) continue;
+    const shape = { width: c.width, height: c.height, channels: c.channels, batch: c.batch };
+    const hx = new Float32Array(c.n), hy = new Float32Array(c.n);
+    fillPair(hx, hy);
+    const x = { ...shape, data: hx }, y = { ...shape, data: hy };
+    const opts = { backend: 'cpu' };
+    const call = c.kind === 'fwd' ? () => api.ssim(x, y, opts) : () => api.dssimWithGradient(x, y, opts);
+    call();
+    const times = [];
+    for (let r = 0; r < 9; r++) { const t = now(); call(); times.push(now() - t); }
+    const r = { median_ms: median(times), reps: times.length, all_ms: times };
+    if (ssimJs) {
+      // ssim.js has no gradient and no batch: it is timed on the forward value of each image.
+      const plane = c.channels * c.height * c.width;
+      const pairs = [];
+      for (let b = 0; b < c.batch; b++) {
+        pairs.push([toImageData(hx.subarray(b * plane), c.width, c.height, c.channels),
+                    toImageData(hy.subarray(b * plane), c.width, c.height, c.channels)]);
+      }
+      // 'original': Wang's Gaussian SSIM at full resolution, the metric cuda-ssim computes (on luma);
+      // 'default': ssim.js with no options (its 'weber' variant on images downsampled to ~256 px).
+      for (const mode of ['original', 'default']) {
+        const opt = mode === 'original' ? { ssim: 'original', downsample: false } : {};
+        const t = [];
+        for (let k = 0; k < 3; k++) {
+          const t0 = now();
+          for (const [a, b] of pairs) ssimJs.ssim(a, b, opt);
+          t.push(now() - t0);
+        }
+        r[`ssimjs_${mode}_ms`] = median(t);
+      }
+    }
+    results.cases[c.name] = { shape: `${c.batch}x${c.channels}x${c.height}x${c.width}`, kind: c.kind, ...r };
+    console.log(`${c.name.padEnd(24)} ${r.median_ms.toFixed(2)} ms` +
+      (ssimJs ? `  (ssim.js original ${r.ssimjs_original_ms.toFixed(0)} ms, default ${r.ssimjs_default_ms.toFixed(0)} ms)` : ''));
+  }
+}
+
+function writeResults(results, name) {
+  fs.mkdirSync(outDir, { recursive: true });
+  const file = path.join(outDir, `${slug(name)}.json`);
+  fs.writeFileSync(file, JSON.stringify(results, null, 1) + '\n');
+  return file;
+}
+
+function gpuTable(results) {
+  const rows = ['| case | B×C×H×W | cuda-ssim ms | fused-ssim ms | speed-up | target ms | floor ms | of floor | promises ms | host path ms | workspace B/elem |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
+  for (const [name, r] of Object.entries(results.cases)) {
+    rows.push(`| ${name} | ${r.shape} | ${r.median_ms.toFixed(4)} | ${r.fused_ssim_ms ?? '-'} | ${r.speedup_vs_fused_ssim ? r.speedup_vs_fused_ssim.toFixed(2) + '×' : '-'} | ` +
+      `${r.target_ms ?? '-'} | ${r.floor_ms.toFixed(4)} | ${(100 * r.fraction_of_floor).toFixed(0)}% | ${r.promises_ms.toFixed(4)} | ` +
+      `${r.host_path_ms.toFixed(2)} | ${r.kind === 'fwd' ? (r.workspace_bytes / (r.shape.split('x').reduce((a, b) => a * b, 1))).toFixed(3) : r.workspace_bytes_per_element.toFixed(2)} |`);
+  }
+  return rows.join('\n');
+}
+
+function cpuTable(results) {
+  const rows = ['| case | B×C×H×W | cuda-ssim CPU ms | ssim.js original, full size ms | ssim.js default ms |', '| --- | --- | --- | --- | --- |'];
+  for (const [name, r] of Object.entries(results.cases)) {
+    rows.push(`| ${name} | ${r.shape} | ${r.median_ms.toFixed(2)} | ${r.ssimjs_original_ms?.toFixed(0) ?? '-'} | ${r.ssimjs_default_ms?.toFixed(0) ?? '-'} |`);
+  }
+  return rows.join('\n');
+}
+
+async function main() {
+  const meta = { date: new Date().toISOString(), node: process.version, version: api.version, protocol: 'median of 15 repetitions of N calls, device-synchronised, two alternating input sets' };
+  const info = api.backendInfo();
+  const wantGpu = !flag('--cpu');
+  const wantCpu = !flag('--gpu');
+  const tables = [];
+  if (wantGpu) {
+    if (!info.cuda.available) {
+      console.log(`GPU cases skipped: ${info.cuda.reason}`);
+    } else {
+      const results = { ...meta, cases: {} };
+      await gpuBench(results);
+      results.file = writeResults(results, results.device);
+      tables.push(`GPU: ${results.device} (copy ${results.ceilings.copy_TBps.toFixed(2)} TB/s, fp32 ${results.ceilings.fp32_TFLOPs.toFixed(1)} TFLOP/s)\n\n${gpuTable(results)}`);
+    }
+  }
+  if (wantCpu) {
+    const results = { ...meta, cases: {} };
+    cpuBench(results);
+    writeResults(results, `cpu-${results.device}`);
+    tables.push(`CPU: ${results.device}\n\n${cpuTable(results)}`);
+  }
+  console.log(`\n${tables.join('\n\n')}`);
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
