@@ -257,8 +257,11 @@ class ComputeWorker : public Napi::AsyncWorker {
     } catch (const CodedError& e) {
       error_ = std::make_unique<CodedError>(e);
       SetError(e.what());
+    } catch (const std::bad_alloc&) {
+      error_ = std::make_unique<CodedError>("ERR_SSIM_OUT_OF_MEMORY", "cuda-ssim: out of host memory");
+      SetError(error_->what());
     } catch (const std::exception& e) {
-      error_ = std::make_unique<CodedError>("ERR_SSIM_INTERNAL", e.what());
+      error_ = std::make_unique<CodedError>("ERR_SSIM_INTERNAL", std::string("cuda-ssim internal error: ") + e.what());
       SetError(e.what());
     }
   }
@@ -287,6 +290,8 @@ Napi::Value Compute(const Napi::CallbackInfo& info) {
     throw toJsError(env, e);
   } catch (const std::bad_alloc&) {
     throw toJsError(env, CodedError("ERR_SSIM_OUT_OF_MEMORY", "cuda-ssim: out of host memory"));
+  } catch (const std::exception& e) {
+    throw toJsError(env, CodedError("ERR_SSIM_INTERNAL", std::string("cuda-ssim internal error: ") + e.what()));
   }
   return env.Undefined();
 }

@@ -41,20 +41,25 @@ struct PixelSsim {
 
 // Variances are clamped at zero: E[x^2] - E[x]^2 can round below zero in float32, and a
 // negative variance would let the map exceed 1. The value is clamped to 1 for the same reason.
+// The clamps are written as comparisons, not fmaxf/fminf, so that a NaN input stays NaN (fminf
+// would turn it into 1: a silent wrong answer) and so that GCC vectorises them without
+// -ffinite-math-only.
+SSIM_HD float clampBelowAtZero(float v) { return v < 0.0f ? 0.0f : v; }
+SSIM_HD float clampAboveAtOne(float v) { return v > 1.0f ? 1.0f : v; }
 SSIM_HD float pixelSsimValue(const Moments& m, float c1, float c2) {
-  const float sxx = fmaxf(m.xx - m.mx * m.mx, 0.0f);
-  const float syy = fmaxf(m.yy - m.my * m.my, 0.0f);
+  const float sxx = clampBelowAtZero(m.xx - m.mx * m.mx);
+  const float syy = clampBelowAtZero(m.yy - m.my * m.my);
   const float sxy = m.xy - m.mx * m.my;
   const float a1 = 2.0f * m.mx * m.my + c1;
   const float a2 = 2.0f * sxy + c2;
   const float b1 = m.mx * m.mx + m.my * m.my + c1;
   const float b2 = sxx + syy + c2;
-  return fminf((a1 * a2) / (b1 * b2), 1.0f);
+  return clampAboveAtOne((a1 * a2) / (b1 * b2));
 }
 
 SSIM_HD PixelSsim pixelSsimWithPartials(const Moments& m, float c1, float c2) {
-  const float sxx = fmaxf(m.xx - m.mx * m.mx, 0.0f);
-  const float syy = fmaxf(m.yy - m.my * m.my, 0.0f);
+  const float sxx = clampBelowAtZero(m.xx - m.mx * m.mx);
+  const float syy = clampBelowAtZero(m.yy - m.my * m.my);
   const float sxy = m.xy - m.mx * m.my;
   const float a1 = 2.0f * m.mx * m.my + c1;
   const float a2 = 2.0f * sxy + c2;
@@ -63,7 +68,7 @@ SSIM_HD PixelSsim pixelSsimWithPartials(const Moments& m, float c1, float c2) {
   const float invB1B2 = 1.0f / (b1 * b2);
   const float s = a1 * a2 * invB1B2;
   PixelSsim r;
-  r.s = fminf(s, 1.0f);
+  r.s = clampAboveAtOne(s);
   r.alpha = 2.0f * invB1B2 * (m.my * (a2 - a1) - m.mx * s * (b2 - b1));
   r.beta = -s / b2;
   r.gamma = 2.0f * a1 * invB1B2;

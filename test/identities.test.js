@@ -222,3 +222,24 @@ describe('identities: layouts, batches, in-place, async, workspaces, repeatabili
     assertSameArray(y.data, ys, 'y.data');
   });
 });
+
+describe('identities: non-finite inputs are not hidden', function () {
+  // A NaN pixel must poison the value of its image (and the gradient near it), never turn into a
+  // plausible number: the per-pixel clamps propagate NaN on both backends.
+  const backends = () => ['cpu'].concat(pkg.api().backendInfo().cuda.available ? ['cuda'] : []);
+  it('a NaN in x gives a NaN value for that image only, and NaN gradient entries', function () {
+    const rng = testRng(this);
+    const api = pkg.api();
+    for (const backend of backends()) {
+      const spec = { width: rng.int(12, 40), height: rng.int(12, 40), channels: 2, batch: 3, layout: 'hwc', dtype: 'float32' };
+      const { x, y } = makeNoisePair(rng, spec);
+      const plane = spec.width * spec.height * spec.channels;
+      x.data[plane + rng.int(0, plane - 1)] = NaN;   // one pixel of image 1
+      const { value, gradient } = api.ssimWithGradient(x, y, { backend });
+      assert.ok(Number.isFinite(value[0]) && Number.isFinite(value[2]), `${backend}: images 0 and 2 stay finite: ${value}`);
+      assert.ok(Number.isNaN(value[1]), `${backend}: image 1 with a NaN pixel must be NaN, got ${value[1]}`);
+      assert.ok(gradient.subarray(plane, 2 * plane).some(Number.isNaN), `${backend}: gradient of image 1 has NaN`);
+      assertAllFinite(gradient.subarray(0, plane), `${backend}: gradient of image 0`);
+    }
+  });
+});
