@@ -1,23 +1,27 @@
-// The CUDA kernels of the GPU path (launched by cuda/ssim_cuda.cu). Design notes (v2,
+// The CUDA kernels of the GPU path (launched by cuda/ssim_cuda.cu). Design notes (v4,
 // "column walk"; bench/NOTES.md has the measurements behind it):
 //
 // Strips. A block of 128 threads (4 warps) owns an output strip of kTileW = 112 columns and
-// `rowsPerBlock` rows (a multiple of kRB = 16, chosen by the host) of one plane (b, c).
-// Thread t owns input column gx0 - kHalo + t (t < 122 = 112 + 2 * kHalo; the last 6 threads
-// carry zeros) and walks down the strip:
+// `rowsPerBlock` rows (1 to 4 batches of kRB = 12 rows, chosen by the host) of one plane
+// (b, c). Thread t owns input column gx0 - kHalo + t (t < 122 = 112 + 2 * kHalo; the last 6
+// threads carry zeros) and walks down the strip, kRB rows per batch:
+//   - inputs: each input element is read from global memory exactly once (coalesced across
+//     the warp for planar images). float: the next batch's rows are copied asynchronously
+//     (cp.async, sm_80+) into this thread's column of a staging array while the current
+//     batch's horizontal pass runs; other dtypes (and sm_75): register loads issued before the
+//     horizontal pass. The backward stages its float maps the same way for every dtype;
 //   - vertical pass, in registers: the thread keeps the last 2r+1 rows of its column's
 //     (x, y, x^2, y^2, xy) in a shift register (55 registers; the loop is unrolled so the
-//     shift is register renaming), reads each input element from global memory exactly once
-//     (coalesced across the warp for planar images; 16 loads of a batch issued before use),
-//     and writes the five vertically filtered moments of kRB rows to shared memory;
+//     shift is register renaming) and writes the five vertically filtered moments of the
+//     batch's rows to shared memory;
 //   - __syncthreads; horizontal pass from shared memory: one work item = 4 consecutive output
 //     columns of one row: four 128-bit loads per moment (16 values, conflict-free: the row
 //     pitch of 144 floats keeps 8 consecutive items on 8 distinct 16-byte bank groups even
-//     across a row boundary), the folded filter, then SSIM (and partials) per pixel;
-//   - __syncthreads, next batch of kRB rows.
-// Each input element is thus read once from DRAM and each vertical moment once from shared
-// memory (v1 staged the inputs, re-read every horizontal moment 2r+1 times from shared memory
-// and recomputed products 3.5 times).
+//     across a row boundary), the folded filter, then SSIM (and partials) per pixel, computed
+//     for all 4 columns without branches and masked outside the map;
+//   - __syncthreads, next batch.
+// Each vertical moment is read once from shared memory (v1 staged the inputs, re-read every
+// horizontal moment 2r+1 times from shared memory and recomputed products 3.5 times).
 // Taps are symmetric and folded (w0 v0 + sum_k wk (v[-k] + v[+k])); the window radius is a
 // runtime value, taps beyond it are zero (one instantiation per input dtype). The arithmetic
 // of the passes uses explicit round-to-nearest intrinsics so that the compiler cannot contract
@@ -38,6 +42,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "ssim_math.h"
 #include "ssim_types.h"
@@ -51,14 +56,20 @@ constexpr int kHalo = kMaxRadius;              // 5
 constexpr int kWin = 2 * kHalo + 1;            // 11 rows in the shift register
 constexpr int kTileW = 112;                    // output columns per strip
 constexpr int kInCols = kTileW + 2 * kHalo;    // 122 input columns (threads 122..127 idle)
-constexpr int kRB = 16;                        // rows per batch (vertical pass -> shared -> horizontal)
+#ifndef SSIM_RB
+#define SSIM_RB 12
+#endif
+constexpr int kRB = SSIM_RB;                   // rows per batch (vertical pass -> shared -> horizontal)
 constexpr int kSegW = 4;                       // outputs per horizontal work item
 constexpr int kSegs = kTileW / kSegW;          // 28 items per row
 constexpr int kSegLoad = 16;                   // values read per item (>= 4 + 2 * kHalo)
 constexpr int kPitch = 144;                    // floats per shared row (36 x 16 B: see above)
 constexpr int kBuf = kRB * kPitch;             // floats per moment buffer
 constexpr int kItems = kRB * kSegs;            // 448 horizontal items per batch
-constexpr int kMaxRowsPerBlock = 4 * kRB;      // host picks 16, 32, 48 or 64
+#ifndef SSIM_MAX_BATCHES
+#define SSIM_MAX_BATCHES 4
+#endif
+constexpr int kMaxRowsPerBlock = SSIM_MAX_BATCHES * kRB;  // the host picks 1 to 4 batches
 
 // Resident blocks per SM the register allocation is sized for (4 x 128 threads: <= 128 registers).
 #ifndef SSIM_FWD_MIN_BLOCKS
@@ -167,6 +178,34 @@ __device__ __forceinline__ void shiftIn(float (&r)[N], float v) {
   r[N - 1] = v;
 }
 
+// Asynchronous 4-byte global -> shared copies (sm_80+): the next batch's inputs land in shared
+// memory while the current batch's horizontal pass runs, without holding registers.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800 && !defined(SSIM_NO_ASYNC)
+#define SSIM_ASYNC_COPY 1
+#else
+#define SSIM_ASYNC_COPY 0
+#endif
+
+__device__ __forceinline__ void cpAsync4(float* dst, const float* src, bool valid) {
+#if SSIM_ASYNC_COPY
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(d), "l"(src), "r"(valid ? 4 : 0)
+               : "memory");
+#else
+  *dst = valid ? *src : 0.0f;
+#endif
+}
+__device__ __forceinline__ void cpAsyncCommit() {
+#if SSIM_ASYNC_COPY
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void cpAsyncWaitAll() {
+#if SSIM_ASYNC_COPY
+  asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+#endif
+}
+
 struct VirtualBlock {
   int b, c, tx, ty;
 };
@@ -195,6 +234,8 @@ __device__ __forceinline__ float warpSum(float s) {
 template <typename T>
 __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel(const ForwardArgs a) {
   __shared__ __align__(16) float sm[5 * kBuf];  // vertical E[x], E[y], E[x^2], E[y^2], E[xy]
+  constexpr bool kStaged = std::is_same<T, float>::value;
+  __shared__ __align__(16) float sstage[kStaged ? 2 * kRB * kThreads : 1];  // next batch's x, y
   __shared__ float sred[kWarps];
 
   const T* __restrict__ xp = static_cast<const T*>(a.x);
@@ -220,6 +261,38 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
     const bool colOk = tid < kInCols && unsigned(gxIn) < unsigned(a.width);
     const long long colOff = base + (long long)(colOk ? gxIn : 0) * a.pixStride;
 
+    // Inputs of a batch: rows rb0 + kHalo .. rb0 + kHalo + kRB - 1 of this column (zero
+    // outside). float: asynchronous copies into this thread's column of sstage (only this
+    // thread reads it back); other types: registers.
+    float lx[kRB], ly[kRB];
+    auto loadBatch = [&](int rb0) {
+      if constexpr (kStaged) {
+#pragma unroll
+        for (int j = 0; j < kRB; ++j) {
+          const int gy = rb0 + kHalo + j;
+          const bool ok = colOk && gy < a.height;
+          const long long off = ok ? colOff + (long long)gy * a.rowStride : 0;
+          cpAsync4(sstage + j * kThreads + tid, reinterpret_cast<const float*>(xp) + off, ok);
+          cpAsync4(sstage + (kRB + j) * kThreads + tid, reinterpret_cast<const float*>(yp) + off, ok);
+        }
+        cpAsyncCommit();
+      } else {
+#pragma unroll
+        for (int j = 0; j < kRB; ++j) {
+          const int gy = rb0 + kHalo + j;
+          float vx = 0.0f, vy = 0.0f;
+          if (colOk && gy < a.height) {
+            const long long off = colOff + (long long)gy * a.rowStride;
+            vx = loadScaled(xp, off, a.inputScale);
+            vy = loadScaled(yp, off, a.inputScale);
+          }
+          lx[j] = vx;
+          ly[j] = vy;
+        }
+      }
+    };
+    loadBatch(gy0);  // first, so that the batch flies while the halo rows load
+
     float rx[kWin], ry[kWin], rxx[kWin], ryy[kWin], rxy[kWin];
     rx[0] = ry[0] = rxx[0] = ryy[0] = rxy[0] = 0.0f;
     // Rows gy0 - kHalo .. gy0 + kHalo - 1 into positions 1 .. 10.
@@ -242,20 +315,15 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
     float sum = 0.0f;
     for (int batch = 0; batch < nBatches; ++batch) {
       const int rb0 = gy0 + batch * kRB;
-      // 1. Vertical pass: rows rb0 .. rb0 + 15 of this column; loads of rows + kHalo first.
-      float lx[kRB], ly[kRB];
+      if constexpr (kStaged) {
+        cpAsyncWaitAll();
 #pragma unroll
-      for (int j = 0; j < kRB; ++j) {
-        const int gy = rb0 + kHalo + j;
-        float vx = 0.0f, vy = 0.0f;
-        if (colOk && gy < a.height) {
-          const long long off = colOff + (long long)gy * a.rowStride;
-          vx = loadScaled(xp, off, a.inputScale);
-          vy = loadScaled(yp, off, a.inputScale);
+        for (int j = 0; j < kRB; ++j) {
+          lx[j] = sstage[j * kThreads + tid] * a.inputScale;
+          ly[j] = sstage[(kRB + j) * kThreads + tid] * a.inputScale;
         }
-        lx[j] = vx;
-        ly[j] = vy;
       }
+      // 1. Vertical pass: rows rb0 .. rb0 + kRB - 1 of this column.
 #pragma unroll
       for (int j = 0; j < kRB; ++j) {
         shiftIn(rx, lx[j]);
@@ -270,7 +338,15 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
         dst[3 * kBuf] = foldAt(ryy, kHalo, taps);
         dst[4 * kBuf] = foldAt(rxy, kHalo, taps);
       }
+      if constexpr (!kStaged) {
+        // The next batch's loads fly while this batch's horizontal pass runs.
+        if (batch + 1 < nBatches) loadBatch(rb0 + kRB);
+      }
       __syncthreads();
+      if constexpr (kStaged) {
+        // After the barrier: this thread's reads of sstage are complete.
+        if (batch + 1 < nBatches) loadBatch(rb0 + kRB);
+      }
 
       // 2. Horizontal pass + per-pixel SSIM: items of 4 output columns.
       for (int it = tid; it < kItems; it += kThreads) {
@@ -292,15 +368,14 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
 #pragma unroll
           for (int j = 0; j < kSegW; ++j) {
             const int gx = gxs + j;
-            al[j] = be[j] = ga[j] = 0.0f;
-            if (rowInMap && gx >= a.mapX0 && gx < a.mapX1) {
-              const Moments m{mx[j], my[j], mxx[j], myy[j], mxy[j]};
-              const PixelSsim ps = pixelSsimWithPartials(m, a.c1, a.c2);
-              sum += ps.s;
-              al[j] = ps.alpha;
-              be[j] = ps.beta;
-              ga[j] = ps.gamma;
-            }
+            // Computed for all 4 (no branches), kept only inside the map.
+            const Moments m{mx[j], my[j], mxx[j], myy[j], mxy[j]};
+            const PixelSsim ps = pixelSsimWithPartials(m, a.c1, a.c2);
+            const bool in = rowInMap && gx >= a.mapX0 && gx < a.mapX1;
+            sum += in ? ps.s : 0.0f;
+            al[j] = in ? ps.alpha : 0.0f;
+            be[j] = in ? ps.beta : 0.0f;
+            ga[j] = in ? ps.gamma : 0.0f;
           }
           const long long idx = planeBase + (long long)gy * a.width + gxs;
           if (a.vecMaps) {  // width % 4 == 0: the 4 columns are in the image, 16-byte aligned
@@ -321,10 +396,9 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
 #pragma unroll
           for (int j = 0; j < kSegW; ++j) {
             const int gx = gxs + j;
-            if (gx >= a.mapX0 && gx < a.mapX1) {
-              const Moments m{mx[j], my[j], mxx[j], myy[j], mxy[j]};
-              sum += pixelSsimValue(m, a.c1, a.c2);
-            }
+            const Moments m{mx[j], my[j], mxx[j], myy[j], mxy[j]};
+            const float v = pixelSsimValue(m, a.c1, a.c2);  // computed for all 4: no branches
+            sum += (gx >= a.mapX0 && gx < a.mapX1) ? v : 0.0f;
           }
         }
       }
@@ -363,6 +437,7 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
 template <typename T>
 __global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKernel(const BackwardArgs a) {
   __shared__ __align__(16) float sm[3 * kBuf];
+  __shared__ __align__(16) float sstage[3 * kRB * kThreads];  // next batch's alpha, beta, gamma
 
   const T* __restrict__ xp = static_cast<const T*>(a.x);
   const T* __restrict__ yp = static_cast<const T*>(a.y);
@@ -385,6 +460,22 @@ __global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKern
     const float* __restrict__ pb = a.beta;
     const float* __restrict__ pg = a.gamma;
 
+    // The partial maps of a batch, rows rb0 + kHalo .. rb0 + kHalo + kRB - 1 of this column,
+    // copied asynchronously into this thread's column of sstage (zero outside the image).
+    auto loadBatch = [&](int rb0) {
+#pragma unroll
+      for (int j = 0; j < kRB; ++j) {
+        const int gy = rb0 + kHalo + j;
+        const bool ok = colOk && gy < a.height;
+        const long long off = ok ? colOff + (long long)gy * a.width : 0;
+        cpAsync4(sstage + j * kThreads + tid, pa + off, ok);
+        cpAsync4(sstage + (kRB + j) * kThreads + tid, pb + off, ok);
+        cpAsync4(sstage + (2 * kRB + j) * kThreads + tid, pg + off, ok);
+      }
+      cpAsyncCommit();
+    };
+    loadBatch(gy0);  // first, so that the batch flies while the halo rows load
+
     float ra[kWin], rb[kWin], rg[kWin];
     ra[0] = rb[0] = rg[0] = 0.0f;
 #pragma unroll
@@ -404,32 +495,19 @@ __global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKern
 
     for (int batch = 0; batch < nBatches; ++batch) {
       const int rb0 = gy0 + batch * kRB;
-      float la[kRB], lb[kRB], lg[kRB];
+      cpAsyncWaitAll();
 #pragma unroll
       for (int j = 0; j < kRB; ++j) {
-        const int gy = rb0 + kHalo + j;
-        float va = 0.0f, vbt = 0.0f, vg = 0.0f;
-        if (colOk && gy < a.height) {
-          const long long off = colOff + (long long)gy * a.width;
-          va = __ldg(pa + off);
-          vbt = __ldg(pb + off);
-          vg = __ldg(pg + off);
-        }
-        la[j] = va;
-        lb[j] = vbt;
-        lg[j] = vg;
-      }
-#pragma unroll
-      for (int j = 0; j < kRB; ++j) {
-        shiftIn(ra, la[j]);
-        shiftIn(rb, lb[j]);
-        shiftIn(rg, lg[j]);
+        shiftIn(ra, sstage[j * kThreads + tid]);
+        shiftIn(rb, sstage[(kRB + j) * kThreads + tid]);
+        shiftIn(rg, sstage[(2 * kRB + j) * kThreads + tid]);
         float* dst = sm + j * kPitch + tid;
         dst[0 * kBuf] = foldAt(ra, kHalo, taps);
         dst[1 * kBuf] = foldAt(rb, kHalo, taps);
         dst[2 * kBuf] = foldAt(rg, kHalo, taps);
       }
       __syncthreads();
+      if (batch + 1 < nBatches) loadBatch(rb0 + kRB);  // after the barrier: sstage reads done
 
       for (int it = tid; it < kItems; it += kThreads) {
         const int row = it / kSegs;

@@ -5,6 +5,7 @@
 //   ./kernel_check --no-bench # correctness only
 //   ./kernel_check --quick    # only the cases of at most 2000 tiles (for slow emulation), no timing
 //   ./kernel_check --bench-only [--bench-full]   # timing table only (--bench-full: extra rows)
+//   ./kernel_check --case "b8_3ch_4k_fwd chw"    # one timing row (e.g. under ncu)
 //   compute-sanitizer ./kernel_check --no-bench   (memcheck; also try --tool racecheck)
 //
 // For every case: random x and y, outputs poisoned with NaN, launchSsim for value only,
@@ -547,12 +548,12 @@ __global__ void fillPair(float* x, float* y, unsigned long long n, unsigned int 
   }
 }
 
-void bench(cudaStream_t stream, bool full) {
+void bench(cudaStream_t stream, bool full, const char* only) {
   struct B {
     const char* name;
     int batch, C, H, W;
     bool chw, grad;
-    double target;  // ms: fused-ssim / 3 (0 = no target)
+    double target;  // ms: fused-ssim / 3 (0 = no target; 32x48: the issue asks 0.030)
   };
   const B cases[] = {
       {"fhd_1ch_fwd", 1, 1, 1080, 1920, true, false, 0.0577 / 3},
@@ -561,8 +562,8 @@ void bench(cudaStream_t stream, bool full) {
       {"b32_1ch_256_fwdbwd", 32, 1, 256, 256, true, true, 0.2424 / 3},
       {"b32_3ch_256_fwdbwd chw", 32, 3, 256, 256, true, true, 0.3932 / 3},
       {"b32_3ch_256_fwdbwd hwc", 32, 3, 256, 256, false, true, 0.3932 / 3},
-      {"b128_3ch_32x48_fwdbwd chw", 128, 3, 32, 48, true, true, 0.2762 / 3},
-      {"b128_3ch_32x48_fwdbwd hwc", 128, 3, 32, 48, false, true, 0.2762 / 3},
+      {"b128_3ch_32x48_fwdbwd chw", 128, 3, 32, 48, true, true, 0.030},
+      {"b128_3ch_32x48_fwdbwd hwc", 128, 3, 32, 48, false, true, 0.030},
       {"b5_5ch_fhd_fwdbwd chw", 5, 5, 1080, 1920, true, true, 2.909 / 3},
       {"b5_5ch_fhd_fwdbwd hwc", 5, 5, 1080, 1920, false, true, 2.909 / 3},
       {"b8_3ch_4k_fwd chw", 8, 3, 2160, 3840, true, false, 3.606 / 3},
@@ -577,7 +578,7 @@ void bench(cudaStream_t stream, bool full) {
   std::printf("  %-27s %10s %9s %9s %9s %9s %8s\n", "case", "Mpix", "ms", "Gpix/s", "floor ms",
               "target", "x target");
   for (const B& c : cases) {
-    if (!full && c.target == 0.0) continue;
+    if (only != nullptr ? std::strcmp(only, c.name) != 0 : (!full && c.target == 0.0)) continue;
     Case cc{c.name, c.batch, c.C, c.H, c.W, c.chw, DType::F32, 11, false, 0.0f, 1.0f, false};
     const ImageShape s = shapeOf(cc);
     const SsimParams p = paramsOf(cc);
@@ -652,11 +653,13 @@ void bench(cudaStream_t stream, bool full) {
 
 int main(int argc, char** argv) {
   bool doBench = true, quick = false, benchOnly = false, benchFull = false;
+  const char* only = nullptr;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--no-bench") == 0) doBench = false;
     if (std::strcmp(argv[i], "--quick") == 0) quick = true, doBench = false;
     if (std::strcmp(argv[i], "--bench-only") == 0) benchOnly = true;
     if (std::strcmp(argv[i], "--bench-full") == 0) benchFull = true;
+    if (std::strcmp(argv[i], "--case") == 0 && i + 1 < argc) only = argv[++i], benchOnly = true;
   }
 
   int dev = 0;
@@ -696,7 +699,7 @@ int main(int argc, char** argv) {
       {"identity 2160x3840 valid", 1, 1, 2160, 3840, true, DType::F32, 11, true, 0.0f, 1.0f, true},
   };
   if (benchOnly) {
-    bench(stream, benchFull);
+    bench(stream, benchFull, only);
     CK(cudaStreamDestroy(stream));
     return 0;
   }
@@ -712,7 +715,7 @@ int main(int argc, char** argv) {
   }
   checkArguments(stream);
 
-  if (doBench && g_failures == 0) bench(stream, benchFull);
+  if (doBench && g_failures == 0) bench(stream, benchFull, only);
 
   CK(cudaStreamDestroy(stream));
   std::printf("\n%s: %d failure(s)\n", g_failures ? "FAILED" : "ALL PASSED", g_failures);

@@ -1,0 +1,175 @@
+// The CUDA path: argument checks, workspace layout and the launches. Kernels: ssim_kernels.cuh.
+#include "ssim_cuda.h"
+
+#include <cuda_runtime.h>
+
+#include <climits>
+#include <cstdint>
+
+#include "ssim_kernels.cuh"
+#include "ssim_math.h"
+
+// Launch syntax behind a macro so that a host-only emulator can run the kernels unchanged.
+#ifndef SSIM_LAUNCH
+#define SSIM_LAUNCH(kernel, grid, block, stream, args) kernel<<<(grid), (block), 0, (stream)>>>(args)
+#endif
+
+namespace cudassim {
+namespace {
+
+constexpr std::size_t kStateBytesPerImage = sizeof(kernels::ReduceState);  // 16
+constexpr std::size_t kStateAlign = 256;
+
+std::size_t stateBytes(int images) {
+  const std::size_t n = images > 0 ? std::size_t(images) : 0;
+  return (n * kStateBytesPerImage + kStateAlign - 1) / kStateAlign * kStateAlign;
+}
+
+bool aligned(const void* p, std::size_t a) { return reinterpret_cast<std::uintptr_t>(p) % a == 0; }
+
+unsigned long long ceilDiv(unsigned long long a, unsigned long long b) { return (a + b - 1) / b; }
+
+// Rows per block (a multiple of kernels::kRB): as tall as possible (each block re-reads 2r
+// rows of halo and fills its shift register once), but short enough to give the grid about
+// 2048 blocks (4 resident per SM on 132 SMs, ~4 waves) when the image is small.
+int pickRowsPerBlock(int rows, unsigned long long columnStrips) {
+  using kernels::kRB;
+  const unsigned long long batches = ceilDiv(unsigned(rows), kRB);
+  int nb = kernels::kMaxRowsPerBlock / kRB;
+  while (nb > 1 && columnStrips * ceilDiv(batches, unsigned(nb)) < 2048ull) --nb;
+  return nb * kRB;
+}
+
+template <typename T>
+cudaError_t launchTyped(const kernels::ForwardArgs& fa, const kernels::BackwardArgs* ba,
+                        unsigned int forwardGrid, unsigned int backwardGrid, cudaStream_t stream) {
+  SSIM_LAUNCH(kernels::ssimForwardKernel<T>, forwardGrid, kernels::kThreads, stream, fa);
+  cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess || ba == nullptr) return err;
+  SSIM_LAUNCH(kernels::ssimBackwardKernel<T>, backwardGrid, kernels::kThreads, stream, *ba);
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+std::size_t workspaceBytes(int images, std::size_t elements, bool gradient) {
+  return stateBytes(images) + (gradient ? 3 * elements * sizeof(float) : 0);
+}
+
+cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::size_t wsElements,
+                       cudaStream_t stream) {
+  using namespace kernels;
+  const ImageShape& s = job.shape;
+  const SsimParams& p = job.params;
+
+  // Cheap checks: the binding validated already; these keep a bug from becoming a bad access.
+  if (job.x == nullptr || job.y == nullptr) return cudaErrorInvalidValue;
+  if (s.batch < 1 || s.channels < 1 || s.height < 1 || s.width < 1) return cudaErrorInvalidValue;
+  if (p.radius < 0 || p.radius > kMaxRadius) return cudaErrorInvalidValue;
+  const std::size_t esize = dtypeBytes(job.dtype);
+  if (esize == 0 || !aligned(job.x, esize) || !aligned(job.y, esize)) return cudaErrorInvalidValue;
+  if (job.out == nullptr && job.grad == nullptr) return cudaSuccess;  // nothing asked for
+  if (workspace == nullptr || !aligned(workspace, kStateBytesPerImage)) return cudaErrorInvalidValue;
+  if (wsImages < s.batch || s.elems() > wsElements) return cudaErrorInvalidValue;
+  if (!aligned(job.grad, sizeof(float)) || !aligned(job.out, sizeof(float))) return cudaErrorInvalidValue;
+  const MapRegion map = mapRegion(s, p);
+  if (map.y1 <= map.y0 || map.x1 <= map.x0) return cudaErrorInvalidValue;  // 'valid' too small
+
+  const bool wantGrad = job.grad != nullptr;
+  auto* state = static_cast<ReduceState*>(workspace);
+  float* planes = reinterpret_cast<float*>(static_cast<char*>(workspace) + stateBytes(wsImages));
+
+  // Forward strips: the map region for a value alone, the whole image when the partial maps
+  // (zero outside the map) are needed.
+  const int regY0 = wantGrad ? 0 : map.y0;
+  const int regX0 = wantGrad ? 0 : map.x0;
+  const int regH = wantGrad ? s.height : map.y1 - map.y0;
+  const int regW = wantGrad ? s.width : map.x1 - map.x0;
+  const unsigned long long nPlanes = (unsigned long long)s.batch * unsigned(s.channels);
+  const unsigned long long tilesX = ceilDiv(unsigned(regW), kTileW);
+  const int rowsPerBlock = pickRowsPerBlock(regH, tilesX * nPlanes);
+  const unsigned long long tilesY = ceilDiv(unsigned(regH), unsigned(rowsPerBlock));
+  const unsigned long long blocksPerImage = tilesX * tilesY * unsigned(s.channels);
+  if (blocksPerImage > UINT_MAX) return cudaErrorInvalidValue;  // the per-image counter is 32-bit
+
+  ForwardArgs fa{};
+  fa.x = job.x;
+  fa.y = job.y;
+  fa.out = job.out;
+  fa.alpha = wantGrad ? planes : nullptr;
+  fa.beta = wantGrad ? planes + wsElements : nullptr;
+  fa.gamma = wantGrad ? planes + 2 * wsElements : nullptr;
+  fa.state = state;
+  fa.pixStride = s.pixStride();
+  fa.rowStride = s.rowStride();
+  fa.chanStride = s.chanStride();
+  fa.imageElems = (long long)s.imageElems();
+  fa.planeElems = (long long)s.planeElems();
+  fa.height = s.height;
+  fa.width = s.width;
+  fa.channels = s.channels;
+  fa.mapY0 = map.y0;
+  fa.mapY1 = map.y1;
+  fa.mapX0 = map.x0;
+  fa.mapX1 = map.x1;
+  fa.regY0 = regY0;
+  fa.regX0 = regX0;
+  fa.regY1 = regY0 + regH;
+  fa.regX1 = regX0 + regW;
+  fa.tilesX = int(tilesX);
+  fa.tilesY = int(tilesY);
+  fa.rowsPerBlock = rowsPerBlock;
+  fa.vecMaps = (s.width % 4 == 0 && wsElements % 4 == 0) ? 1 : 0;
+  fa.blocksPerImage = unsigned(blocksPerImage);
+  fa.totalBlocks = blocksPerImage * unsigned(s.batch);
+  for (int k = 0; k <= kMaxRadius; ++k) fa.taps.w[k] = k <= p.radius ? p.taps[k] : 0.0f;
+  fa.c1 = p.c1;
+  fa.c2 = p.c2;
+  fa.inputScale = p.inputScale;
+  const double denom = double(s.channels) * double(map.count());
+  fa.valueOffset = p.valueOffset;
+  fa.valueScale = p.valueScale;
+  fa.denom = denom;
+  const unsigned int forwardGrid =
+      unsigned(fa.totalBlocks < (unsigned long long)INT_MAX ? fa.totalBlocks : INT_MAX);
+
+  BackwardArgs ba{};
+  unsigned int backwardGrid = 0;
+  if (wantGrad) {
+    ba.x = job.x;
+    ba.y = job.y;
+    ba.grad = job.grad;
+    ba.alpha = fa.alpha;
+    ba.beta = fa.beta;
+    ba.gamma = fa.gamma;
+    ba.pixStride = fa.pixStride;
+    ba.rowStride = fa.rowStride;
+    ba.chanStride = fa.chanStride;
+    ba.imageElems = fa.imageElems;
+    ba.planeElems = fa.planeElems;
+    ba.height = s.height;
+    ba.width = s.width;
+    ba.channels = s.channels;
+    ba.tilesX = int(ceilDiv(unsigned(s.width), kTileW));
+    ba.rowsPerBlock = pickRowsPerBlock(s.height, (unsigned long long)ba.tilesX * nPlanes);
+    ba.tilesY = int(ceilDiv(unsigned(s.height), unsigned(ba.rowsPerBlock)));
+    ba.vecGrad = (s.chw || s.channels == 1) && s.width % 4 == 0 && aligned(job.grad, 16) ? 1 : 0;
+    ba.totalBlocks = (unsigned long long)ba.tilesX * (unsigned long long)ba.tilesY *
+                     unsigned(s.channels) * unsigned(s.batch);
+    ba.taps = fa.taps;
+    ba.inputScale = p.inputScale;
+    ba.gradScale = float(double(p.valueScale) / denom);
+    backwardGrid = unsigned(ba.totalBlocks < (unsigned long long)INT_MAX ? ba.totalBlocks : INT_MAX);
+  }
+  const BackwardArgs* bap = wantGrad ? &ba : nullptr;
+
+  switch (job.dtype) {
+    case DType::F32: return launchTyped<float>(fa, bap, forwardGrid, backwardGrid, stream);
+    case DType::F64: return launchTyped<double>(fa, bap, forwardGrid, backwardGrid, stream);
+    case DType::U8: return launchTyped<std::uint8_t>(fa, bap, forwardGrid, backwardGrid, stream);
+    case DType::U16: return launchTyped<std::uint16_t>(fa, bap, forwardGrid, backwardGrid, stream);
+  }
+  return cudaErrorInvalidValue;
+}
+
+}  // namespace cudassim
