@@ -8,7 +8,9 @@
 namespace cudassim {
 
 namespace {
-Napi::FunctionReference* constructor = nullptr;
+// The class constructor lives in the environment's instance data, not in a global, so the addon
+// can be loaded by several worker threads (each has its own environment).
+Napi::FunctionReference* constructorOf(Napi::Env env) { return env.GetInstanceData<Napi::FunctionReference>(); }
 
 struct HostView {
   void* data;
@@ -32,12 +34,14 @@ Napi::Function DeviceBuffer::Init(Napi::Env env) {
                                     InstanceMethod<&DeviceBuffer::Download>("download"),
                                     InstanceMethod<&DeviceBuffer::Zero>("zero"),
                                     InstanceMethod<&DeviceBuffer::Free>("free")});
-  constructor = new Napi::FunctionReference(Napi::Persistent(cls));
+  env.SetInstanceData<Napi::FunctionReference>(new Napi::FunctionReference(Napi::Persistent(cls)));
   return cls;
 }
 
 bool DeviceBuffer::IsInstance(Napi::Value v) {
-  return constructor && v.IsObject() && v.As<Napi::Object>().InstanceOf(constructor->Value());
+  if (!v.IsObject()) return false;
+  Napi::FunctionReference* constructor = constructorOf(v.Env());
+  return constructor != nullptr && v.As<Napi::Object>().InstanceOf(constructor->Value());
 }
 
 DeviceBuffer* DeviceBuffer::Unwrap(Napi::Value v) {
