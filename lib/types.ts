@@ -112,6 +112,11 @@ export interface WorkspaceOptions {
   device?: number;
   /** Default: `CUDA_SSIM_BACKEND`, else `'auto'`. */
   backend?: BackendRequest;
+  /**
+   * Default true: room for gradient calls (12 bytes per element). `false` makes a value-only
+   * workspace (16 bytes per image), enough for ssim/dssim(Into) but refused by gradient calls.
+   */
+  gradient?: boolean;
 }
 
 /** One CUDA device, as `backendInfo()` lists it. */

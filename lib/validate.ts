@@ -237,6 +237,9 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
     if (backend === 'cuda' && ws.device !== device) {
       throw ssimError('ERR_SSIM_WORKSPACE', `Expected a Workspace on device ${device} for opts.workspace but received one on device ${ws.device}`);
     }
+    if (spec.gradient && !ws.gradient) {
+      throw ssimError('ERR_SSIM_WORKSPACE', `Expected a Workspace with room for gradients for opts.workspace (${spec.name} computes one) but received a value-only Workspace (made with gradient: false)`);
+    }
     if (!workspaceFits(ws, batch, elements)) {
       throw ssimError('ERR_SSIM_WORKSPACE', `Expected a Workspace for at least ${batch} images and ${elements} elements for opts.workspace but received one for ${ws.images} images and ${ws.elements} elements`);
     }

@@ -36,6 +36,8 @@ export class Workspace {
   readonly device: number;
   /** The backend of the calls it serves. */
   readonly backend: BackendName;
+  /** False for a value-only workspace (`Workspace.for(shape, { gradient: false })`). */
+  readonly gradient: boolean;
   #buffer: NativeDeviceBuffer | null;
   #disposed = false;
 
@@ -44,7 +46,8 @@ export class Workspace {
   }
 
   /** Use {@link Workspace.for}. */
-  private constructor(token: symbol, backend: BackendName, device: number, images: number, elements: number, buffer: NativeDeviceBuffer | null) {
+  private constructor(token: symbol, backend: BackendName, device: number, images: number, elements: number,
+    gradient: boolean, buffer: NativeDeviceBuffer | null) {
     if (token !== constructionToken) {
       throw ssimError('ERR_SSIM_INVALID_ARGUMENT', 'Workspace has no public constructor: use Workspace.for()');
     }
@@ -53,6 +56,7 @@ export class Workspace {
     this.byteLength = buffer === null ? 0 : buffer.byteLength;
     this.device = device;
     this.backend = backend;
+    this.gradient = gradient;
     this.#buffer = buffer;
   }
 
@@ -72,10 +76,15 @@ export class Workspace {
     }
     let backendOpt: unknown;
     let deviceOpt: unknown;
+    let gradient = true;
     if (opts !== undefined) {
       if (!isOptionsObject<WorkspaceOptions>(opts)) throw expected('ERR_SSIM_INVALID_ARGUMENT', 'object', 'opts', opts);
       backendOpt = opts.backend;
       deviceOpt = opts.device;
+      if (opts.gradient !== undefined) {
+        if (typeof opts.gradient !== 'boolean') throw expected('ERR_SSIM_OPTION', 'boolean', 'opts.gradient', opts.gradient, 'type');
+        gradient = opts.gradient;
+      }
     }
     const backend = resolveBackend(backendOpt, 'opts.backend', false);
     const device = resolveDevice(deviceOpt, 'opts.device', backend === 'cuda');
@@ -83,7 +92,7 @@ export class Workspace {
     if (backend === 'cuda') {
       const native = getNative();
       try {
-        buffer = new native.DeviceBuffer(device, native.workspaceBytes(batch, elements, true));
+        buffer = new native.DeviceBuffer(device, native.workspaceBytes(batch, elements, gradient));
       } catch (err) {
         throw fromNative(err);
       }
@@ -94,7 +103,7 @@ export class Workspace {
         throw fromNative(err);
       }
     }
-    return new Workspace(constructionToken, backend, device, batch, elements, buffer);
+    return new Workspace(constructionToken, backend, device, batch, elements, gradient, buffer);
   }
 
   /** True after `dispose()`. */
