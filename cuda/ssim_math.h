@@ -46,32 +46,38 @@ struct PixelSsim {
 // -ffinite-math-only.
 SSIM_HD float clampBelowAtZero(float v) { return v < 0.0f ? 0.0f : v; }
 SSIM_HD float clampAboveAtOne(float v) { return v > 1.0f ? 1.0f : v; }
-SSIM_HD float pixelSsimValue(const Moments& m, float c1, float c2) {
+
+// The four terms of S = (a1 a2) / (b1 b2) at one pixel.
+struct SsimTerms {
+  float a1, a2, b1, b2;
+};
+
+SSIM_HD SsimTerms ssimTerms(const Moments& m, float c1, float c2) {
   const float sxx = clampBelowAtZero(m.xx - m.mx * m.mx);
   const float syy = clampBelowAtZero(m.yy - m.my * m.my);
   const float sxy = m.xy - m.mx * m.my;
-  const float a1 = 2.0f * m.mx * m.my + c1;
-  const float a2 = 2.0f * sxy + c2;
-  const float b1 = m.mx * m.mx + m.my * m.my + c1;
-  const float b2 = sxx + syy + c2;
-  return clampAboveAtOne((a1 * a2) / (b1 * b2));
+  SsimTerms t;
+  t.a1 = 2.0f * m.mx * m.my + c1;
+  t.a2 = 2.0f * sxy + c2;
+  t.b1 = m.mx * m.mx + m.my * m.my + c1;
+  t.b2 = sxx + syy + c2;
+  return t;
+}
+
+SSIM_HD float pixelSsimValue(const Moments& m, float c1, float c2) {
+  const SsimTerms t = ssimTerms(m, c1, c2);
+  return clampAboveAtOne((t.a1 * t.a2) / (t.b1 * t.b2));
 }
 
 SSIM_HD PixelSsim pixelSsimWithPartials(const Moments& m, float c1, float c2) {
-  const float sxx = clampBelowAtZero(m.xx - m.mx * m.mx);
-  const float syy = clampBelowAtZero(m.yy - m.my * m.my);
-  const float sxy = m.xy - m.mx * m.my;
-  const float a1 = 2.0f * m.mx * m.my + c1;
-  const float a2 = 2.0f * sxy + c2;
-  const float b1 = m.mx * m.mx + m.my * m.my + c1;
-  const float b2 = sxx + syy + c2;
-  const float invB1B2 = 1.0f / (b1 * b2);
-  const float s = a1 * a2 * invB1B2;
+  const SsimTerms t = ssimTerms(m, c1, c2);
+  const float invB1B2 = 1.0f / (t.b1 * t.b2);
+  const float s = t.a1 * t.a2 * invB1B2;
   PixelSsim r;
   r.s = clampAboveAtOne(s);
-  r.alpha = 2.0f * invB1B2 * (m.my * (a2 - a1) - m.mx * s * (b2 - b1));
-  r.beta = -s / b2;
-  r.gamma = 2.0f * a1 * invB1B2;
+  r.alpha = 2.0f * invB1B2 * (m.my * (t.a2 - t.a1) - m.mx * s * (t.b2 - t.b1));
+  r.beta = -s / t.b2;
+  r.gamma = 2.0f * t.a1 * invB1B2;
   return r;
 }
 
