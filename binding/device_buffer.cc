@@ -95,16 +95,18 @@ Napi::Value DeviceBuffer::GetByteLength(const Napi::CallbackInfo& info) { return
 Napi::Value DeviceBuffer::GetDevice(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), device_); }
 Napi::Value DeviceBuffer::GetFreed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), ptr_ == nullptr); }
 
-void DeviceBuffer::Upload(const Napi::CallbackInfo& info) {
+// Both directions wait for the copy: an upload's source is JS memory that may change as soon as
+// we return, and a download's destination is read by JS right after.
+void DeviceBuffer::copyHost(const Napi::CallbackInfo& info, bool toDevice) {
   try {
-    requireLive("upload to");
-    HostView src = hostView(info[0], "source");
-    if (src.bytes > bytes_) internalError("upload larger than the device buffer");
+    requireLive(toDevice ? "upload to" : "download from");
+    HostView host = hostView(info[0], toDevice ? "source" : "destination");
+    if (host.bytes > bytes_) internalError("copy larger than the device buffer");
 #if CUDA_SSIM_WITH_CUDA
     DeviceContext& ctx = deviceContext(device_);
     std::lock_guard<std::mutex> lock(ctx.mutex);
-    countedCopyAsync(ptr_, src.data, src.bytes, cudaMemcpyHostToDevice, ctx.stream);
-    // The source is JS memory that may change as soon as we return.
+    if (toDevice) countedCopyAsync(ptr_, host.data, host.bytes, cudaMemcpyHostToDevice, ctx.stream);
+    else countedCopyAsync(host.data, ptr_, host.bytes, cudaMemcpyDeviceToHost, ctx.stream);
     checkCuda(cudaStreamSynchronize(ctx.stream), "cudaStreamSynchronize");
 #endif
   } catch (const CodedError& e) {
@@ -112,21 +114,8 @@ void DeviceBuffer::Upload(const Napi::CallbackInfo& info) {
   }
 }
 
-void DeviceBuffer::Download(const Napi::CallbackInfo& info) {
-  try {
-    requireLive("download from");
-    HostView dst = hostView(info[0], "destination");
-    if (dst.bytes > bytes_) internalError("download larger than the device buffer");
-#if CUDA_SSIM_WITH_CUDA
-    DeviceContext& ctx = deviceContext(device_);
-    std::lock_guard<std::mutex> lock(ctx.mutex);
-    countedCopyAsync(dst.data, ptr_, dst.bytes, cudaMemcpyDeviceToHost, ctx.stream);
-    checkCuda(cudaStreamSynchronize(ctx.stream), "cudaStreamSynchronize");
-#endif
-  } catch (const CodedError& e) {
-    throw toJsError(info.Env(), e);
-  }
-}
+void DeviceBuffer::Upload(const Napi::CallbackInfo& info) { copyHost(info, true); }
+void DeviceBuffer::Download(const Napi::CallbackInfo& info) { copyHost(info, false); }
 
 void DeviceBuffer::Zero(const Napi::CallbackInfo& info) {
   try {

@@ -31,6 +31,7 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   void Download(const Napi::CallbackInfo& info);
   void Zero(const Napi::CallbackInfo& info);
   void Free(const Napi::CallbackInfo& info);
+  void copyHost(const Napi::CallbackInfo& info, bool toDevice);
   void release(Napi::Env* env);
   void requireLive(const char* what) const;
 

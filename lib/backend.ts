@@ -126,9 +126,7 @@ export function backendInfo(): BackendInfo {
 
 /** Device allocations, frees, memsets and copies the addon made since it was loaded, and bytes in use. */
 export function deviceCounters(): DeviceCounters {
-  const c = getNative().counters();
-  return { allocations: c.allocations, frees: c.frees, memsets: c.memsets, copies: c.copies, bytesInUse: c.bytesInUse,
-    peakBytesInUse: c.peakBytesInUse };
+  return { ...getNative().counters() };
 }
 
 /**

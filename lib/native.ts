@@ -3,7 +3,7 @@
 
 import * as path from 'node:path';
 import { ssimError } from './errors';
-import type { DType, Layout } from './types';
+import type { DeviceCounters, DType, Layout } from './types';
 
 /** What the addon reports about the machine (docs/ARCHITECTURE.md). */
 export interface NativeBackendInfo {
@@ -23,14 +23,8 @@ export interface NativeBackendInfo {
   cpuThreads: number;
 }
 
-export interface NativeCounters {
-  allocations: number;
-  frees: number;
-  memsets: number;
-  copies: number;
-  bytesInUse: number;
-  peakBytesInUse: number;
-}
+/** The addon's device call counters, as `deviceCounters()` returns them. */
+export type NativeCounters = DeviceCounters;
 
 /** A block of device memory owned by a JS object; the addon's finalizer frees what free() did not. */
 export interface NativeDeviceBuffer {
