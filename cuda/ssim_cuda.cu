@@ -3,6 +3,7 @@
 
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <climits>
 #include <cstdint>
 
@@ -29,15 +30,71 @@ bool aligned(const void* p, std::size_t a) { return reinterpret_cast<std::uintpt
 
 unsigned long long ceilDiv(unsigned long long a, unsigned long long b) { return (a + b - 1) / b; }
 
-// Rows per block (a multiple of kernels::kRB): as tall as possible (each block re-reads 2r
-// rows of halo and fills its shift register once), but short enough to give the grid about
-// 2048 blocks (4 resident per SM on 132 SMs, ~4 waves) when the image is small.
-int pickRowsPerBlock(int rows, unsigned long long columnStrips) {
+// Blocks of `kernel` that run at once on the current device: multiprocessors x blocks per
+// multiprocessor. Cached per device and kernel (the occupancy query costs microseconds; the
+// answer never changes). 0 when the query fails (then the picker falls back to tall blocks).
+int residentBlocks(const void* kernel, int slot) {
+  constexpr int kDevices = 64, kSlots = 8;
+  static std::atomic<int> cache[kDevices][kSlots];
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess || device >= kDevices || slot >= kSlots) return 0;
+  int resident = cache[device][slot].load(std::memory_order_relaxed);
+  if (resident > 0) return resident;
+  int sms = 0, perSm = 0;
+  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, kernel, kernels::kThreads, 0) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  resident = sms * perSm;
+  cache[device][slot].store(resident, std::memory_order_relaxed);
+  return resident;
+}
+
+// Rows per block (a multiple of kernels::kRB, at most kMaxRowsPerBlock). A block's time is its
+// rows plus the 2r-row prologue that fills its shift register, and the grid runs in waves of
+// `resident` blocks, so the cost of nb batches per block is
+//   ceil(blocks(nb) / resident) * (nb * kRB + 2 * kMaxRadius).
+// Tall blocks waste less on prologues; short ones fill the last wave. The tallest block within
+// 5% of the cheapest wins (bench/NOTES.md, v6: the ranking matched the measured one).
+int pickRowsPerBlock(int rows, unsigned long long columnStrips, int resident) {
   using kernels::kRB;
+  const int maxNb = kernels::kMaxRowsPerBlock / kRB;
+#ifdef SSIM_FORCE_NB  // experiments: a fixed number of batches per block
+  return (SSIM_FORCE_NB < maxNb ? SSIM_FORCE_NB : maxNb) * kRB;
+#endif
+  if (resident <= 0) return maxNb * kRB;
   const unsigned long long batches = ceilDiv(unsigned(rows), kRB);
-  int nb = kernels::kMaxRowsPerBlock / kRB;
-  while (nb > 1 && columnStrips * ceilDiv(batches, unsigned(nb)) < 2048ull) --nb;
+  double cost[kernels::kMaxRowsPerBlock / kRB + 1] = {};
+  double best = 0.0;
+  for (int nb = 1; nb <= maxNb; ++nb) {
+    const unsigned long long blocks = columnStrips * ceilDiv(batches, unsigned(nb));
+    cost[nb] = double(ceilDiv(blocks, unsigned(resident))) * double(nb * kRB + 2 * kMaxRadius);
+    if (nb == 1 || cost[nb] < best) best = cost[nb];
+  }
+  int nb = maxNb;
+  while (nb > 1 && cost[nb] > 1.05 * best) --nb;
   return nb * kRB;
+}
+
+// The forward and backward kernels of a dtype, for the occupancy query.
+const void* forwardKernelOf(DType t) {
+  switch (t) {
+    case DType::F32: return reinterpret_cast<const void*>(kernels::ssimForwardKernel<float>);
+    case DType::F64: return reinterpret_cast<const void*>(kernels::ssimForwardKernel<double>);
+    case DType::U8: return reinterpret_cast<const void*>(kernels::ssimForwardKernel<std::uint8_t>);
+    case DType::U16: return reinterpret_cast<const void*>(kernels::ssimForwardKernel<std::uint16_t>);
+  }
+  return nullptr;
+}
+const void* backwardKernelOf(DType t) {
+  switch (t) {
+    case DType::F32: return reinterpret_cast<const void*>(kernels::ssimBackwardKernel<float>);
+    case DType::F64: return reinterpret_cast<const void*>(kernels::ssimBackwardKernel<double>);
+    case DType::U8: return reinterpret_cast<const void*>(kernels::ssimBackwardKernel<std::uint8_t>);
+    case DType::U16: return reinterpret_cast<const void*>(kernels::ssimBackwardKernel<std::uint16_t>);
+  }
+  return nullptr;
 }
 
 template <typename T>
@@ -87,7 +144,8 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   const int regW = wantGrad ? s.width : map.x1 - map.x0;
   const unsigned long long nPlanes = (unsigned long long)s.batch * unsigned(s.channels);
   const unsigned long long tilesX = ceilDiv(unsigned(regW), kTileW);
-  const int rowsPerBlock = pickRowsPerBlock(regH, tilesX * nPlanes);
+  const int rowsPerBlock =
+      pickRowsPerBlock(regH, tilesX * nPlanes, residentBlocks(forwardKernelOf(job.dtype), int(job.dtype)));
   const unsigned long long tilesY = ceilDiv(unsigned(regH), unsigned(rowsPerBlock));
   const unsigned long long blocksPerImage = tilesX * tilesY * unsigned(s.channels);
   if (blocksPerImage > UINT_MAX) return cudaErrorInvalidValue;  // the per-image counter is 32-bit
@@ -151,7 +209,8 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
     ba.width = s.width;
     ba.channels = s.channels;
     ba.tilesX = int(ceilDiv(unsigned(s.width), kTileW));
-    ba.rowsPerBlock = pickRowsPerBlock(s.height, (unsigned long long)ba.tilesX * nPlanes);
+    ba.rowsPerBlock = pickRowsPerBlock(s.height, (unsigned long long)ba.tilesX * nPlanes,
+                                       residentBlocks(backwardKernelOf(job.dtype), 4 + int(job.dtype)));
     ba.tilesY = int(ceilDiv(unsigned(s.height), unsigned(ba.rowsPerBlock)));
     ba.vecGrad = (s.chw || s.channels == 1) && s.width % 4 == 0 && aligned(job.grad, 16) ? 1 : 0;
     ba.totalBlocks = (unsigned long long)ba.tilesX * (unsigned long long)ba.tilesY *
