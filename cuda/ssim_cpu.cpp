@@ -6,7 +6,8 @@
 // A worker streams an item row by row through small per-worker buffers (Band below):
 //
 //   hrow    input row -> float32 x inputScale, zero-padded by R; x^2, y^2, xy;
-//           horizontal filter of the five rows (map columns only)         -> ring1 (2R+4 rows)
+//           horizontal filter of the four rows x, y, x^2 + y^2, xy (map columns only;
+//           ssim_math.h, Moments4: S needs E[x^2] and E[y^2] only through their sum) -> ring1 (2R+4 rows)
 //   ablock  4 map rows at a time: vertical filter of ring1 rows, in column chunks that stay in
 //           L1 -> pixelSsimValue / pixelSsimWithPartials -> per-row sums (float64)
 //           gradient: alpha/beta/gamma rows (zero outside the map) -> horizontal blur -> ring2
@@ -90,6 +91,7 @@ namespace {
 
 constexpr int kChunk = 128;   // columns per vertical-pass chunk (multiple of 8)
 constexpr int kBlock = 4;     // output rows per vertical pass: their 2R+4 input rows are read once
+constexpr int kMom = 4;       // filtered moments: E[x], E[y], E[x^2 + y^2], E[xy]
 constexpr std::size_t kMinWorkPerThread = 1u << 15;  // pixel-rows below which a thread is not worth spawning
 
 // Row stride (floats) for n columns: whole cache lines, an odd number of them, so that the
@@ -130,9 +132,9 @@ constexpr std::size_t kRedZone = 16;  // floats
 // columns of the alpha/beta/gamma rows outside the map, are never written: they stay zero.
 struct Scratch {
   std::vector<float> storage;
-  float *xp, *yp, *xxp, *yyp, *xyp;  // padW each, pixel j at [j + R]
-  float* ring1;                      // G * (2R+kBlock) * 5 rows of nxS: horizontally filtered input rows
-  float* mom;                        // kBlock * 5 * kChunk: the five moments of a block of rows
+  float *xp, *yp, *ssp, *xyp;        // padW each, pixel j at [j + R]
+  float* ring1;                      // G * (2R+kBlock) * kMom rows of nxS: horizontally filtered input rows
+  float* mom;                        // kBlock * kMom * kChunk: the four moments of a block of rows
   float* sbuf;                       // kChunk: SSIM values
   float* zero;                       // max(nxS, WS) zeros: rows outside the image / the map
   float* part;                       // kBlock * 3 rows of padW: alpha/beta/gamma (gradient)
@@ -152,7 +154,7 @@ struct Scratch {
 
   void init(const Plan& p) {
     const std::size_t W = std::size_t(p.W), G = std::size_t(p.G), slots = std::size_t(2 * p.R + kBlock);
-    std::size_t total = 5 * p.padW + G * slots * 5 * p.nxS + kBlock * 5 * kChunk + kChunk + std::max(p.nxS, p.WS);
+    std::size_t total = kMom * p.padW + G * slots * kMom * p.nxS + kBlock * kMom * kChunk + kChunk + std::max(p.nxS, p.WS);
     if (p.wantGrad) total += kBlock * 3 * p.padW + G * slots * 3 * p.WS + kBlock * 3 * kChunk + kChunk + 2 * kBlock * W;
 #if SSIM_CPU_ASAN
     total += 16 * kRedZone;
@@ -169,9 +171,9 @@ struct Scratch {
 #endif
       return r;
     };
-    xp = take(p.padW); yp = take(p.padW); xxp = take(p.padW); yyp = take(p.padW); xyp = take(p.padW);
-    ring1 = take(G * slots * 5 * p.nxS);
-    mom = take(kBlock * 5 * kChunk);
+    xp = take(p.padW); yp = take(p.padW); ssp = take(p.padW); xyp = take(p.padW);
+    ring1 = take(G * slots * kMom * p.nxS);
+    mom = take(kBlock * kMom * kChunk);
     sbuf = take(kChunk);
     zero = take(std::max(p.nxS, p.WS));
     if (p.wantGrad) {
@@ -267,11 +269,12 @@ SSIM_ALWAYS_INLINE void vfilterImpl(const float* const* rp, std::ptrdiff_t off, 
   }
 }
 
-SSIM_ALWAYS_INLINE void productsImpl(const float* SSIM_RESTRICT x, const float* SSIM_RESTRICT y, float* SSIM_RESTRICT xx,
-                                     float* SSIM_RESTRICT yy, float* SSIM_RESTRICT xy, int n) {
+// ss = x^2 + y^2 (two rounded products, then a rounded sum, as on the GPU: with x == y it is
+// exactly 2 xy, which keeps ssim(x, x) at 1), xy = x y.
+SSIM_ALWAYS_INLINE void productsImpl(const float* SSIM_RESTRICT x, const float* SSIM_RESTRICT y, float* SSIM_RESTRICT ss,
+                                     float* SSIM_RESTRICT xy, int n) {
   for (int i = 0; i < n; ++i) {
-    xx[i] = x[i] * x[i];
-    yy[i] = y[i] * y[i];
+    ss[i] = x[i] * x[i] + y[i] * y[i];
     xy[i] = x[i] * y[i];
   }
 }
@@ -286,16 +289,15 @@ SSIM_ALWAYS_INLINE void accumulateImpl(const float* SSIM_RESTRICT s, int n, doub
   for (; i < n; ++i) acc[i & 7] += double(s[i]);
 }
 
-// m points at 5 moment rows, mStride apart. SSIM of n pixels into sb; acc (if not null) += sb.
+// m points at 4 moment rows (Moments4 order), mStride apart. SSIM of n pixels into sb; acc (if not null) += sb.
 SSIM_ALWAYS_INLINE void ssimValueImpl(const float* m, std::ptrdiff_t mStride, float* SSIM_RESTRICT sb, int n,
                                       float c1, float c2, double* acc) {
   const float* SSIM_RESTRICT m0 = m;
   const float* SSIM_RESTRICT m1 = m + mStride;
   const float* SSIM_RESTRICT m2 = m + 2 * mStride;
   const float* SSIM_RESTRICT m3 = m + 3 * mStride;
-  const float* SSIM_RESTRICT m4 = m + 4 * mStride;
   for (int i = 0; i < n; ++i) {
-    const Moments mm{m0[i], m1[i], m2[i], m3[i], m4[i]};
+    const Moments4 mm{m0[i], m1[i], m2[i], m3[i]};
     sb[i] = pixelSsimValue(mm, c1, c2);
   }
   if (acc) accumulateImpl(sb, n, acc);
@@ -308,9 +310,8 @@ SSIM_ALWAYS_INLINE void ssimPartialsImpl(const float* m, std::ptrdiff_t mStride,
   const float* SSIM_RESTRICT m1 = m + mStride;
   const float* SSIM_RESTRICT m2 = m + 2 * mStride;
   const float* SSIM_RESTRICT m3 = m + 3 * mStride;
-  const float* SSIM_RESTRICT m4 = m + 4 * mStride;
   for (int i = 0; i < n; ++i) {
-    const Moments mm{m0[i], m1[i], m2[i], m3[i], m4[i]};
+    const Moments4 mm{m0[i], m1[i], m2[i], m3[i]};
     const PixelSsim ps = pixelSsimWithPartials(mm, c1, c2);
     sb[i] = ps.s;
     al[i] = ps.alpha;
@@ -346,8 +347,8 @@ SSIM_ALWAYS_INLINE void gradientImpl(const float* g, std::ptrdiff_t gStride, con
                                       std::ptrdiff_t outStride, int nb, int n, const float* w) {               \
       vfilterImpl<R>(rp, off, out, outStride, nb, n, w);                                                       \
     }                                                                                                          \
-    static SSIM_NOINLINE void products(const float* x, const float* y, float* xx, float* yy, float* xy, int n) { \
-      productsImpl(x, y, xx, yy, xy, n);                                                                       \
+    static SSIM_NOINLINE void products(const float* x, const float* y, float* ss, float* xy, int n) {           \
+      productsImpl(x, y, ss, xy, n);                                                                           \
     }                                                                                                          \
     static SSIM_NOINLINE void ssimValue(const float* m, std::ptrdiff_t ms, float* sb, int n, float c1, float c2, \
                                         double* acc) {                                                         \
@@ -388,7 +389,7 @@ SSIM_ALWAYS_INLINE double combine(const double* acc) {
 }
 
 // One item: streams rows through
-//   hrow:   input row (every channel of the item) -> horizontal filter of x, y, x^2, y^2, xy -> ring1
+//   hrow:   input row (every channel of the item) -> horizontal filter of x, y, x^2 + y^2, xy -> ring1
 //   ablock: up to kBlock map rows: vertical filter -> SSIM (row sums) [-> alpha/beta/gamma rows
 //           -> horizontal blur -> ring2]
 //   gblock: up to kBlock grad rows: vertical blur of ring2 rows -> pixelGradient -> grad
@@ -443,7 +444,7 @@ struct Band {
   SSIM_ALWAYS_INLINE std::size_t rowOff(int ci, int yy) const { return p.job->shape.offset(b, c0 + ci, yy, 0); }
 
   SSIM_ALWAYS_INLINE float* ring1Row(int ci, int yy, int m) const {
-    return s.ring1 + ((std::size_t(ci) * kSlots + std::size_t(yy % kSlots)) * 5 + std::size_t(m)) * p.nxS;
+    return s.ring1 + ((std::size_t(ci) * kSlots + std::size_t(yy % kSlots)) * kMom + std::size_t(m)) * p.nxS;
   }
   SSIM_ALWAYS_INLINE float* ring2Row(int ci, int a, int q) const {
     return s.ring2 + ((std::size_t(ci) * kSlots + std::size_t(a % kSlots)) * 3 + std::size_t(q)) * p.WS;
@@ -461,13 +462,12 @@ struct Band {
       float* SSIM_RESTRICT yp = s.yp + R;
       loadRow(p, p.job->x, off, xp);
       loadRow(p, p.job->y, off, yp);
-      K::products(xp, yp, s.xxp + R, s.yyp + R, s.xyp + R, W);
+      K::products(xp, yp, s.ssp + R, s.xyp + R, W);
       const int x0 = p.mr.x0, n = p.nx;
       K::template hfilter<R>(s.xp + x0, ring1Row(ci, yy, 0), n, p.w);
       K::template hfilter<R>(s.yp + x0, ring1Row(ci, yy, 1), n, p.w);
-      K::template hfilter<R>(s.xxp + x0, ring1Row(ci, yy, 2), n, p.w);
-      K::template hfilter<R>(s.yyp + x0, ring1Row(ci, yy, 3), n, p.w);
-      K::template hfilter<R>(s.xyp + x0, ring1Row(ci, yy, 4), n, p.w);
+      K::template hfilter<R>(s.ssp + x0, ring1Row(ci, yy, 2), n, p.w);
+      K::template hfilter<R>(s.xyp + x0, ring1Row(ci, yy, 3), n, p.w);
     }
   }
 
@@ -477,10 +477,10 @@ struct Band {
   template <bool Grad>
   SSIM_ALWAYS_INLINE void ablock(int ci, int a, int nb, int sumLo, int sumHi) {
     const int H = p.H, n = p.nx;
-    const float* rp[5][kSpan];
+    const float* rp[kMom][kSpan];
     for (int t = 0; t < kSpan; ++t) {
       const int yy = a - R + t;
-      for (int m = 0; m < 5; ++m) rp[m][t] = (yy >= 0 && yy < H) ? ring1Row(ci, yy, m) : s.zero;
+      for (int m = 0; m < kMom; ++m) rp[m][t] = (yy >= 0 && yy < H) ? ring1Row(ci, yy, m) : s.zero;
     }
     double acc[kBlock][8] = {};
     const float c1 = p.c1, c2 = p.c2;
@@ -489,7 +489,7 @@ struct Band {
       const int cn = std::min(kChunk, n - x0);
       // Moment by moment, so that the 2R+nb input row pieces of a moment stay in L1 while the
       // nb output rows are filtered from them. Moment m of row j at mom + (m*kBlock + j)*kChunk.
-      for (int m = 0; m < 5; ++m) K::template vfilter<R>(rp[m], x0, s.mom + m * kBlock * kChunk, kChunk, nb, cn, p.w);
+      for (int m = 0; m < kMom; ++m) K::template vfilter<R>(rp[m], x0, s.mom + m * kBlock * kChunk, kChunk, nb, cn, p.w);
       for (int j = 0; j < nb; ++j) {
         double* sum = (a + j >= sumLo && a + j < sumHi) ? acc[j] : nullptr;
         if (Grad) {
@@ -684,7 +684,7 @@ void computeSsimCpu(const SsimJob& job, int threads) {
   {  // very wide images: fewer channels at once, to keep the rings of a worker within ~64 MiB
     const std::size_t slots = std::size_t(2 * p.R + kBlock);
     const std::size_t perChannel =
-        sizeof(float) * slots * (5 * p.nxS + (p.wantGrad ? 3 * p.WS : 0));
+        sizeof(float) * slots * (kMom * p.nxS + (p.wantGrad ? 3 * p.WS : 0));
     while (p.G > 1 && std::size_t(p.G) * perChannel > (std::size_t(64) << 20)) --p.G;
   }
   const int groups = (p.C + p.G - 1) / p.G;        // channel groups per image

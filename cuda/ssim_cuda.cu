@@ -51,28 +51,35 @@ int residentBlocks(const void* kernel, int slot) {
   return resident;
 }
 
-// Rows per block (a multiple of kernels::kRB, at most kMaxRowsPerBlock). A block's time is its
-// rows plus the 2r-row prologue that fills its shift register, and the grid runs in waves of
-// `resident` blocks, so the cost of nb batches per block is
+// Rows per block (a multiple of kernels::kRB, at most kMaxRowsPerBlock = 8 batches).
+// Small grids (bench/NOTES.md, v6 and v9): a block's time is its rows plus the 2r-row prologue
+// that fills its shift register, and the grid runs in waves of `resident` blocks, so the cost
+// of nb batches per block is
 //   ceil(blocks(nb) / resident) * (nb * kRB + 2 * kMaxRadius).
-// Tall blocks waste less on prologues; short ones fill the last wave. The tallest block within
-// 5% of the cheapest wins (bench/NOTES.md, v6: the ranking matched the measured one).
+// Tall blocks waste less on prologues; short ones fill the last wave. The tallest block of 1 to
+// 4 batches within 5% of the cheapest wins. Large grids: 8 batches when that still leaves
+// 2048 blocks or more (several full waves; -4% on 8 x 3 x 2160 x 3840 against 4 batches). The
+// model ranked 8 batches first on 32 x 3 x 256 x 256 too, where it measured 10% slower than its
+// 4-batch pick, hence the 2048-block rule for going past 4.
 int pickRowsPerBlock(int rows, unsigned long long columnStrips, int resident) {
   using kernels::kRB;
+  constexpr int kModelMaxNb = 4;
   const int maxNb = kernels::kMaxRowsPerBlock / kRB;
 #ifdef SSIM_FORCE_NB  // experiments: a fixed number of batches per block
   return (SSIM_FORCE_NB < maxNb ? SSIM_FORCE_NB : maxNb) * kRB;
 #endif
-  if (resident <= 0) return maxNb * kRB;
   const unsigned long long batches = ceilDiv(unsigned(rows), kRB);
-  double cost[kernels::kMaxRowsPerBlock / kRB + 1] = {};
+  if (maxNb > kModelMaxNb && columnStrips * ceilDiv(batches, unsigned(maxNb)) >= 2048ull) return maxNb * kRB;
+  const int topNb = maxNb < kModelMaxNb ? maxNb : kModelMaxNb;
+  if (resident <= 0) return topNb * kRB;
+  double cost[kModelMaxNb + 1] = {};
   double best = 0.0;
-  for (int nb = 1; nb <= maxNb; ++nb) {
+  for (int nb = 1; nb <= topNb; ++nb) {
     const unsigned long long blocks = columnStrips * ceilDiv(batches, unsigned(nb));
     cost[nb] = double(ceilDiv(blocks, unsigned(resident))) * double(nb * kRB + 2 * kMaxRadius);
     if (nb == 1 || cost[nb] < best) best = cost[nb];
   }
-  int nb = maxNb;
+  int nb = topNb;
   while (nb > 1 && cost[nb] > 1.05 * best) --nb;
   return nb * kRB;
 }

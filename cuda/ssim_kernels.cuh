@@ -2,7 +2,7 @@
 // "column walk"; bench/NOTES.md has the measurements behind it):
 //
 // Strips. A block of 128 threads (4 warps) owns an output strip of kTileW = 112 columns and
-// `rowsPerBlock` rows (1 to 4 batches of kRB = 12 rows, chosen by the host) of one plane
+// `rowsPerBlock` rows (1 to 4, or 8, batches of kRB = 12 rows, chosen by the host) of one plane
 // (b, c). Thread t owns input column gx0 - kHalo + t (t < 122 = 112 + 2 * kHalo; the last 6
 // threads carry zeros) and walks down the strip, kRB rows per batch:
 //   - inputs: each input element is read from global memory exactly once (coalesced across
@@ -11,8 +11,8 @@
 //     batch's horizontal pass runs; other dtypes (and sm_75): register loads issued before the
 //     horizontal pass. The backward stages its float maps the same way for every dtype;
 //   - vertical pass, in registers: the thread keeps the last 2r+1 rows of its column's
-//     (x, y, x^2, y^2, xy) in a shift register (55 registers; the loop is unrolled so the
-//     shift is register renaming) and writes the five vertically filtered moments of the
+//     (x, y, x^2 + y^2, xy) in a shift register (44 registers; the loop is unrolled so the
+//     shift is register renaming) and writes the four vertically filtered moments of the
 //     batch's rows to shared memory;
 //   - __syncthreads; horizontal pass from shared memory: one work item = 4 consecutive output
 //     columns of one row: four 128-bit loads per moment (16 values, conflict-free: the row
@@ -25,8 +25,9 @@
 // Taps are symmetric and folded (w0 v0 + sum_k wk (v[-k] + v[+k])); the window radius is a
 // runtime value, taps beyond it are zero (one instantiation per input dtype). The arithmetic
 // of the passes uses explicit round-to-nearest intrinsics so that the compiler cannot contract
-// the moments of x and of y differently: with x == y the five moments come out bit-identical,
-// which is what keeps ssim(x, x) at 1.
+// the moments of x and of y differently: with x == y, E[x^2 + y^2] comes out as exactly twice
+// E[xy], which is what keeps ssim(x, x) at 1. Four moments, not five (v7, bench/NOTES.md):
+// S needs E[x^2] and E[y^2] only through their sum (ssim_math.h, Moments4).
 //
 // Backward: the same strip walk over the three partial maps (alpha, beta, gamma: 33 registers
 // of shift register), then grad = scale * (G*alpha + 2 x G*beta + y G*gamma) per item.
@@ -66,10 +67,11 @@ constexpr int kSegLoad = 16;                   // values read per item (>= 4 + 2
 constexpr int kPitch = 144;                    // floats per shared row (36 x 16 B: see above)
 constexpr int kBuf = kRB * kPitch;             // floats per moment buffer
 constexpr int kItems = kRB * kSegs;            // 448 horizontal items per batch
+constexpr int kMoments = 4;                    // forward: E[x], E[y], E[x^2 + y^2], E[xy]
 #ifndef SSIM_MAX_BATCHES
-#define SSIM_MAX_BATCHES 4
+#define SSIM_MAX_BATCHES 8
 #endif
-constexpr int kMaxRowsPerBlock = SSIM_MAX_BATCHES * kRB;  // the host picks 1 to 4 batches
+constexpr int kMaxRowsPerBlock = SSIM_MAX_BATCHES * kRB;  // the host picks 1 to 4, or 8, batches
 
 // Resident blocks per SM the register allocation is sized for (4 x 128 threads: <= 128 registers).
 #ifndef SSIM_FWD_MIN_BLOCKS
@@ -171,6 +173,12 @@ __device__ __forceinline__ void filterItem(const float* src, const Taps& t, floa
   for (int j = 0; j < kSegW; ++j) o[j] = foldAt(v, kHalo + j, t);
 }
 
+// x^2 + y^2 of one input pixel, each step rounded on its own: with x == y it is exactly
+// 2 xy, so the filtered E[x^2 + y^2] is exactly 2 E[xy] and ssim(x, x) stays 1.
+__device__ __forceinline__ float sumOfSquares(float x, float y) {
+  return __fadd_rn(__fmul_rn(x, x), __fmul_rn(y, y));
+}
+
 template <int N>
 __device__ __forceinline__ void shiftIn(float (&r)[N], float v) {
 #pragma unroll
@@ -233,7 +241,7 @@ __device__ __forceinline__ float warpSum(float s) {
 // Forward: SSIM map (+ partial maps), per-image mean.
 template <typename T>
 __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel(const ForwardArgs a) {
-  __shared__ __align__(16) float sm[5 * kBuf];  // vertical E[x], E[y], E[x^2], E[y^2], E[xy]
+  __shared__ __align__(16) float sm[kMoments * kBuf];  // vertical E[x], E[y], E[x^2 + y^2], E[xy]
   constexpr bool kStaged = std::is_same<T, float>::value;
   __shared__ __align__(16) float sstage[kStaged ? 2 * kRB * kThreads : 1];  // next batch's x, y
   __shared__ float sred[kWarps];
@@ -293,8 +301,8 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
     };
     loadBatch(gy0);  // first, so that the batch flies while the halo rows load
 
-    float rx[kWin], ry[kWin], rxx[kWin], ryy[kWin], rxy[kWin];
-    rx[0] = ry[0] = rxx[0] = ryy[0] = rxy[0] = 0.0f;
+    float rx[kWin], ry[kWin], rss[kWin], rxy[kWin];
+    rx[0] = ry[0] = rss[0] = rxy[0] = 0.0f;
     // Rows gy0 - kHalo .. gy0 + kHalo - 1 into positions 1 .. 10.
 #pragma unroll
     for (int k = 1; k < kWin; ++k) {
@@ -307,8 +315,7 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
       }
       rx[k] = vx;
       ry[k] = vy;
-      rxx[k] = __fmul_rn(vx, vx);
-      ryy[k] = __fmul_rn(vy, vy);
+      rss[k] = sumOfSquares(vx, vy);
       rxy[k] = __fmul_rn(vx, vy);
     }
 
@@ -328,15 +335,13 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
       for (int j = 0; j < kRB; ++j) {
         shiftIn(rx, lx[j]);
         shiftIn(ry, ly[j]);
-        shiftIn(rxx, __fmul_rn(lx[j], lx[j]));
-        shiftIn(ryy, __fmul_rn(ly[j], ly[j]));
+        shiftIn(rss, sumOfSquares(lx[j], ly[j]));
         shiftIn(rxy, __fmul_rn(lx[j], ly[j]));
         float* dst = sm + j * kPitch + tid;
         dst[0 * kBuf] = foldAt(rx, kHalo, taps);
         dst[1 * kBuf] = foldAt(ry, kHalo, taps);
-        dst[2 * kBuf] = foldAt(rxx, kHalo, taps);
-        dst[3 * kBuf] = foldAt(ryy, kHalo, taps);
-        dst[4 * kBuf] = foldAt(rxy, kHalo, taps);
+        dst[2 * kBuf] = foldAt(rss, kHalo, taps);
+        dst[3 * kBuf] = foldAt(rxy, kHalo, taps);
       }
       if constexpr (!kStaged) {
         // The next batch's loads fly while this batch's horizontal pass runs.
@@ -356,12 +361,11 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
         const int gxs = gx0 + seg * kSegW;
         if (gy >= gyEnd || gxs >= a.regX1) continue;
         const float* src = sm + row * kPitch + seg * kSegW;
-        float mx[kSegW], my[kSegW], mxx[kSegW], myy[kSegW], mxy[kSegW];
+        float mx[kSegW], my[kSegW], mss[kSegW], mxy[kSegW];
         filterItem(src + 0 * kBuf, taps, mx);
         filterItem(src + 1 * kBuf, taps, my);
-        filterItem(src + 2 * kBuf, taps, mxx);
-        filterItem(src + 3 * kBuf, taps, myy);
-        filterItem(src + 4 * kBuf, taps, mxy);
+        filterItem(src + 2 * kBuf, taps, mss);
+        filterItem(src + 3 * kBuf, taps, mxy);
         const bool rowInMap = gy >= a.mapY0 && gy < a.mapY1;
         if (wantGrad) {
           float al[kSegW], be[kSegW], ga[kSegW];
@@ -369,7 +373,7 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
           for (int j = 0; j < kSegW; ++j) {
             const int gx = gxs + j;
             // Computed for all 4 (no branches), kept only inside the map.
-            const Moments m{mx[j], my[j], mxx[j], myy[j], mxy[j]};
+            const Moments4 m{mx[j], my[j], mss[j], mxy[j]};
             const PixelSsim ps = pixelSsimWithPartials(m, a.c1, a.c2);
             const bool in = rowInMap && gx >= a.mapX0 && gx < a.mapX1;
             sum += in ? ps.s : 0.0f;
@@ -396,7 +400,7 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
 #pragma unroll
           for (int j = 0; j < kSegW; ++j) {
             const int gx = gxs + j;
-            const Moments m{mx[j], my[j], mxx[j], myy[j], mxy[j]};
+            const Moments4 m{mx[j], my[j], mss[j], mxy[j]};
             const float v = pixelSsimValue(m, a.c1, a.c2);  // computed for all 4: no branches
             sum += (gx >= a.mapX0 && gx < a.mapX1) ? v : 0.0f;
           }

@@ -55,7 +55,17 @@ struct PixelSsim {
 // The clamps are written as comparisons, not fmaxf/fminf, so that a NaN input stays NaN (fminf
 // would turn it into 1: a silent wrong answer) and so that GCC vectorises them without
 // -ffinite-math-only.
-SSIM_HD float clampBelowAtZero(float v) { return v < 0.0f ? 0.0f : v; }
+// CPU: the same value written as (v + |v|) / 2 (exact: 2v halves back to v, v + (-v) is +0;
+// NaN stays NaN). As a select, GCC moved arithmetic on its result into the branches and, not
+// allowed to speculate float comparisons under -ftrapping-math, left the per-pixel loops of
+// ssim_cpu.cpp scalar.
+SSIM_HD float clampBelowAtZero(float v) {
+#if defined(__CUDA_ARCH__)
+  return v < 0.0f ? 0.0f : v;
+#else
+  return 0.5f * (v + std::fabs(v));
+#endif
+}
 SSIM_HD float clampAboveAtOne(float v) { return v > 1.0f ? 1.0f : v; }
 
 // a * b rounded on its own: the compiler must not fuse it into a neighbouring add (nvcc
@@ -97,10 +107,13 @@ SSIM_HD SsimTerms ssimTermsFromSum(float mx, float my, float sumSq, float exy, f
   const float sumVar = clampBelowAtZero((sumSq - 2.0f * p) - dm * dm);
   // Cauchy-Schwarz bounds the covariance by (sxx + syy) / 2. Rounding can break that where a
   // variance was clamped (flat windows): then A2 > B2 and ssim(x, x) drifts below 1. The bound
-  // is written with comparisons, so NaN still propagates.
+  // is written with comparisons, so NaN still propagates; two unconditional selects rather than
+  // nested ones, so that GCC (which may not speculate a float comparison under -ftrapping-math)
+  // still vectorises the CPU loops.
   const float bound = 0.5f * sumVar;
   const float rawSxy = exy - p;
-  const float sxy = rawSxy > bound ? bound : (rawSxy < -bound ? -bound : rawSxy);
+  const float sxyHi = rawSxy > bound ? bound : rawSxy;
+  const float sxy = sxyHi < -bound ? -bound : sxyHi;
   SsimTerms t;
   t.a1 = 2.0f * p + c1;
   t.a2 = 2.0f * sxy + c2;
