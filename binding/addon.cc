@@ -14,6 +14,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("workspaceBytes", Napi::Function::New<WorkspaceBytes>(env, "workspaceBytes"));
   exports.Set("compute", Napi::Function::New<Compute>(env, "compute"));
   exports.Set("computeAsync", Napi::Function::New<ComputeAsync>(env, "computeAsync"));
+  exports.Set("computeMap", Napi::Function::New<ComputeMap>(env, "computeMap"));
+  exports.Set("computeMapAsync", Napi::Function::New<ComputeMapAsync>(env, "computeMapAsync"));
   exports.Set("synchronize", Napi::Function::New<Synchronize>(env, "synchronize"));
   exports.Set("measureCeilings", Napi::Function::New<MeasureCeilings>(env, "measureCeilings"));
   return exports;

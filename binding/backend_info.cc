@@ -57,7 +57,7 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
 #else
   r.Set("cudaCompiled", false);
   r.Set("cudaAvailable", false);
-  r.Set("reason", "cuda-ssim was built without CUDA (no nvcc was found when it was installed)");
+  r.Set("reason", kBuiltWithoutCuda);
   r.Set("runtimeVersion", env.Null());
   r.Set("driverVersion", env.Null());
 #endif
@@ -110,7 +110,7 @@ Napi::Value MeasureCeilings(const Napi::CallbackInfo& info) {
     r.Set("fp32FlopsPerSecond", c.fp32FlopsPerSecond);
     return r;
 #else
-    throw CodedError("ERR_SSIM_CUDA_UNAVAILABLE", "cuda-ssim was built without CUDA (no nvcc was found when it was installed)");
+    throwBuiltWithoutCuda();
 #endif
   } catch (const CodedError& e) {
     throw toJsError(env, e);

@@ -61,7 +61,7 @@ DeviceBuffer::DeviceBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<De
     std::lock_guard<std::mutex> lock(ctx.mutex);
     ptr_ = countedMalloc(bytes_);
 #else
-    throw CodedError("ERR_SSIM_CUDA_UNAVAILABLE", "cuda-ssim was built without CUDA (no nvcc at install time)");
+    throwBuiltWithoutCuda();
 #endif
   } catch (const CodedError& e) {
     throw toJsError(env, e);

@@ -11,6 +11,8 @@ Napi::Value WorkspaceBytes(const Napi::CallbackInfo& info);
 Napi::Value ResetPeakBytes(const Napi::CallbackInfo& info);
 Napi::Value Compute(const Napi::CallbackInfo& info);
 Napi::Value ComputeAsync(const Napi::CallbackInfo& info);
+Napi::Value ComputeMap(const Napi::CallbackInfo& info);
+Napi::Value ComputeMapAsync(const Napi::CallbackInfo& info);
 Napi::Value Synchronize(const Napi::CallbackInfo& info);
 Napi::Value MeasureCeilings(const Napi::CallbackInfo& info);
 

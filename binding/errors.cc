@@ -14,4 +14,10 @@ void internalError(const std::string& message) {
   throw CodedError("ERR_SSIM_INTERNAL", "cuda-ssim internal check failed: " + message);
 }
 
+const char* const kBuiltWithoutCuda = "cuda-ssim was built without CUDA (no nvcc was found when it was installed)";
+
+void throwBuiltWithoutCuda() {
+  throw CodedError("ERR_SSIM_CUDA_UNAVAILABLE", kBuiltWithoutCuda);
+}
+
 }  // namespace cudassim

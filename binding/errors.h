@@ -23,4 +23,9 @@ Napi::Error toJsError(Napi::Env env, const CodedError& e);
 // Throws ERR_SSIM_INTERNAL: a check that lib/ should have made first failed.
 [[noreturn]] void internalError(const std::string& message);
 
+// Why CUDA is missing from a build without it (backendInfo's `reason` too).
+extern const char* const kBuiltWithoutCuda;
+// Throws ERR_SSIM_CUDA_UNAVAILABLE for CUDA work asked of a build without CUDA.
+[[noreturn]] void throwBuiltWithoutCuda();
+
 }  // namespace cudassim

@@ -15,12 +15,15 @@ export {
   ssimWithGradientInto,
   dssimWithGradientInto,
 } from './api';
+export { ssimMap, ssimMapInto } from './map';
 export { DeviceArray } from './device-array';
 export { Workspace } from './workspace';
 export { backendInfo, deviceCounters, synchronize } from './backend';
 export { errorCodes, isSsimError, type SsimError, type SsimErrorCode } from './errors';
 export type {
   AsyncGradientFunction,
+  AsyncMapFunction,
+  AsyncMapIntoFunction,
   AsyncGradientIntoFunction,
   AsyncValueFunction,
   AsyncValueIntoFunction,
@@ -42,6 +45,8 @@ export type {
   HostImage,
   ImageBatch,
   Layout,
+  MapFunction,
+  MapIntoFunction,
   OutputArray,
   Padding,
   SingleImage,

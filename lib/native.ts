@@ -64,6 +64,11 @@ export interface NativeJob {
   workspaceElements: number;
 }
 
+/** A map job: a compute job without out/grad, with `map` (batch * map pixels, float32) as its output. */
+export interface NativeMapJob extends NativeJob {
+  map: Float32Array | NativeDeviceBuffer | null;
+}
+
 export interface NativeBinding {
   backendInfo(): NativeBackendInfo;
   counters(): NativeCounters;
@@ -71,6 +76,9 @@ export interface NativeBinding {
   DeviceBuffer: new (device: number, byteLength: number) => NativeDeviceBuffer;
   compute(job: NativeJob): void;
   computeAsync(job: NativeJob): Promise<void>;
+  /** The per-pixel SSIM map (channel-averaged) into job.map; device maps stay stream-ordered. */
+  computeMap(job: NativeMapJob): void;
+  computeMapAsync(job: NativeMapJob): Promise<void>;
   /** Waits for every call queued on the device's stream; throws ERR_SSIM_CUDA for a failed one. */
   synchronize(device: number): void;
   /** Benchmark support: measured device-to-device copy rate and fp32 FMA rate of a device. */

@@ -1,5 +1,5 @@
 // `require('cuda-ssim/promises')`: the 12 functions returning Promises, computed off the JavaScript
-// thread (the addon's computeAsync). Arguments are validated at once, but errors reject the
+// thread (the addon's computeAsync), and ssimMap / ssimMapInto. Arguments are validated at once, but errors reject the
 // promise. Do not change x, y or the outputs until the promise settles.
 
 import { asyncFunction } from './compute';
@@ -47,3 +47,5 @@ export const ssimWithGradientInto: AsyncWithGradientIntoFunction = asyncFunction
 
 /** Writes DSSIM values and gradient; resolves to `{ value: out, gradient: grad }`. */
 export const dssimWithGradientInto: AsyncWithGradientIntoFunction = asyncFunction('dssimWithGradientInto');
+
+export { ssimMapAsync as ssimMap, ssimMapIntoAsync as ssimMapInto } from './map';

@@ -251,3 +251,23 @@ export type AsyncWithGradientIntoFunction = <O extends OutputArray, G extends Ou
   y: ImageBatch,
   opts?: Opts,
 ) => Promise<ValueAndGradient<O, G>>;
+
+/** `ssimMap`: the per-pixel SSIM map averaged over channels (batch * mapHeight * mapWidth values). */
+export interface MapFunction {
+  (x: DeviceImage, y: ImageBatch, opts?: Opts): DeviceF32;
+  (x: HostImage, y: ImageBatch, opts?: Opts): Float32Array;
+  (x: ImageBatch, y: ImageBatch, opts?: Opts): Float32Array | DeviceF32;
+}
+
+/** `ssimMapInto`: writes the map into `map`, returns `map`. */
+export type MapIntoFunction = <M extends OutputArray>(map: M, x: ImageBatch, y: ImageBatch, opts?: Opts) => M;
+
+/** `ssimMap` of `cuda-ssim/promises`. */
+export interface AsyncMapFunction {
+  (x: DeviceImage, y: ImageBatch, opts?: Opts): Promise<DeviceF32>;
+  (x: HostImage, y: ImageBatch, opts?: Opts): Promise<Float32Array>;
+  (x: ImageBatch, y: ImageBatch, opts?: Opts): Promise<Float32Array | DeviceF32>;
+}
+
+/** `ssimMapInto` of `cuda-ssim/promises`. */
+export type AsyncMapIntoFunction = <M extends OutputArray>(map: M, x: ImageBatch, y: ImageBatch, opts?: Opts) => Promise<M>;

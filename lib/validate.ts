@@ -9,7 +9,7 @@ import { resolveBackend, resolveDevice } from './backend';
 import { DeviceArray, deviceBufferOf } from './device-array';
 import { expected, optionError, ssimError } from './errors';
 import { HOST_DATA_TYPES, hostDType, isArrayLike, isFloat32Array } from './host-data';
-import type { NativeDeviceBuffer, NativeJob } from './native';
+import type { NativeDeviceBuffer, NativeJob, NativeMapJob } from './native';
 import type { DType, ImageBatch, Layout, SsimOptions } from './types';
 import { isOptionsObject, type Unchecked } from './util';
 import { dimension, MAX_DIMENSION, Workspace, workspaceBufferOf, workspaceFits } from './workspace';
@@ -291,4 +291,33 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
     workspaceImages,
     workspaceElements,
   };
+}
+
+/** ssimMap / ssimMapInto: computes neither values nor gradients, only the map. */
+const MAP_SPEC: CallSpec = Object.freeze({ name: 'ssimMap', dssim: false, value: false, gradient: false, into: false });
+
+/** The map of a job: `width` x `height` pixels per image (the image less the window radius on each side for 'valid'). */
+export function mapShape(job: NativeJob): { width: number; height: number; length: number } {
+  const r = job.valid ? (job.windowSize - 1) / 2 : 0;
+  const width = job.width - 2 * r;
+  const height = job.height - 2 * r;
+  return { width, height, length: job.batch * width * height };
+}
+
+/**
+ * Validates a call of ssimMap (`into` false: the caller allocates the map) or ssimMapInto (`map`
+ * checked: a Float32Array, or a float32 DeviceArray for device inputs, of batch * map pixels).
+ */
+export function resolveMapCall(x: unknown, y: unknown, opts: unknown, map: unknown, into: boolean): NativeMapJob {
+  const job = resolveCall(MAP_SPEC, x, y, opts, undefined, undefined) as NativeMapJob;
+  job.workspace = null; // the map path keeps no workspace
+  job.map = null;
+  if (into) {
+    const shape = mapShape(job);
+    const out = output(map, 'map', shape.length, `batch * ${shape.height} * ${shape.width} map pixels`, !ArrayBuffer.isView(job.x), job.device);
+    if (overlaps(out, job.x)) throw overlapError('map', 'x.data');
+    if (overlaps(out, job.y)) throw overlapError('map', 'y.data');
+    job.map = out;
+  }
+  return job;
 }

@@ -42,3 +42,10 @@ console.log(`\nbatch of ${tests.length} pairs in one call: [${Array.from(values,
 const [{ value, gradient }, msGrad] = time(() => ssimWithGradient(tests[0], ref));
 let norm = 0; for (const g of gradient) norm += g * g;
 console.log(`ssimWithGradient(${names[0]}): value ${value.toFixed(5)}, |gradient| ${Math.sqrt(norm).toExponential(3)} over ${gradient.length} values in ${msGrad.toFixed(2)} ms`);
+
+// The command line (bin/cuda-ssim.js), as `npx cuda-ssim REFERENCE TEST` runs it.
+const { spawnSync } = require('node:child_process');
+const bin = path.join(__dirname, '..', 'bin', 'cuda-ssim.js');
+const cliArgs = [path.join('samples', 'reference.png'), path.join('samples', names[0]), '--json'];
+const cli = spawnSync(process.execPath, [bin, ...cliArgs], { cwd: path.join(__dirname, '..'), encoding: 'utf8' });
+console.log(`\n$ cuda-ssim ${cliArgs.join(' ')}\n${cli.stdout.trim() || cli.stderr.trim()} (exit ${cli.status})`);

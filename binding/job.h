@@ -1,0 +1,95 @@
+// What compute.cc and map.cc share: reading a job object that lib/ built into a cudassim::SsimJob
+// (every size checked again: the binding never trusts JS for memory safety), stream-ordered
+// device temporaries, and running a job synchronously or on a libuv worker with coded errors.
+#pragma once
+
+#include <napi.h>
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cuda_context.h"
+#include "device_buffer.h"
+#include "errors.h"
+#include "ssim_types.h"
+
+namespace cudassim {
+
+// A job argument: host memory (a typed array) or a DeviceBuffer.
+struct Operand {
+  void* host = nullptr;
+  DeviceBuffer* device = nullptr;
+  std::size_t bytes = 0;
+  bool present() const { return host || device; }
+};
+
+// The part of a job every entry point has: backend, device, shape, dtype, SSIM parameters, x, y.
+struct ParsedInputs {
+  bool cuda = false;
+  int device = 0;
+  SsimJob core;  // pointers are filled in when the job runs
+  Operand x, y;
+};
+
+double jobNumber(const Napi::Object& o, const char* key);
+int jobPositiveInt(const Napi::Object& o, const char* key);
+// A typed array or a live DeviceBuffer (ERR_SSIM_DISPOSED for a freed one); `optional`: null/undefined allowed.
+Operand jobOperand(const Napi::Object& o, const char* key, bool optional);
+// ERR_SSIM_INTERNAL unless op holds `bytes` (exact: exactly; else at least). Absent operands pass.
+void requireBytes(const Operand& op, std::size_t bytes, bool exact, const char* name);
+// ERR_SSIM_INTERNAL for a device operand on the CPU backend or on another device.
+void requireJobDevice(const ParsedInputs& j, const Operand& op);
+
+// Reads backend, device, batch/channels/height/width/layout, dtype, windowSize, sigma, c1, c2,
+// inputScale, valid, valueOffset, valueScale, x and y, and checks x's and y's sizes and devices.
+ParsedInputs parseInputs(const Napi::Object& o);
+
+// Runs `work` (which may throw CodedError / std::bad_alloc / std::exception) and turns what it
+// throws into a JS error with a code.
+Napi::Value runSyncJob(Napi::Env env, const std::function<void()>& work);
+
+// Queues `work` on a libuv worker; the promise resolves when it returned, or rejects with a coded
+// error. `keepAlive` (the job object) holds the job's arrays until then.
+Napi::Promise queueJob(Napi::Env env, Napi::Object keepAlive, std::function<void()> work, const char* name);
+
+// A rejected promise for an error thrown while a job was being parsed.
+Napi::Promise rejectedJob(Napi::Env env, const CodedError& e);
+
+#if CUDA_SSIM_WITH_CUDA
+
+// One call on a device: holds the device's stream for the call (its mutex keeps the call's
+// launches contiguous), uploads host operands into stream-ordered temporaries, downloads host
+// outputs, and releases the temporaries on every path out of it.
+class DeviceCall {
+ public:
+  explicit DeviceCall(int device);
+  ~DeviceCall();
+  DeviceCall(const DeviceCall&) = delete;
+  DeviceCall& operator=(const DeviceCall&) = delete;
+
+  cudaStream_t stream() const { return ctx_.stream; }
+  void* temporary(std::size_t bytes);
+  // The operand's device memory: a DeviceBuffer's own, or a temporary holding the uploaded host data.
+  const void* input(const Operand& op);
+  // Where a kernel writes the operand: a DeviceBuffer's memory or a temporary (null if absent).
+  float* output(const Operand& op);
+  // Copies `src` back into a host operand (no-op for device or absent operands).
+  void download(const Operand& op, const float* src);
+  // Waits for the stream when the call moved host data (or the caller must know the work is done).
+  void finish(bool waitForDevice, const char* what);
+
+ private:
+  DeviceContext& ctx_;
+  std::lock_guard<std::mutex> lock_;
+  std::vector<std::pair<void*, std::size_t>> temporaries_;
+  bool hostTraffic_ = false;
+};
+
+#endif
+
+}  // namespace cudassim

@@ -1,0 +1,81 @@
+// computeMap(job) and computeMapAsync(job): the per-pixel SSIM map (channel-averaged) of a job
+// that lib/ built like a compute job, with `map` (Float32Array or DeviceBuffer of batch * map
+// pixels) as its output. CPU: cuda/ssim_map_cpu.cpp; CUDA: cuda/ssim_map.cu.
+#include <napi.h>
+
+#include <memory>
+
+#include "entry_points.h"
+#include "job.h"
+#include "ssim_map.h"
+
+namespace cudassim {
+
+namespace {
+
+struct MapJob : ParsedInputs {
+  Operand map;
+};
+
+MapJob parseMapJob(const Napi::Object& o) {
+  MapJob j;
+  static_cast<ParsedInputs&>(j) = parseInputs(o);
+  j.map = jobOperand(o, "map", false);
+  requireBytes(j.map, mapElems(j.core) * 4, j.map.host != nullptr, "map");
+  requireJobDevice(j, j.map);
+  if (j.map.host && !j.x.host) internalError("a host map needs host inputs here (lib downloads device maps)");
+  return j;
+}
+
+#if CUDA_SSIM_WITH_CUDA
+void runCuda(MapJob& j, bool waitForDevice) {
+  DeviceCall call(j.device);
+  SsimJob job = j.core;
+  job.x = call.input(j.x);
+  job.y = call.input(j.y);
+  float* map = call.output(j.map);
+  checkCuda(launchSsimMap(job, map, call.stream()), "the SSIM map kernel");
+  call.download(j.map, map);
+  call.finish(waitForDevice, "the SSIM map kernel (synchronising)");
+}
+#endif
+
+void run(MapJob& j, bool waitForDevice) {
+  if (!j.cuda) {
+    SsimJob job = j.core;
+    job.x = j.x.host;
+    job.y = j.y.host;
+    computeSsimMapCpu(job, static_cast<float*>(j.map.host), 0);
+    return;
+  }
+#if CUDA_SSIM_WITH_CUDA
+  runCuda(j, waitForDevice);
+#else
+  (void)waitForDevice;
+  throwBuiltWithoutCuda();
+#endif
+}
+
+}  // namespace
+
+Napi::Value ComputeMap(const Napi::CallbackInfo& info) {
+  return runSyncJob(info.Env(), [&] {
+    if (info.Length() < 1 || !info[0].IsObject()) internalError("computeMap(job) needs a job object");
+    MapJob job = parseMapJob(info[0].As<Napi::Object>());
+    run(job, false);
+  });
+}
+
+Napi::Value ComputeMapAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() < 1 || !info[0].IsObject()) internalError("computeMapAsync(job) needs a job object");
+    Napi::Object jobObject = info[0].As<Napi::Object>();
+    auto job = std::make_shared<MapJob>(parseMapJob(jobObject));
+    return queueJob(env, jobObject, [job] { run(*job, true); }, "cuda-ssim:computeMap");
+  } catch (const CodedError& e) {
+    return rejectedJob(env, e);
+  }
+}
+
+}  // namespace cudassim

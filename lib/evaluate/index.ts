@@ -1,0 +1,24 @@
+// `require('cuda-ssim/evaluate')`: SSIM of many pairs of image files (folders or lists), decoded
+// with sharp, batched by size, on one GPU, several (devices) or the CPU; shards and merging.
+
+export { evaluate } from './evaluate';
+export { merge, readJsonl, jsonLine, resultRecord, type MergedResults } from './merge';
+export { summarize, quantile } from './summary';
+export { decodeFile, LUMA_WEIGHTS, type DecodedImage } from './decode';
+export { heatmapPng, heatmapPixels, heatColor } from './heatmap';
+export { stableHash, inShard, IMAGE_EXTENSIONS } from './pairs';
+export type {
+  ColorMode,
+  EvaluateOptions,
+  Evaluation,
+  FolderSpec,
+  PairError,
+  PairErrorCode,
+  PairInfo,
+  PairResult,
+  PairSpec,
+  ShardSpec,
+  SsimMapImage,
+  Summary,
+  WorstPair,
+} from './types';

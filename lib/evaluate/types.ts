@@ -1,0 +1,139 @@
+// Public types of `cuda-ssim/evaluate` (README, "Batch evaluation").
+
+import type { BackendRequest, Padding, WindowSize } from '../types';
+
+/** How colour images are compared. */
+export type ColorMode = 'rgb' | 'luma';
+
+/** One pair of image files. `id` names the pair in results (default: the test path as given). */
+export interface PairSpec {
+  reference: string;
+  test: string;
+  id?: string;
+}
+
+/** Two folders whose images are matched by relative path, extension-insensitive. */
+export interface FolderSpec {
+  reference: string;
+  test: string;
+}
+
+/** A deterministic share of the pairs: those whose id hashes to `index` modulo `count`. */
+export interface ShardSpec {
+  index: number;
+  count: number;
+}
+
+export interface EvaluateOptions {
+  windowSize?: WindowSize;
+  sigma?: number;
+  k1?: number;
+  k2?: number;
+  padding?: Padding;
+  /** 'rgb' (default): SSIM per channel, averaged; 'luma': BT.601 luma (MATLAB rgb2gray weights, rounded). */
+  color?: ColorMode;
+  /** Default: CUDA_SSIM_BACKEND, else 'auto'. */
+  backend?: BackendRequest;
+  /** CUDA device index for the in-process computation (default 0). */
+  device?: number;
+  /** One worker thread per GPU: 'all' or a list of device indices. */
+  devices?: 'all' | number[];
+  /** Only this share of the pairs (for job arrays). */
+  shard?: ShardSpec;
+  /** Ids of pairs to leave out (e.g. already in a JSONL file: resume). */
+  skip?: Iterable<string>;
+  /** Files decoded at once (default: 2 x CPU cores, at least 4). */
+  concurrency?: number;
+  /** Most pairs in one batched SSIM call (default 16); an image of 4 Mi elements or more (1080p RGB) goes alone. */
+  batchSize?: number;
+  /** Attach each pair's SSIM map (channel-averaged) to its result as `map` (default false). */
+  maps?: boolean;
+  /** Stops starting new pairs; pairs being computed still finish and are yielded. */
+  signal?: AbortSignal;
+}
+
+/** Why a pair could not be evaluated. */
+export type PairErrorCode =
+  | 'missing-reference'
+  | 'missing-test'
+  | 'ambiguous'
+  | 'unreadable'
+  | 'decode'
+  | 'size-mismatch'
+  | 'compute';
+
+export interface PairError {
+  code: PairErrorCode;
+  /** The file concerned (for a size mismatch: the test file). */
+  file: string | null;
+  reason: string;
+}
+
+/** A per-pixel SSIM map, channel-averaged, row-major. */
+export interface SsimMapImage {
+  data: Float32Array;
+  width: number;
+  height: number;
+}
+
+/** One line of results (the JSONL / JSON schema, `map` aside). */
+export interface PairResult {
+  id: string;
+  reference: string | null;
+  test: string | null;
+  status: 'ok' | 'error';
+  /** Mean SSIM (float32 rounded), null for an error. */
+  ssim: number | null;
+  /** 1 - ssim, null for an error. */
+  dssim: number | null;
+  width: number | null;
+  height: number | null;
+  /** Only for errors. */
+  error?: PairError;
+  /** Only with the option `maps`. */
+  map?: SsimMapImage;
+}
+
+/** A pair's entry in the summary's worst list. */
+export interface WorstPair {
+  id: string;
+  reference: string | null;
+  test: string | null;
+  ssim: number;
+}
+
+export interface Summary {
+  /** Pairs evaluated (status ok). */
+  count: number;
+  /** Pairs that could not be evaluated (status error). */
+  failures: number;
+  /** count + failures. */
+  total: number;
+  mean: number | null;
+  min: number | null;
+  max: number | null;
+  median: number | null;
+  /** 5th percentile (linear interpolation between order statistics). */
+  p5: number | null;
+  /** The lowest-SSIM pairs, lowest first (at most 10). */
+  worst: WorstPair[];
+  /** The run was stopped (signal) before every pair was done. */
+  interrupted: boolean;
+}
+
+/** What `evaluate` returns: the results as they complete, and the summary at the end. */
+export interface Evaluation extends AsyncIterable<PairResult> {
+  /** The pairs this run will evaluate (after shard and skip), sorted by id. */
+  pairs(): Promise<PairInfo[]>;
+  /** Resolves when every pair is done (iterating the results itself if nobody does). */
+  summary(): Promise<Summary>;
+}
+
+/** A pair as listed (before decoding). */
+export interface PairInfo {
+  id: string;
+  reference: string | null;
+  test: string | null;
+  /** Set when the pair is known bad from listing alone (missing counterpart, ambiguous name). */
+  error?: PairError;
+}

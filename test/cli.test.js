@@ -1,0 +1,189 @@
+'use strict';
+// The `cuda-ssim` command, spawned as a user runs it (bin/cuda-ssim.js): values equal to the
+// evaluate API's, the JSON / CSV / JSONL schemas, heat maps, merge, every exit code (0, 1, 2,
+// 130), and an interrupted run (SIGINT) resumed with --resume giving the same rows as one run.
+
+const assert = require('assert');
+const fs = require('fs');
+const path = require('path');
+const { spawn, spawnSync } = require('child_process');
+const pkg = require('./helpers/pkg');
+const { testRng } = require('./helpers/random');
+const files = require('./helpers/imagefiles');
+
+const BIN = path.join(pkg.root, 'bin', 'cuda-ssim.js');
+const ENV = { ...process.env, CUDA_SSIM_BACKEND: 'cpu' };
+
+function cli(args, opts = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: ENV, timeout: 120000, ...opts });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
+}
+
+const RESULT_KEYS = ['id', 'reference', 'test', 'status', 'ssim', 'dssim', 'width', 'height'];
+
+function evaluateModule() {
+  return require(path.join(pkg.root, 'dist', 'evaluate'));
+}
+
+async function collect(evaluation) {
+  const out = [];
+  for await (const r of evaluation) out.push(r);
+  return out;
+}
+
+describe('cli: the cuda-ssim command', function () {
+  let dir;
+  let fx;
+  before(async function () {
+    dir = files.tmpDir('cli');
+    fx = await files.makeFolders(testRng(this), path.join(dir, 'data'), { n: 6, width: 40, height: 32 });
+  });
+  after(function () {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('REFERENCE TEST prints the SSIM (= the API value), --dssim 1 - SSIM, --json the result object; exit 0', async function () {
+    const { evaluate } = evaluateModule();
+    const ref = path.join(fx.ref, 'img1.png');
+    const test = path.join(fx.test, 'img1.webp');
+    const [api] = await collect(evaluate([[ref, test]], { backend: 'cpu' }));
+    let r = cli([ref, test]);
+    assert.strictEqual(r.code, 0, r.stderr);
+    assert.strictEqual(Number(r.stdout.trim()), api.ssim);
+    r = cli([ref, test, '--dssim']);
+    assert.strictEqual(Number(r.stdout.trim()), 1 - api.ssim);
+    r = cli([ref, test, '--json', '--window', '7', '--padding', 'valid', '--color', 'luma']);
+    const j = JSON.parse(r.stdout);
+    assert.deepStrictEqual(Object.keys(j), RESULT_KEYS);
+    const [api2] = await collect(evaluate([[ref, test]], { backend: 'cpu', windowSize: 7, padding: 'valid', color: 'luma' }));
+    assert.strictEqual(j.ssim, api2.ssim);
+    assert.strictEqual(j.status, 'ok');
+  });
+
+  it('compare --json: schema, values equal to evaluate(); --csv: header and one row per pair; per-pair errors on stderr', async function () {
+    const { evaluate, merge } = evaluateModule();
+    const api = merge([await collect(evaluate({ reference: fx.ref, test: fx.test }, { backend: 'cpu' }))]);
+    const r = cli(['compare', fx.ref, fx.test, '--json']);
+    assert.strictEqual(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    assert.deepStrictEqual(Object.keys(doc), ['summary', 'results']);
+    assert.deepStrictEqual(Object.keys(doc.summary), ['count', 'failures', 'total', 'mean', 'min', 'max', 'median', 'p5', 'worst', 'interrupted']);
+    assert.deepStrictEqual(doc.results, api.results);
+    assert.deepStrictEqual(doc.summary, api.summary);
+    for (const row of doc.results) {
+      assert.deepStrictEqual(Object.keys(row), row.status === 'ok' ? RESULT_KEYS : [...RESULT_KEYS, 'error']);
+      if (row.error) assert.deepStrictEqual(Object.keys(row.error), ['code', 'file', 'reason']);
+    }
+    for (const id of Object.keys(fx.bad)) assert.match(r.stderr, new RegExp(`${id}: `), `stderr names ${id}`);
+    const c = cli(['compare', fx.ref, fx.test, '--csv']);
+    assert.strictEqual(c.code, 0);
+    const lines = c.stdout.trim().split('\n');
+    assert.strictEqual(lines[0], 'id,reference,test,status,ssim,dssim,width,height,error_code,error_file,error_reason');
+    assert.strictEqual(lines.length, 1 + api.results.length);
+    for (const line of lines.slice(1)) {
+      const id = line.split(',')[0];
+      const want = api.results.find((q) => q.id === id);
+      assert.ok(want, `row for ${id}`);
+      if (want.status === 'ok') assert.strictEqual(Number(line.split(',')[4]), want.ssim);
+    }
+    // a human summary by default
+    const h = cli(['compare', fx.ref, fx.test]);
+    assert.match(h.stdout, /pairs: 10 \(6 evaluated, 4 failed\)/);
+    assert.match(h.stdout, /SSIM mean/);
+  });
+
+  it('exit codes: 1 below --fail-below (or a failed pair), 0 above, 2 for bad usage, missing files and no pairs', function () {
+    const ref = path.join(fx.ref, 'img0.png');
+    const test = path.join(fx.test, 'img0.png');
+    const v = Number(cli([ref, test]).stdout);
+    assert.strictEqual(cli([ref, test, '--fail-below', String(v - 1e-4)]).code, 0);
+    assert.strictEqual(cli([ref, test, '--fail-below', String(v + 1e-4)]).code, 1);
+    assert.strictEqual(cli(['compare', fx.ref, fx.test, '--fail-below', '0', '-q']).code, 1, 'failed pairs fail the threshold');
+    const usage = [
+      [[]],
+      [[ref]],
+      [['--window', '8', ref, test], /--window/],
+      [['--bogus', ref, test], /bogus/],
+      [['--color', 'cmyk', ref, test], /--color/],
+      [['--shard', '3/3', 'compare', fx.ref, fx.test], /--shard/],
+      [['--resume', 'compare', fx.ref, fx.test], /--jsonl/],
+      [['compare', fx.ref], /REF_DIR TEST_DIR/],
+      [[ref, path.join(dir, 'missing.png')], /missing\.png/],
+      [['compare', fx.ref, path.join(dir, 'nope')], /nope/],
+      [[path.join(fx.test, 'bad/corrupt.png'), ref], /decode/],
+      [['merge', path.join(dir, 'none.jsonl')], /none\.jsonl/],
+    ];
+    for (const [args, re] of usage) {
+      const r = cli(args);
+      assert.strictEqual(r.code, 2, `${args.join(' ')}: exit ${r.code} (${r.stderr})`);
+      if (re) assert.match(r.stderr, re, args.join(' '));
+    }
+    const empty = path.join(dir, 'empty');
+    fs.mkdirSync(empty, { recursive: true });
+    const r = cli(['compare', empty, empty]);
+    assert.strictEqual(r.code, 2);
+    assert.match(r.stderr, /no pairs/);
+    const help = cli(['--help']);
+    assert.strictEqual(help.code, 0);
+    assert.match(help.stdout, /Exit codes/);
+  });
+
+  it('--maps writes one heat-map PNG per pair (map size); --jsonl rows; merge of shards equals one run', async function () {
+    const mapsDir = path.join(dir, 'maps');
+    const jsonl = path.join(dir, 'all.jsonl');
+    const r = cli(['compare', fx.ref, fx.test, '--maps', mapsDir, '--jsonl', jsonl, '--padding', 'valid', '-q']);
+    assert.strictEqual(r.code, 0, r.stderr);
+    const sharp = files.sharp();
+    for (const id of fx.good.keys()) {
+      const meta = await sharp(path.join(mapsDir, `${id}.png`)).metadata();
+      assert.strictEqual(meta.width, 40 - 10);
+      assert.strictEqual(meta.height, 32 - 10);
+    }
+    const rows = fs.readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.strictEqual(rows.length, 10);
+    const shards = [0, 1].map((i) => {
+      const f = path.join(dir, `s${i}.jsonl`);
+      assert.strictEqual(cli(['compare', fx.ref, fx.test, '--shard', `${i}/2`, '--jsonl', f, '-q', '--padding', 'valid']).code, 0);
+      return f;
+    });
+    const merged = JSON.parse(cli(['merge', ...shards, '--json']).stdout);
+    const whole = JSON.parse(cli(['merge', jsonl, '--json']).stdout);
+    assert.deepStrictEqual(merged, whole);
+    assert.strictEqual(merged.summary.total, 10);
+  });
+
+  it('SIGINT: finished rows are kept, exit 130; --resume computes only the rest and ends equal to one uninterrupted run', async function () {
+    this.timeout(180000);
+    const rng = testRng(this);
+    const big = path.join(dir, 'big');
+    const n = 24;
+    for (let i = 0; i < n; i++) {
+      const y = files.pattern(rng, 640, 480, 3, 255);
+      await files.writeImage(path.join(big, 'ref', `p${String(i).padStart(2, '0')}.png`), y, 640, 480, 3);
+      await files.writeImage(path.join(big, 'test', `p${String(i).padStart(2, '0')}.png`), files.distort(rng, y, 0.2, 255), 640, 480, 3);
+    }
+    const jsonl = path.join(big, 'rows.jsonl');
+    const args = ['compare', path.join(big, 'ref'), path.join(big, 'test'), '--jsonl', jsonl, '--batch-size', '1', '--concurrency', '1', '-q'];
+    const child = spawn(process.execPath, [BIN, ...args], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    const rowsIn = () => (fs.existsSync(jsonl) ? fs.readFileSync(jsonl, 'utf8').split('\n').filter(Boolean).length : 0);
+    const t0 = Date.now();
+    while (rowsIn() < 3 && Date.now() - t0 < 60000) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGINT');
+    const { code } = await exited;
+    assert.strictEqual(code, 130, `exit ${code}: ${stderr}`);
+    assert.match(stderr, /interrupted/);
+    const first = fs.readFileSync(jsonl, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    assert.ok(first.length >= 3 && first.length < n, `${first.length} rows after the interrupt`);
+    const resumed = cli([...args, '--resume', '--json']);
+    assert.strictEqual(resumed.code, 0, resumed.stderr);
+    const all = fs.readFileSync(jsonl, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    assert.strictEqual(all.length, n, 'each pair once in the JSONL');
+    assert.strictEqual(new Set(all.map((r) => r.id)).size, n);
+    assert.deepStrictEqual(all.slice(0, first.length), first, 'the first run\'s rows are kept as they were');
+    const once = cli(['compare', path.join(big, 'ref'), path.join(big, 'test'), '--json']);
+    assert.deepStrictEqual(JSON.parse(resumed.stdout), JSON.parse(once.stdout));
+  });
+});

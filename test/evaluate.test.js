@@ -1,0 +1,185 @@
+'use strict';
+// cuda-ssim/evaluate: decoded values (PNG 8/16-bit, WebP, TIFF, grey, alpha, luma) give exactly
+// the core API's SSIM of the raw pixels; folder matching with a corrupt file, a size mismatch and
+// missing counterparts reported per pair while the run goes on; the summary's statistics; shards
+// merged equal one run; worker lanes; maps; option errors.
+
+const assert = require('assert');
+const fs = require('fs');
+const path = require('path');
+const pkg = require('./helpers/pkg');
+const { testRng } = require('./helpers/random');
+const { expectThrow } = require('./helpers/check');
+const files = require('./helpers/imagefiles');
+
+function evaluateModule() {
+  return require(path.join(pkg.root, 'dist', 'evaluate'));
+}
+
+async function collect(evaluation) {
+  const out = [];
+  for await (const r of evaluation) out.push(r);
+  return out;
+}
+
+const CPU = { backend: 'cpu' };
+
+describe('evaluate: batch evaluation of image files', function () {
+  let dir;
+  before(function () {
+    dir = files.tmpDir('evaluate');
+  });
+  after(function () {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('decoded values are the files\' pixels: 8-bit, 16-bit, grey, alpha, WebP, TIFF; luma as MATLAB rgb2gray', async function () {
+    const rng = testRng(this);
+    const api = pkg.api();
+    const { evaluate } = evaluateModule();
+    const W = 37;
+    const H = 29;
+    const shape = { width: W, height: H, channels: 3 };
+    const y8 = files.pattern(rng, W, H, 3, 255);
+    const x8 = files.distort(rng, y8, 0.2, 255);
+    const y16 = files.pattern(rng, W, H, 3, 65535);
+    const x16 = files.distort(rng, y16, 0.2, 65535);
+    const g = files.pattern(rng, W, H, 1, 255);
+    const gx = files.distort(rng, g, 0.3, 255);
+    const rgba = new Uint8Array(W * H * 4);
+    for (let i = 0; i < W * H; i++) { rgba.set(x8.subarray(3 * i, 3 * i + 3), 4 * i); rgba[4 * i + 3] = (i * 37) % 256; }
+    const d = path.join(dir, 'known');
+    await files.writeImage(path.join(d, 'y8.png'), y8, W, H, 3);
+    await files.writeImage(path.join(d, 'x8.webp'), x8, W, H, 3);
+    await files.writeImage(path.join(d, 'x8.tiff'), x8, W, H, 3);
+    await files.writeImage(path.join(d, 'x8a.png'), rgba, W, H, 4);
+    await files.writeImage(path.join(d, 'y16.png'), y16, W, H, 3);
+    await files.writeImage(path.join(d, 'x16.png'), x16, W, H, 3);
+    await files.writeImage(path.join(d, 'g.png'), g, W, H, 1);
+    await files.writeImage(path.join(d, 'gx.png'), gx, W, H, 1);
+    const f = (n) => path.join(d, n);
+    const results = await collect(evaluate([
+      { reference: f('y8.png'), test: f('x8.webp'), id: 'webp' },
+      { reference: f('y8.png'), test: f('x8.tiff'), id: 'tiff' },
+      { reference: f('y8.png'), test: f('x8a.png'), id: 'alpha' },
+      { reference: f('y16.png'), test: f('x16.png'), id: 'sixteen' },
+      [f('g.png'), f('gx.png')],
+      { reference: f('y16.png'), test: f('x8.webp'), id: 'mixed' },
+    ], CPU));
+    const byId = new Map(results.map((r) => [r.id, r]));
+    const expect8 = api.ssim({ ...shape, data: x8 }, { ...shape, data: y8 }, CPU);
+    for (const id of ['webp', 'tiff', 'alpha']) {
+      assert.strictEqual(byId.get(id).status, 'ok', JSON.stringify(byId.get(id)));
+      assert.strictEqual(byId.get(id).ssim, expect8, `${id}: SSIM of the decoded pixels`);
+      assert.strictEqual(byId.get(id).dssim, 1 - expect8);
+    }
+    assert.strictEqual(byId.get('sixteen').ssim, api.ssim({ ...shape, data: x16 }, { ...shape, data: y16 }, CPU), '16-bit PNG decodes to Uint16 values');
+    assert.notStrictEqual(byId.get('sixteen').ssim, api.ssim({ ...shape, data: Uint8Array.from(x16, (v) => v >> 8) }, { ...shape, data: Uint8Array.from(y16, (v) => v >> 8) }, CPU));
+    // grey images are compared as R = G = B: the same value as one channel
+    const grey = byId.get(f('gx.png'));
+    assert.ok(Math.abs(grey.ssim - api.ssim({ width: W, height: H, data: gx }, { width: W, height: H, data: g }, CPU)) <= 1e-7);
+    // 8-bit against 16-bit: the 8-bit image widened (v * 257), same intensities
+    assert.strictEqual(byId.get('mixed').ssim, api.ssim({ ...shape, data: Uint16Array.from(x8, (v) => v * 257) }, { ...shape, data: y16 }, CPU));
+    // luma
+    const lumaResults = await collect(evaluate([{ reference: f('y8.png'), test: f('x8.webp') }, { reference: f('y16.png'), test: f('x16.png') }], { ...CPU, color: 'luma' }));
+    const lumaOf = (r) => lumaResults.find((q) => q.test === r).ssim;
+    assert.strictEqual(lumaOf(f('x8.webp')), api.ssim({ width: W, height: H, data: files.luma(x8) }, { width: W, height: H, data: files.luma(y8) }, CPU));
+    assert.strictEqual(lumaOf(f('x16.png')), api.ssim({ width: W, height: H, data: files.luma(x16) }, { width: W, height: H, data: files.luma(y16) }, CPU));
+  });
+
+  it('folders: matched by relative path, any extension; corrupt / size mismatch / missing counterparts are per-pair errors; summary', async function () {
+    const rng = testRng(this);
+    const api = pkg.api();
+    const { evaluate, quantile } = evaluateModule();
+    const fx = await files.makeFolders(rng, path.join(dir, 'folders'), { n: 7 });
+    const e = evaluate({ reference: fx.ref, test: fx.test }, { ...CPU, batchSize: 3 });
+    const listed = await e.pairs();
+    assert.deepStrictEqual(listed.map((p) => p.id), [...listed.map((p) => p.id)].sort(), 'pairs sorted by id');
+    const results = await collect(e);
+    const summary = await e.summary();
+    assert.strictEqual(results.length, 7 + 4);
+    const values = [];
+    for (const [id, t] of fx.good) {
+      const r = results.find((q) => q.id === id);
+      assert.ok(r && r.status === 'ok', `${id}: ${JSON.stringify(r)}`);
+      const shape = { width: t.width, height: t.height, channels: 3 };
+      assert.strictEqual(r.ssim, api.ssim({ ...shape, data: t.x }, { ...shape, data: t.y }, CPU), `${id}`);
+      assert.strictEqual(r.width, t.width);
+      assert.ok(r.reference.endsWith(`${id}.png`) && fs.existsSync(r.test));
+      values.push(r.ssim);
+    }
+    for (const [id, code] of Object.entries(fx.bad)) {
+      const r = results.find((q) => q.id === id);
+      assert.ok(r, `${id} reported`);
+      assert.strictEqual(r.status, 'error');
+      assert.strictEqual(r.error.code, code, `${id}: ${JSON.stringify(r.error)}`);
+      assert.ok(typeof r.error.file === 'string' && r.error.reason.includes(path.basename(r.error.file)), `${id}: the file is named: ${r.error.reason}`);
+      assert.strictEqual(r.ssim, null);
+    }
+    values.sort((a, b) => a - b);
+    assert.strictEqual(summary.count, 7);
+    assert.strictEqual(summary.failures, 4);
+    assert.strictEqual(summary.total, 11);
+    assert.strictEqual(summary.min, values[0]);
+    assert.strictEqual(summary.max, values[6]);
+    assert.strictEqual(summary.median, values[3]);
+    assert.ok(Math.abs(summary.p5 - (values[0] + 0.3 * (values[1] - values[0]))) < 1e-12, `p5 ${summary.p5}`);
+    assert.ok(Math.abs(summary.mean - values.reduce((a, b) => a + b) / 7) < 1e-12);
+    assert.strictEqual(summary.worst[0].ssim, values[0]);
+    assert.strictEqual(summary.interrupted, false);
+    assert.strictEqual(quantile([1, 2, 3, 4], 0.5), 2.5);
+  });
+
+  it('shards: every pair in exactly one shard, and merge(shards) equals one unsharded run; worker lanes give the same values', async function () {
+    const rng = testRng(this);
+    const { evaluate, merge, jsonLine, inShard } = evaluateModule();
+    const fx = await files.makeFolders(rng, path.join(dir, 'shards'), { n: 9, width: 24, height: 20 });
+    const whole = merge([await collect(evaluate({ reference: fx.ref, test: fx.test }, CPU))]);
+    const count = 3;
+    const shardFiles = [];
+    const seen = [];
+    for (let index = 0; index < count; index++) {
+      const rows = await collect(evaluate({ reference: fx.ref, test: fx.test }, { ...CPU, shard: { index, count } }));
+      for (const r of rows) assert.ok(inShard(r.id, { index, count }));
+      seen.push(...rows.map((r) => r.id));
+      const file = path.join(dir, `shard-${index}.jsonl`);
+      fs.writeFileSync(file, rows.map(jsonLine).join(''));
+      shardFiles.push(file);
+    }
+    assert.deepStrictEqual(seen.sort(), whole.results.map((r) => r.id).sort(), 'each pair in one shard');
+    const merged = merge(shardFiles);
+    assert.deepStrictEqual(merged.results, whole.results);
+    assert.deepStrictEqual(merged.summary, whole.summary);
+    // two CPU worker threads (the devices code path, without GPUs)
+    const workers = merge([await collect(evaluate({ reference: fx.ref, test: fx.test }, { ...CPU, devices: [0, 1], batchSize: 2 }))]);
+    assert.deepStrictEqual(workers.results, whole.results);
+  });
+
+  it('maps: each result carries its SSIM map, whose mean is the SSIM; skip leaves pairs out', async function () {
+    const rng = testRng(this);
+    const { evaluate } = evaluateModule();
+    const fx = await files.makeFolders(rng, path.join(dir, 'maps'), { n: 3, width: 30, height: 22 });
+    const results = await collect(evaluate({ reference: fx.ref, test: fx.test }, { ...CPU, maps: true, padding: 'valid', windowSize: 7, skip: ['img0', 'bad/corrupt'] }));
+    assert.ok(!results.some((r) => r.id === 'img0' || r.id === 'bad/corrupt'), 'skipped ids are left out');
+    const ok = results.filter((r) => r.status === 'ok');
+    assert.strictEqual(ok.length, 2);
+    for (const r of ok) {
+      assert.strictEqual(r.map.width, 24);
+      assert.strictEqual(r.map.height, 16);
+      let mean = 0;
+      for (const v of r.map.data) mean += v / r.map.data.length;
+      assert.ok(Math.abs(mean - r.ssim) < 2e-6, `${r.id}: map mean ${mean} vs ${r.ssim}`);
+    }
+  });
+
+  it('options and inputs are checked at once (codes as the core API)', function () {
+    const { evaluate } = evaluateModule();
+    expectThrow(() => evaluate([], { color: 'cmyk' }), { code: 'ERR_SSIM_OPTION', message: /color/ });
+    expectThrow(() => evaluate([], { windowSize: 8 }), { code: 'ERR_SSIM_OPTION', message: /windowSize/ });
+    expectThrow(() => evaluate([], { shard: { index: 3, count: 3 } }), { code: 'ERR_SSIM_OPTION', message: /shard/ });
+    expectThrow(() => evaluate([], { devices: 'some' }), { code: 'ERR_SSIM_OPTION', message: /devices/ });
+    expectThrow(() => evaluate({ reference: path.join(dir, 'nope'), test: dir }), { code: 'ERR_SSIM_INVALID_ARGUMENT', message: /nope/ });
+    expectThrow(() => evaluate([{ reference: 1, test: 'b' }]), { code: 'ERR_SSIM_INVALID_ARGUMENT', message: /pairs\[0\]/ });
+    expectThrow(() => evaluate('dir'), { code: 'ERR_SSIM_INVALID_ARGUMENT' });
+  });
+});
