@@ -99,6 +99,9 @@ async function gpuBench(results) {
   const device = info.cuda.devices[0];
   const ceilings = native.measureCeilings(0);
   results.device = device.name;
+  // fused-ssim and the targets were measured on one machine: say which, so that a run on another
+  // GPU does not pass for a like-for-like comparison.
+  results.peers_device = peers.device;
   results.ceilings = { copy_TBps: ceilings.copyBytesPerSecond / 1e12, fp32_TFLOPs: ceilings.fp32FlopsPerSecond / 1e12 };
   console.log(`# ${device.name}: copy ${results.ceilings.copy_TBps.toFixed(2)} TB/s (read + write), fp32 FMA ${results.ceilings.fp32_TFLOPs.toFixed(1)} TFLOP/s`);
   const sync = () => api.synchronize(0);
@@ -254,7 +257,8 @@ async function main() {
       const results = { ...meta, cases: {} };
       await gpuBench(results);
       results.file = writeResults(results, results.device);
-      tables.push(`GPU: ${results.device} (copy ${results.ceilings.copy_TBps.toFixed(2)} TB/s, fp32 ${results.ceilings.fp32_TFLOPs.toFixed(1)} TFLOP/s)\n\n${gpuTable(results)}`);
+      const peerNote = results.peers_device === results.device ? '' : `\n\nfused-ssim and the targets: measured on ${results.peers_device} (bench/peers.json), not on this GPU.`;
+      tables.push(`GPU: ${results.device} (copy ${results.ceilings.copy_TBps.toFixed(2)} TB/s, fp32 ${results.ceilings.fp32_TFLOPs.toFixed(1)} TFLOP/s)\n\n${gpuTable(results)}${peerNote}`);
     }
   }
   if (wantCpu) {

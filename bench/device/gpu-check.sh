@@ -10,9 +10,9 @@ mocha="node node_modules/mocha/bin/mocha.js"
 if [ "${SKIP_TESTS:-0}" != 1 ]; then
   echo "== npm test (CUDA available)"
   $mocha 2>&1 | tee "$OUT/test.log" | grep -E "passed, .* failed|failing|^\s+[0-9]+\) " | head -40
-  echo "== compute-sanitizer memcheck: GPU suite"
+  echo "== compute-sanitizer memcheck: GPU suite and the CUDA ssimMap tests"
   compute-sanitizer --tool memcheck --error-exitcode 9 $mocha --no-config --reporter test/reporter.js \
-    --require test/helpers/setup.js --timeout 900000 test/gpu.test.js > "$OUT/sanitizer.log" 2>&1
+    --require test/helpers/setup.js --timeout 900000 test/gpu.test.js test/map.test.js > "$OUT/sanitizer.log" 2>&1
   echo "sanitizer exit code $?"; grep -E "ERROR SUMMARY|passed, .* failed" "$OUT/sanitizer.log"
 fi
 echo "== cross-check against scikit-image"
@@ -21,4 +21,9 @@ if [ "${SKIP_BENCH:-0}" != 1 ]; then
   echo "== benchmark"
   node bench/run.js --gpu --out "$OUT" ${BENCH_ARGS:-} > "$OUT/bench.log" 2>&1; echo "bench exit code $?"
   sed -n '/^GPU:/,$p' "$OUT/bench.log"
+fi
+if [ "${EVAL_BENCH:-0}" = 1 ]; then
+  echo "== evaluate throughput (1080p PNG pairs, CUDA)"
+  node bench/evaluate.js --backend cuda ${EVAL_ARGS:-} --out "$OUT/evaluate.json" > "$OUT/evaluate.log" 2>&1; echo "evaluate exit code $?"
+  tail -15 "$OUT/evaluate.log"
 fi

@@ -11,7 +11,7 @@ cd "$(git rev-parse --show-toplevel)"
 [ -f build/Release/cuda_ssim.node ] && [ -f dist/index.js ] || { echo "build the addon and dist/ first" >&2; exit 1; }
 stage=$(mktemp -d)
 cp -r node_modules "$stage/"
-( cd "$stage/node_modules" && rm -rf typescript @types cmake-js node-api-headers node-addon-api prebuildify tar lru-cache .package-lock.json )
+( cd "$stage/node_modules" && rm -rf typescript @types cmake-js node-api-headers node-addon-api prebuildify tar lru-cache playwright-core .package-lock.json )
 tar -C "$stage" -cf - node_modules | xz -T2 -6 > .device/rt.tar.xz
 rm -rf "$stage"
 echo "staged .device/rt.tar.xz ($(du -h .device/rt.tar.xz | cut -f1)); carry total: $(du -shc .device build/Release dist | tail -1 | cut -f1)"
