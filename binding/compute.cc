@@ -109,12 +109,10 @@ void run(ParsedJob& j, bool waitForDevice) {
 
 }  // namespace
 
-Napi::Value Compute(const Napi::CallbackInfo& info) {
-  return runSyncJob(info.Env(), [&] {
-    if (info.Length() < 1 || !info[0].IsObject()) internalError("compute(job) needs a job object");
-    ParsedJob job = parseJob(info[0].As<Napi::Object>());
-    run(job, false);
-  });
+Napi::Value Compute(const Napi::CallbackInfo& info) { return syncJobEntry(info, "compute", parseJob, run); }
+
+Napi::Value ComputeAsync(const Napi::CallbackInfo& info) {
+  return asyncJobEntry(info, "computeAsync", "cuda-ssim:compute", parseJob, run);
 }
 
 // Waits until every call queued on the device's stream has finished (and reports its errors).
@@ -132,18 +130,6 @@ Napi::Value Synchronize(const Napi::CallbackInfo& info) {
     throw toJsError(env, e);
   }
   return env.Undefined();
-}
-
-Napi::Value ComputeAsync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  try {
-    if (info.Length() < 1 || !info[0].IsObject()) internalError("computeAsync(job) needs a job object");
-    Napi::Object jobObject = info[0].As<Napi::Object>();
-    auto job = std::make_shared<ParsedJob>(parseJob(jobObject));
-    return queueJob(env, jobObject, [job] { run(*job, true); }, "cuda-ssim:compute");
-  } catch (const CodedError& e) {
-    return rejectedJob(env, e);
-  }
 }
 
 }  // namespace cudassim

@@ -145,6 +145,11 @@ ParsedInputs parseInputs(const Napi::Object& o) {
   return j;
 }
 
+Napi::Object jobObjectArg(const Napi::CallbackInfo& info, const char* entry) {
+  if (info.Length() < 1 || !info[0].IsObject()) internalError(std::string(entry) + "(job) needs a job object");
+  return info[0].As<Napi::Object>();
+}
+
 Napi::Value runSyncJob(Napi::Env env, const std::function<void()>& work) {
   std::unique_ptr<CodedError> error = capture(work);
   if (error) throw toJsError(env, *error);

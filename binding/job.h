@@ -60,6 +60,35 @@ Napi::Promise queueJob(Napi::Env env, Napi::Object keepAlive, std::function<void
 // A rejected promise for an error thrown while a job was being parsed.
 Napi::Promise rejectedJob(Napi::Env env, const CodedError& e);
 
+// info[0] as the job object (ERR_SSIM_INTERNAL naming `entry` otherwise).
+Napi::Object jobObjectArg(const Napi::CallbackInfo& info, const char* entry);
+
+// The two entry points of a kind of job. `parse` reads the job object on the JS thread; `run`
+// computes it, told whether the device must have finished when it returns: not for the
+// synchronous entry (device-only work may stay queued on the stream), always on the worker
+// (the promise means done).
+template <typename Job>
+Napi::Value syncJobEntry(const Napi::CallbackInfo& info, const char* entry, Job (*parse)(const Napi::Object&),
+                         void (*run)(Job&, bool)) {
+  return runSyncJob(info.Env(), [&] {
+    Job job = parse(jobObjectArg(info, entry));
+    run(job, false);
+  });
+}
+
+template <typename Job>
+Napi::Value asyncJobEntry(const Napi::CallbackInfo& info, const char* entry, const char* resourceName,
+                          Job (*parse)(const Napi::Object&), void (*run)(Job&, bool)) {
+  Napi::Env env = info.Env();
+  try {
+    Napi::Object jobObject = jobObjectArg(info, entry);
+    auto job = std::make_shared<Job>(parse(jobObject));
+    return queueJob(env, jobObject, [job, run] { run(*job, true); }, resourceName);
+  } catch (const CodedError& e) {
+    return rejectedJob(env, e);
+  }
+}
+
 #if CUDA_SSIM_WITH_CUDA
 
 // One call on a device: holds the device's stream for the call (its mutex keeps the call's

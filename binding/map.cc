@@ -58,24 +58,10 @@ void run(MapJob& j, bool waitForDevice) {
 
 }  // namespace
 
-Napi::Value ComputeMap(const Napi::CallbackInfo& info) {
-  return runSyncJob(info.Env(), [&] {
-    if (info.Length() < 1 || !info[0].IsObject()) internalError("computeMap(job) needs a job object");
-    MapJob job = parseMapJob(info[0].As<Napi::Object>());
-    run(job, false);
-  });
-}
+Napi::Value ComputeMap(const Napi::CallbackInfo& info) { return syncJobEntry(info, "computeMap", parseMapJob, run); }
 
 Napi::Value ComputeMapAsync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  try {
-    if (info.Length() < 1 || !info[0].IsObject()) internalError("computeMapAsync(job) needs a job object");
-    Napi::Object jobObject = info[0].As<Napi::Object>();
-    auto job = std::make_shared<MapJob>(parseMapJob(jobObject));
-    return queueJob(env, jobObject, [job] { run(*job, true); }, "cuda-ssim:computeMap");
-  } catch (const CodedError& e) {
-    return rejectedJob(env, e);
-  }
+  return asyncJobEntry(info, "computeMapAsync", "cuda-ssim:computeMap", parseMapJob, run);
 }
 
 }  // namespace cudassim

@@ -10,6 +10,7 @@ const { spawn, spawnSync } = require('child_process');
 const pkg = require('./helpers/pkg');
 const { testRng } = require('./helpers/random');
 const files = require('./helpers/imagefiles');
+const { evaluateModule, collect } = require('./helpers/evaluate');
 
 const BIN = path.join(pkg.root, 'bin', 'cuda-ssim.js');
 const ENV = { ...process.env, CUDA_SSIM_BACKEND: 'cpu' };
@@ -21,15 +22,6 @@ function cli(args, opts = {}) {
 
 const RESULT_KEYS = ['id', 'reference', 'test', 'status', 'ssim', 'dssim', 'width', 'height'];
 
-function evaluateModule() {
-  return require(path.join(pkg.root, 'dist', 'evaluate'));
-}
-
-async function collect(evaluation) {
-  const out = [];
-  for await (const r of evaluation) out.push(r);
-  return out;
-}
 
 describe('cli: the cuda-ssim command', function () {
   let dir;

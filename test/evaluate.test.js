@@ -11,16 +11,8 @@ const pkg = require('./helpers/pkg');
 const { testRng } = require('./helpers/random');
 const { expectThrow } = require('./helpers/check');
 const files = require('./helpers/imagefiles');
+const { evaluateModule, collect } = require('./helpers/evaluate');
 
-function evaluateModule() {
-  return require(path.join(pkg.root, 'dist', 'evaluate'));
-}
-
-async function collect(evaluation) {
-  const out = [];
-  for await (const r of evaluation) out.push(r);
-  return out;
-}
 
 const CPU = { backend: 'cpu' };
 
