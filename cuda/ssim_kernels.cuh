@@ -1,24 +1,30 @@
 // The CUDA kernels of the GPU path (launched by cuda/ssim_cuda.cu). Design notes (v4,
 // "column walk"; bench/NOTES.md has the measurements behind it):
 //
-// Strips. A block of 128 threads (4 warps) owns an output strip of kTileW = 112 columns and
+// Strips. A block of 128 threads (4 warps) owns an output strip of kTileW = 116 columns and
 // `rowsPerBlock` rows (1 to 4, or 8, batches of kRB = 12 rows, chosen by the host) of one plane
-// (b, c). Thread t owns input column gx0 - kHalo + t (t < 122 = 112 + 2 * kHalo; the last 6
+// (b, c). Thread t owns input column gx0 - kHalo + t (t < 126 = 116 + 2 * kHalo; the last 2
 // threads carry zeros) and walks down the strip, kRB rows per batch:
 //   - inputs: each input element is read from global memory exactly once (coalesced across
 //     the warp for planar images). float: the next batch's rows are copied asynchronously
 //     (cp.async, sm_80+) into this thread's column of a staging array while the current
-//     batch's horizontal pass runs; other dtypes (and sm_75): register loads issued before the
-//     horizontal pass. The backward stages its float maps the same way for every dtype;
+//     batch's horizontal pass runs (a batch wholly inside the image walks one pointer per
+//     input down the rows: no per-row bounds or 64-bit index arithmetic); other dtypes (and
+//     sm_75): register loads issued before the horizontal pass. The backward stages its float
+//     maps the same way for every dtype;
 //   - vertical pass, in registers: the thread keeps the last 2r+1 rows of its column's
 //     (x, y, x^2 + y^2, xy) in a shift register (44 registers; the loop is unrolled so the
 //     shift is register renaming) and writes the four vertically filtered moments of the
 //     batch's rows to shared memory;
 //   - __syncthreads; horizontal pass from shared memory: one work item = 4 consecutive output
 //     columns of one row: four 128-bit loads per moment (16 values, conflict-free: the row
-//     pitch of 144 floats keeps 8 consecutive items on 8 distinct 16-byte bank groups even
-//     across a row boundary), the folded filter, then SSIM (and partials) per pixel, computed
-//     for all 4 columns without branches and masked outside the map;
+//     pitch of 148 floats = 37 16-byte groups, 8 more than the 29 items of a row, keeps 8
+//     consecutive items on 8 distinct 16-byte bank groups even across a row boundary), the
+//     folded filter, then SSIM (and partials) per pixel, computed for all 4 columns without
+//     branches and masked outside the map. 116 columns (v10; 112 before) is the widest strip
+//     whose halo fits the 128 threads and whose start stays 16-byte aligned: 126 of 128 lanes
+//     work in the vertical pass and 348 items fill 2.7 rounds of 128 threads (112: 122 lanes,
+//     336 items in 2.6 rounds);
 //   - __syncthreads, next batch.
 // Each vertical moment is read once from shared memory (v1 staged the inputs, re-read every
 // horizontal moment 2r+1 times from shared memory and recomputed products 3.5 times).
@@ -55,18 +61,21 @@ constexpr int kThreads = 128;                  // 4 warps
 constexpr int kWarps = kThreads / 32;
 constexpr int kHalo = kMaxRadius;              // 5
 constexpr int kWin = 2 * kHalo + 1;            // 11 rows in the shift register
-constexpr int kTileW = 112;                    // output columns per strip
-constexpr int kInCols = kTileW + 2 * kHalo;    // 122 input columns (threads 122..127 idle)
+#ifndef SSIM_TILE_W
+#define SSIM_TILE_W 116
+#endif
+constexpr int kTileW = SSIM_TILE_W;            // output columns per strip (a multiple of 4)
+constexpr int kInCols = kTileW + 2 * kHalo;    // 126 input columns (threads 126, 127 idle)
 #ifndef SSIM_RB
 #define SSIM_RB 12
 #endif
 constexpr int kRB = SSIM_RB;                   // rows per batch (vertical pass -> shared -> horizontal)
 constexpr int kSegW = 4;                       // outputs per horizontal work item
-constexpr int kSegs = kTileW / kSegW;          // 28 items per row
+constexpr int kSegs = kTileW / kSegW;          // 29 items per row
 constexpr int kSegLoad = 16;                   // values read per item (>= 4 + 2 * kHalo)
-constexpr int kPitch = 144;                    // floats per shared row (36 x 16 B: see above)
+constexpr int kPitch = 4 * (kSegs + 8);        // floats per shared row (148: see above)
 constexpr int kBuf = kRB * kPitch;             // floats per moment buffer
-constexpr int kItems = kRB * kSegs;            // 448 horizontal items per batch
+constexpr int kItems = kRB * kSegs;            // 348 horizontal items per batch
 constexpr int kMoments = 4;                    // forward: E[x], E[y], E[x^2 + y^2], E[xy]
 #ifndef SSIM_MAX_BATCHES
 #define SSIM_MAX_BATCHES 8
@@ -86,6 +95,7 @@ constexpr int kBackwardMinBlocks = SSIM_BWD_MIN_BLOCKS;
 static_assert(kSegLoad >= kSegW + 2 * kHalo, "a horizontal item must see its whole window");
 static_assert((kSegs - 1) * kSegW + kSegLoad <= kPitch, "items read inside the row");
 static_assert(kInCols <= kThreads, "one input column per thread");
+static_assert(kTileW % kSegW == 0, "strips start 16-byte aligned (float4 stores of the maps)");
 static_assert(kPitch % 4 == 0 && (kPitch / 4 - kSegs) % 8 == 0, "conflict-free 128-bit loads");
 
 // Per-image reduction state (16 bytes), at the start of the workspace.
@@ -193,6 +203,9 @@ __device__ __forceinline__ void shiftIn(float (&r)[N], float v) {
 #else
 #define SSIM_ASYNC_COPY 0
 #endif
+#ifndef SSIM_WALK_POINTERS  // v10: batches inside the image load through running pointers
+#define SSIM_WALK_POINTERS 1
+#endif
 
 __device__ __forceinline__ void cpAsync4(float* dst, const float* src, bool valid) {
 #if SSIM_ASYNC_COPY
@@ -275,6 +288,22 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
     float lx[kRB], ly[kRB];
     auto loadBatch = [&](int rb0) {
       if constexpr (kStaged) {
+#if SSIM_WALK_POINTERS
+        if (rb0 + kHalo + kRB <= a.height) {  // the whole batch is inside the image (uniform)
+          const long long off = colOff + (long long)(rb0 + kHalo) * a.rowStride;
+          const float* px = reinterpret_cast<const float*>(xp) + off;  // column 0 if !colOk: valid
+          const float* py = reinterpret_cast<const float*>(yp) + off;
+#pragma unroll
+          for (int j = 0; j < kRB; ++j) {
+            cpAsync4(sstage + j * kThreads + tid, px, colOk);
+            cpAsync4(sstage + (kRB + j) * kThreads + tid, py, colOk);
+            px += a.rowStride;
+            py += a.rowStride;
+          }
+          cpAsyncCommit();
+          return;
+        }
+#endif
 #pragma unroll
         for (int j = 0; j < kRB; ++j) {
           const int gy = rb0 + kHalo + j;
@@ -467,6 +496,25 @@ __global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKern
     // The partial maps of a batch, rows rb0 + kHalo .. rb0 + kHalo + kRB - 1 of this column,
     // copied asynchronously into this thread's column of sstage (zero outside the image).
     auto loadBatch = [&](int rb0) {
+#if SSIM_WALK_POINTERS
+      if (rb0 + kHalo + kRB <= a.height) {  // the whole batch is inside the image (uniform)
+        const long long off = colOff + (long long)(rb0 + kHalo) * a.width;
+        const float* qa = pa + off;  // column 0 if !colOk: valid
+        const float* qb = pb + off;
+        const float* qg = pg + off;
+#pragma unroll
+        for (int j = 0; j < kRB; ++j) {
+          cpAsync4(sstage + j * kThreads + tid, qa, colOk);
+          cpAsync4(sstage + (kRB + j) * kThreads + tid, qb, colOk);
+          cpAsync4(sstage + (2 * kRB + j) * kThreads + tid, qg, colOk);
+          qa += a.width;
+          qb += a.width;
+          qg += a.width;
+        }
+        cpAsyncCommit();
+        return;
+      }
+#endif
 #pragma unroll
       for (int j = 0; j < kRB; ++j) {
         const int gy = rb0 + kHalo + j;
