@@ -12,6 +12,8 @@ const { testRng } = require('./helpers/random');
 const { expectThrow } = require('./helpers/check');
 const files = require('./helpers/imagefiles');
 const { evaluateModule, collect } = require('./helpers/evaluate');
+const ref = require('./reference');
+const { valueTol } = require('./helpers/cases');
 
 
 const CPU = { backend: 'cpu' };
@@ -173,5 +175,48 @@ describe('evaluate: batch evaluation of image files', function () {
     expectThrow(() => evaluate({ reference: path.join(dir, 'nope'), test: dir }), { code: 'ERR_SSIM_INVALID_ARGUMENT', message: /nope/ });
     expectThrow(() => evaluate([{ reference: 1, test: 'b' }]), { code: 'ERR_SSIM_INVALID_ARGUMENT', message: /pairs\[0\]/ });
     expectThrow(() => evaluate('dir'), { code: 'ERR_SSIM_INVALID_ARGUMENT' });
+  });
+});
+
+const gpuInfo = pkg.tryBackendInfo();
+const gpu = !!(gpuInfo && gpuInfo.cuda && gpuInfo.cuda.available);
+
+describe(`evaluate on CUDA${gpu ? ` (${gpuInfo.cuda.devices.length} GPU${gpuInfo.cuda.devices.length > 1 ? 's' : ''})` : ' (skipped: CUDA not available)'}`, function () {
+  let dir;
+  before(function () {
+    if (gpu) dir = files.tmpDir('evaluate-cuda');
+  });
+  after(function () {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(function () {
+    if (!gpu) this.skip();
+  });
+
+  it("the in-process CUDA lane and devices: 'all' (a worker per GPU) give the float64 reference's values, errors as on the CPU", async function () {
+    const rng = testRng(this);
+    const { evaluate } = evaluateModule();
+    const fx = await files.makeFolders(rng, path.join(dir, 'folders'), { n: 9, width: 41, height: 33 });
+    const byId = (rows) => new Map(rows.map((r) => [r.id, r]));
+    const local = byId(await collect(evaluate({ reference: fx.ref, test: fx.test }, { backend: 'cuda', maps: true })));
+    const all = byId(await collect(evaluate({ reference: fx.ref, test: fx.test }, { backend: 'cuda', devices: 'all', batchSize: 2, maps: true })));
+    assert.strictEqual(local.size, 9 + 4);
+    assert.strictEqual(all.size, 9 + 4);
+    for (const [id, t] of fx.good) {
+      const shape = { width: t.width, height: t.height, channels: 3 };
+      const x = { ...shape, data: t.x };
+      const expected = ref.ssimRef(x, { ...shape, data: t.y })[0];
+      for (const [lane, rows] of [['in-process', local], ['devices: all', all]]) {
+        const r = rows.get(id);
+        assert.ok(r && r.status === 'ok', `${lane} ${id}: ${JSON.stringify(r && r.error)}`);
+        assert.ok(Math.abs(r.ssim - expected) <= valueTol(x), `${lane} ${id}: ${r.ssim} vs reference ${expected}`);
+        let mean = 0;
+        for (const v of r.map.data) mean += v / r.map.data.length;
+        assert.ok(Math.abs(mean - r.ssim) <= 2e-6, `${lane} ${id}: map mean ${mean} vs ${r.ssim}`);
+      }
+    }
+    for (const [id, code] of Object.entries(fx.bad)) {
+      for (const rows of [local, all]) assert.strictEqual(rows.get(id).error.code, code, id);
+    }
   });
 });
