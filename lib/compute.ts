@@ -2,8 +2,7 @@
 // computes, validation into a job (validate.ts), output allocation, the native call, the result.
 
 import { allocFloat32, deviceBufferOf, type DeviceArray } from './device-array';
-import { fromNative } from './errors';
-import { getNative, type NativeJob } from './native';
+import { runJob, runJobAsync, type NativeJob } from './native';
 import { isBatched, resolveCall, type CallSpec } from './validate';
 
 function spec(name: string, dssim: boolean, value: boolean, gradient: boolean, into: boolean): CallSpec {
@@ -69,32 +68,16 @@ function intoResult(s: CallSpec, out: unknown, grad: unknown): unknown {
   return s.value ? { value: out, gradient: grad } : grad;
 }
 
-function computeSync(job: NativeJob): void {
-  try {
-    getNative().compute(job);
-  } catch (err) {
-    throw fromNative(err);
-  }
-}
-
-async function computeAsync(job: NativeJob): Promise<void> {
-  try {
-    await getNative().computeAsync(job);
-  } catch (err) {
-    throw fromNative(err);
-  }
-}
-
 function runSync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y: unknown, opts: unknown): unknown {
   const job = resolveCall(s, x, y, opts, out, grad);
   if (s.into) {
-    computeSync(job);
+    runJob('compute', job);
     return intoResult(s, out, grad);
   }
   const batched = isBatched(x, y);
   const allocated = allocate(s, job);
   try {
-    computeSync(job);
+    runJob('compute', job);
   } catch (err) {
     release(allocated);
     throw err;
@@ -106,13 +89,13 @@ function runSync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y: unknow
 async function runAsync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y: unknown, opts: unknown): Promise<unknown> {
   const job = resolveCall(s, x, y, opts, out, grad);
   if (s.into) {
-    await computeAsync(job);
+    await runJobAsync('computeAsync', job);
     return intoResult(s, out, grad);
   }
   const batched = isBatched(x, y); // read before awaiting: the caller may change x meanwhile
   const allocated = allocate(s, job);
   try {
-    await computeAsync(job);
+    await runJobAsync('computeAsync', job);
   } catch (err) {
     release(allocated);
     throw err;

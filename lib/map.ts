@@ -6,8 +6,7 @@
 // the image's SSIM (up to float32 rounding).
 
 import { allocFloat32, deviceBufferOf, type DeviceArray } from './device-array';
-import { fromNative } from './errors';
-import { getNative, type NativeMapJob } from './native';
+import { runJob, runJobAsync, type NativeMapJob } from './native';
 import type { MapFunction, MapIntoFunction, AsyncMapFunction, AsyncMapIntoFunction } from './types';
 import { mapShape, resolveMapCall } from './validate';
 
@@ -27,22 +26,6 @@ function release(map: Float32Array | DeviceArray): void {
   if (!ArrayBuffer.isView(map)) map.dispose();
 }
 
-function runSync(job: NativeMapJob): void {
-  try {
-    getNative().computeMap(job);
-  } catch (err) {
-    throw fromNative(err);
-  }
-}
-
-async function runAsync(job: NativeMapJob): Promise<void> {
-  try {
-    await getNative().computeMapAsync(job);
-  } catch (err) {
-    throw fromNative(err);
-  }
-}
-
 /**
  * The SSIM map of x against y, averaged over channels: a Float32Array (host inputs) or a float32
  * DeviceArray (device inputs) of batch * mapHeight * mapWidth values, where the map is the image
@@ -53,7 +36,7 @@ export const ssimMap: MapFunction = function ssimMap(x: unknown, y: unknown, opt
   const job = resolveMapCall(x, y, opts, undefined, false);
   const map = allocateMap(job);
   try {
-    runSync(job);
+    runJob('computeMap', job);
   } catch (err) {
     release(map);
     throw err;
@@ -63,7 +46,7 @@ export const ssimMap: MapFunction = function ssimMap(x: unknown, y: unknown, opt
 
 /** Writes the SSIM map into `map` (Float32Array, or float32 DeviceArray for device inputs, of the map's length); returns `map`. */
 export const ssimMapInto: MapIntoFunction = function ssimMapInto(map: unknown, x: unknown, y: unknown, opts?: unknown) {
-  runSync(resolveMapCall(x, y, opts, map, true));
+  runJob('computeMap', resolveMapCall(x, y, opts, map, true));
   return map;
 } as MapIntoFunction;
 
@@ -72,7 +55,7 @@ export const ssimMapAsync: AsyncMapFunction = async function ssimMap(x: unknown,
   const job = resolveMapCall(x, y, opts, undefined, false);
   const map = allocateMap(job);
   try {
-    await runAsync(job);
+    await runJobAsync('computeMapAsync', job);
   } catch (err) {
     release(map);
     throw err;
@@ -82,6 +65,6 @@ export const ssimMapAsync: AsyncMapFunction = async function ssimMap(x: unknown,
 
 /** {@link ssimMapInto}, computed off the JavaScript thread. */
 export const ssimMapIntoAsync: AsyncMapIntoFunction = async function ssimMapInto(map: unknown, x: unknown, y: unknown, opts?: unknown) {
-  await runAsync(resolveMapCall(x, y, opts, map, true));
+  await runJobAsync('computeMapAsync', resolveMapCall(x, y, opts, map, true));
   return map;
 } as AsyncMapIntoFunction;

@@ -2,7 +2,7 @@
 // Its interface is docs/ARCHITECTURE.md, "Native module".
 
 import * as path from 'node:path';
-import { ssimError } from './errors';
+import { fromNative, ssimError } from './errors';
 import type { DeviceCounters, DType, Layout } from './types';
 
 /** What the addon reports about the machine (docs/ARCHITECTURE.md). */
@@ -124,6 +124,28 @@ function load(): NativeBinding {
 /** The addon; the first call loads it. Throws ERR_SSIM_NATIVE_LOAD (every time) if it cannot be loaded. */
 export function getNative(): NativeBinding {
   return binding !== null ? binding : load();
+}
+
+/** Runs a job entry of the addon on this thread; its errors become the library's coded errors. */
+export function runJob(entry: 'compute', job: NativeJob): void;
+export function runJob(entry: 'computeMap', job: NativeMapJob): void;
+export function runJob(entry: 'compute' | 'computeMap', job: NativeJob): void {
+  try {
+    (getNative()[entry] as (j: NativeJob) => void)(job);
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+/** The promise form of runJob: the addon computes on a libuv worker. */
+export function runJobAsync(entry: 'computeAsync', job: NativeJob): Promise<void>;
+export function runJobAsync(entry: 'computeMapAsync', job: NativeMapJob): Promise<void>;
+export async function runJobAsync(entry: 'computeAsync' | 'computeMapAsync', job: NativeJob): Promise<void> {
+  try {
+    await (getNative()[entry] as (j: NativeJob) => Promise<void>)(job);
+  } catch (err) {
+    throw fromNative(err);
+  }
 }
 
 /**
