@@ -217,12 +217,10 @@ __attribute__((noinline))
 #endif
 void loadRow(const Plan& p, const void* base, std::size_t off, float* dst) {
   const std::ptrdiff_t st = p.job->shape.pixStride();
-  switch (p.job->dtype) {
-    case DType::F32: convertRow(static_cast<const float*>(base) + off, st, p.W, p.inScale, dst); break;
-    case DType::F64: convertRow(static_cast<const double*>(base) + off, st, p.W, p.inScale, dst); break;
-    case DType::U8: convertRow(static_cast<const std::uint8_t*>(base) + off, st, p.W, p.inScale, dst); break;
-    case DType::U16: convertRow(static_cast<const std::uint16_t*>(base) + off, st, p.W, p.inScale, dst); break;
-  }
+  withElementType(p.job->dtype, [&](auto e) {
+    using T = typename decltype(e)::type;
+    convertRow(static_cast<const T*>(base) + off, st, p.W, p.inScale, dst);
+  });
 }
 
 // Row kernels. The *Impl functions are always_inline and are instantiated once per

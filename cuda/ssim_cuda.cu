@@ -86,22 +86,14 @@ int pickRowsPerBlock(int rows, unsigned long long columnStrips, int resident) {
 
 // The forward and backward kernels of a dtype, for the occupancy query.
 const void* forwardKernelOf(DType t) {
-  switch (t) {
-    case DType::F32: return reinterpret_cast<const void*>(kernels::ssimForwardKernel<float>);
-    case DType::F64: return reinterpret_cast<const void*>(kernels::ssimForwardKernel<double>);
-    case DType::U8: return reinterpret_cast<const void*>(kernels::ssimForwardKernel<std::uint8_t>);
-    case DType::U16: return reinterpret_cast<const void*>(kernels::ssimForwardKernel<std::uint16_t>);
-  }
-  return nullptr;
+  return withElementType(t, [](auto e) {
+    return reinterpret_cast<const void*>(kernels::ssimForwardKernel<typename decltype(e)::type>);
+  });
 }
 const void* backwardKernelOf(DType t) {
-  switch (t) {
-    case DType::F32: return reinterpret_cast<const void*>(kernels::ssimBackwardKernel<float>);
-    case DType::F64: return reinterpret_cast<const void*>(kernels::ssimBackwardKernel<double>);
-    case DType::U8: return reinterpret_cast<const void*>(kernels::ssimBackwardKernel<std::uint8_t>);
-    case DType::U16: return reinterpret_cast<const void*>(kernels::ssimBackwardKernel<std::uint16_t>);
-  }
-  return nullptr;
+  return withElementType(t, [](auto e) {
+    return reinterpret_cast<const void*>(kernels::ssimBackwardKernel<typename decltype(e)::type>);
+  });
 }
 
 template <typename T>
@@ -229,13 +221,9 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   }
   const BackwardArgs* bap = wantGrad ? &ba : nullptr;
 
-  switch (job.dtype) {
-    case DType::F32: return launchTyped<float>(fa, bap, forwardGrid, backwardGrid, stream);
-    case DType::F64: return launchTyped<double>(fa, bap, forwardGrid, backwardGrid, stream);
-    case DType::U8: return launchTyped<std::uint8_t>(fa, bap, forwardGrid, backwardGrid, stream);
-    case DType::U16: return launchTyped<std::uint16_t>(fa, bap, forwardGrid, backwardGrid, stream);
-  }
-  return cudaErrorInvalidValue;
+  return withElementType(job.dtype, [&](auto e) {
+    return launchTyped<typename decltype(e)::type>(fa, bap, forwardGrid, backwardGrid, stream);
+  });
 }
 
 }  // namespace cudassim

@@ -89,13 +89,7 @@ cudaError_t launch(const SsimJob& job, float* map, cudaStream_t stream) {
 }  // namespace
 
 cudaError_t launchSsimMap(const SsimJob& job, float* map, cudaStream_t stream) {
-  switch (job.dtype) {
-    case DType::F32: return launch<float>(job, map, stream);
-    case DType::F64: return launch<double>(job, map, stream);
-    case DType::U8: return launch<std::uint8_t>(job, map, stream);
-    case DType::U16: return launch<std::uint16_t>(job, map, stream);
-  }
-  return cudaErrorInvalidValue;
+  return withElementType(job.dtype, [&](auto e) { return launch<typename decltype(e)::type>(job, map, stream); });
 }
 
 }  // namespace cudassim

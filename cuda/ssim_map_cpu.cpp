@@ -113,12 +113,7 @@ void run(const SsimJob& job, float* map, int threads) {
 }  // namespace
 
 void computeSsimMapCpu(const SsimJob& job, float* map, int threads) {
-  switch (job.dtype) {
-    case DType::F32: return run<float>(job, map, threads);
-    case DType::F64: return run<double>(job, map, threads);
-    case DType::U8: return run<std::uint8_t>(job, map, threads);
-    case DType::U16: return run<std::uint16_t>(job, map, threads);
-  }
+  withElementType(job.dtype, [&](auto e) { run<typename decltype(e)::type>(job, map, threads); });
 }
 
 }  // namespace cudassim

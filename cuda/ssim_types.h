@@ -13,14 +13,26 @@ constexpr int kMaxRadius = 5;
 
 enum class DType : int { F32 = 0, F64 = 1, U8 = 2, U16 = 3 };
 
-inline std::size_t dtypeBytes(DType t) {
+template <typename T>
+struct ElementType {
+  using type = T;
+};
+
+// Calls f(ElementType<T>{}) with T the element type of t (float, double, uint8_t, uint16_t) and
+// returns what f returns: the one place where a runtime dtype becomes a template argument.
+template <typename F>
+decltype(auto) withElementType(DType t, F&& f) {
   switch (t) {
-    case DType::F32: return 4;
-    case DType::F64: return 8;
-    case DType::U8: return 1;
-    case DType::U16: return 2;
+    case DType::F64: return f(ElementType<double>{});
+    case DType::U8: return f(ElementType<std::uint8_t>{});
+    case DType::U16: return f(ElementType<std::uint16_t>{});
+    case DType::F32: break;
   }
-  return 0;
+  return f(ElementType<float>{});
+}
+
+inline std::size_t dtypeBytes(DType t) {
+  return withElementType(t, [](auto e) { return sizeof(typename decltype(e)::type); });
 }
 
 // B images of C channels, H rows, W columns. Element (b, c, y, x) lives at
