@@ -89,6 +89,7 @@ cudaError_t launch(const SsimJob& job, float* map, cudaStream_t stream) {
 }  // namespace
 
 cudaError_t launchSsimMap(const SsimJob& job, float* map, cudaStream_t stream) {
+  if (dtypeBytes(job.dtype) == 0) return cudaErrorInvalidValue;
   return withElementType(job.dtype, [&](auto e) { return launch<typename decltype(e)::type>(job, map, stream); });
 }
 

@@ -20,6 +20,7 @@ struct ElementType {
 
 // Calls f(ElementType<T>{}) with T the element type of t (float, double, uint8_t, uint16_t) and
 // returns what f returns: the one place where a runtime dtype becomes a template argument.
+// Callers have checked t (dtypeBytes(t) != 0): a value outside the enum runs as float.
 template <typename F>
 decltype(auto) withElementType(DType t, F&& f) {
   switch (t) {
@@ -31,8 +32,16 @@ decltype(auto) withElementType(DType t, F&& f) {
   return f(ElementType<float>{});
 }
 
+// 0 for a value outside the enum: the launchers reject such a job (cudaErrorInvalidValue)
+// before withElementType would read it as float.
 inline std::size_t dtypeBytes(DType t) {
-  return withElementType(t, [](auto e) { return sizeof(typename decltype(e)::type); });
+  switch (t) {
+    case DType::F32: return 4;
+    case DType::F64: return 8;
+    case DType::U8: return 1;
+    case DType::U16: return 2;
+  }
+  return 0;
 }
 
 // B images of C channels, H rows, W columns. Element (b, c, y, x) lives at
