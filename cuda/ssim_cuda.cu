@@ -84,6 +84,90 @@ int pickRowsPerBlock(int rows, unsigned long long columnStrips, int resident) {
   return nb * kRB;
 }
 
+// How a kernel's work is cut (ssim_kernels.cuh, "Work"): rows [regY0, regY0 + regH) and
+// columns [regX0, regX0 + regW) of every plane. Planar inputs get balanced ranges over the
+// resident blocks, with narrow planes packed side by side when that takes fewer strips;
+// interleaved ones (and a failed occupancy query) get aligned tiles from the wave model.
+// False when the counts do not fit the kernel's integers.
+bool layoutWork(const ImageShape& s, int regY0, int regX0, int regH, int regW, int resident,
+                bool computeBound, kernels::WorkLayout& w) {
+  using kernels::kRB;
+  using kernels::kTileW;
+  const unsigned long long planes = (unsigned long long)s.batch * unsigned(s.channels);
+  if (planes > (unsigned long long)INT_MAX) return false;
+  w = kernels::WorkLayout{};
+  w.planes = int(planes);
+  w.channels = s.channels;
+  w.regY0 = regY0;
+  w.regY1 = regY0 + regH;
+  w.regX0 = regX0;
+  w.regW = regW;
+  w.unitsPerStrip = int(ceilDiv(unsigned(regH), kRB));
+  w.nPack = 1;
+  w.tilesX = int(ceilDiv(unsigned(regW), kTileW));
+  unsigned long long strips = planes * unsigned(w.tilesX);
+  const bool planar = s.chw || s.channels == 1;
+  // Packed (planar only): planes 2 * kMaxRadius columns apart (their halos), 16-byte aligned;
+  // at least 40 columns, so that a strip touches at most kernels::kSlots planes.
+  const unsigned long long pitch = (unsigned long long)(regW + 2 * kMaxRadius + 3) / 4 * 4;
+  const unsigned long long packedStrips = ceilDiv(planes * pitch, kTileW);
+  bool pack = planar && resident > 0 && planes > 1 && pitch >= 40 && planes * pitch < (1ull << 30) &&
+              packedStrips < strips;
+#ifdef SSIM_NO_PACK  // experiments: one plane per virtual row
+  pack = false;
+#endif
+  // Balanced ranges against aligned tiles, in the wave model's units (rows of a block, the
+  // 2r-row prologue counted as rows): aligned, ceil(blocks / resident) waves of tiles; balanced,
+  // the longest range and its prologue (rarely two: a range that crosses into the next strip;
+  // a prologue costs less than its rows, it loads without filtering). Balanced
+  // ranges give up one thing: with aligned tiles the blocks running at one time read
+  // neighbouring strips at the same rows, so the cache lines two strips share (halo columns)
+  // come from L2 once. The partial-map passes move 3 to 5 times the bytes of a value forward
+  // and measured 10% slower balanced on 5 x 5 x 1080 x 1920 (9.7 waves of aligned tiles): they
+  // take balanced ranges only where those win more, i.e. packing saves a tenth of the strips,
+  // or aligned tiles leave more than a tenth of their last wave idle.
+  const int alignedRows = pickRowsPerBlock(regH, strips, resident);
+  const unsigned long long alignedBlocks = strips * ceilDiv(unsigned(regH), unsigned(alignedRows));
+  bool balance = planar && resident > 0;
+  if (balance) {
+    const unsigned long long alignedWaves = ceilDiv(alignedBlocks, unsigned(resident));
+    const double alignedCost = double(alignedWaves) * (alignedRows + 2 * kMaxRadius);
+    const unsigned long long units = (pack ? packedStrips : strips) * unsigned(w.unitsPerStrip);
+    const double balancedCost = double(ceilDiv(units, unsigned(resident))) * kRB + 2 * kMaxRadius;
+    const bool alignedFills = alignedBlocks >= 0.9 * double(alignedWaves * unsigned(resident));
+    const bool packSaves = pack && packedStrips * 10 <= strips * 9;
+    balance = balancedCost <= alignedCost && (computeBound || packSaves || !alignedFills);
+  }
+  w.balanced = balance ? 1 : 0;
+#ifdef SSIM_NO_BALANCE  // experiments: v10's aligned tiles everywhere
+  w.balanced = 0;
+#endif
+  if (w.balanced) {
+    if (pack) {
+      w.nPack = int(planes);
+      w.pitch = int(pitch);
+      w.tilesX = int(packedStrips);
+      strips = packedStrips;
+    }
+    const unsigned long long units = strips * unsigned(w.unitsPerStrip);
+    if (units > UINT_MAX) return false;
+    w.units = unsigned(units);
+    w.ranges = w.units < unsigned(resident) ? w.units : unsigned(resident);
+    w.unitsPerRange = w.units / w.ranges;
+    w.longRanges = w.units % w.ranges;
+    return true;
+  }
+  w.batchesPerTile = alignedRows / kRB;
+  w.tilesY = int(ceilDiv(unsigned(w.unitsPerStrip), unsigned(w.batchesPerTile)));
+  const unsigned long long ranges = strips * unsigned(w.tilesY);
+  if (strips * unsigned(w.unitsPerStrip) > UINT_MAX || ranges > UINT_MAX) return false;
+  w.units = unsigned(strips * unsigned(w.unitsPerStrip));
+  w.ranges = unsigned(ranges);
+  return true;
+}
+
+unsigned int gridOf(const kernels::WorkLayout& w) { return w.ranges < unsigned(INT_MAX) ? w.ranges : unsigned(INT_MAX); }
+
 // The forward and backward kernels of a dtype, for the occupancy query.
 const void* forwardKernelOf(DType t) {
   return withElementType(t, [](auto e) {
@@ -141,15 +225,11 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   const int regX0 = wantGrad ? 0 : map.x0;
   const int regH = wantGrad ? s.height : map.y1 - map.y0;
   const int regW = wantGrad ? s.width : map.x1 - map.x0;
-  const unsigned long long nPlanes = (unsigned long long)s.batch * unsigned(s.channels);
-  const unsigned long long tilesX = ceilDiv(unsigned(regW), kTileW);
-  const int rowsPerBlock =
-      pickRowsPerBlock(regH, tilesX * nPlanes, residentBlocks(forwardKernelOf(job.dtype), int(job.dtype)));
-  const unsigned long long tilesY = ceilDiv(unsigned(regH), unsigned(rowsPerBlock));
-  const unsigned long long blocksPerImage = tilesX * tilesY * unsigned(s.channels);
-  if (blocksPerImage > UINT_MAX) return cudaErrorInvalidValue;  // the per-image counter is 32-bit
 
   ForwardArgs fa{};
+  if (!layoutWork(s, regY0, regX0, regH, regW, residentBlocks(forwardKernelOf(job.dtype), int(job.dtype)),
+                  !wantGrad, fa.work))
+    return cudaErrorInvalidValue;
   fa.x = job.x;
   fa.y = job.y;
   fa.out = job.out;
@@ -164,21 +244,12 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   fa.planeElems = (long long)s.planeElems();
   fa.height = s.height;
   fa.width = s.width;
-  fa.channels = s.channels;
   fa.mapY0 = map.y0;
   fa.mapY1 = map.y1;
   fa.mapX0 = map.x0;
   fa.mapX1 = map.x1;
-  fa.regY0 = regY0;
-  fa.regX0 = regX0;
-  fa.regY1 = regY0 + regH;
-  fa.regX1 = regX0 + regW;
-  fa.tilesX = int(tilesX);
-  fa.tilesY = int(tilesY);
-  fa.rowsPerBlock = rowsPerBlock;
   fa.vecMaps = (s.width % 4 == 0 && wsElements % 4 == 0) ? 1 : 0;
-  fa.blocksPerImage = unsigned(blocksPerImage);
-  fa.totalBlocks = blocksPerImage * unsigned(s.batch);
+  fa.pixelsPerImage = (unsigned long long)s.channels * map.count();
   for (int k = 0; k <= kMaxRadius; ++k) fa.taps.w[k] = k <= p.radius ? p.taps[k] : 0.0f;
   fa.c1 = p.c1;
   fa.c2 = p.c2;
@@ -187,12 +258,14 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   fa.valueOffset = p.valueOffset;
   fa.valueScale = p.valueScale;
   fa.denom = denom;
-  const unsigned int forwardGrid =
-      unsigned(fa.totalBlocks < (unsigned long long)INT_MAX ? fa.totalBlocks : INT_MAX);
+  const unsigned int forwardGrid = gridOf(fa.work);
 
   BackwardArgs ba{};
   unsigned int backwardGrid = 0;
   if (wantGrad) {
+    if (!layoutWork(s, 0, 0, s.height, s.width, residentBlocks(backwardKernelOf(job.dtype), 4 + int(job.dtype)),
+                    false, ba.work))
+      return cudaErrorInvalidValue;
     ba.x = job.x;
     ba.y = job.y;
     ba.grad = job.grad;
@@ -206,18 +279,13 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
     ba.planeElems = fa.planeElems;
     ba.height = s.height;
     ba.width = s.width;
-    ba.channels = s.channels;
-    ba.tilesX = int(ceilDiv(unsigned(s.width), kTileW));
-    ba.rowsPerBlock = pickRowsPerBlock(s.height, (unsigned long long)ba.tilesX * nPlanes,
-                                       residentBlocks(backwardKernelOf(job.dtype), 4 + int(job.dtype)));
-    ba.tilesY = int(ceilDiv(unsigned(s.height), unsigned(ba.rowsPerBlock)));
-    ba.vecGrad = (s.chw || s.channels == 1) && s.width % 4 == 0 && aligned(job.grad, 16) ? 1 : 0;
-    ba.totalBlocks = (unsigned long long)ba.tilesX * (unsigned long long)ba.tilesY *
-                     unsigned(s.channels) * unsigned(s.batch);
+    const bool planarRows = (s.chw || s.channels == 1) && s.width % 4 == 0;
+    ba.vecGrad = planarRows && aligned(job.grad, 16) ? 1 : 0;
+    ba.vecInputs = planarRows && job.dtype == DType::F32 && aligned(job.x, 16) && aligned(job.y, 16) ? 1 : 0;
     ba.taps = fa.taps;
     ba.inputScale = p.inputScale;
     ba.gradScale = float(double(p.valueScale) / denom);
-    backwardGrid = unsigned(ba.totalBlocks < (unsigned long long)INT_MAX ? ba.totalBlocks : INT_MAX);
+    backwardGrid = gridOf(ba.work);
   }
   const BackwardArgs* bap = wantGrad ? &ba : nullptr;
 

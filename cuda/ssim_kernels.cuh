@@ -1,10 +1,10 @@
 // The CUDA kernels of the GPU path (launched by cuda/ssim_cuda.cu). Design notes (v4,
 // "column walk"; bench/NOTES.md has the measurements behind it):
 //
-// Strips. A block of 128 threads (4 warps) owns an output strip of kTileW = 116 columns and
-// `rowsPerBlock` rows (1 to 4, or 8, batches of kRB = 12 rows, chosen by the host) of one plane
-// (b, c). Thread t owns input column gx0 - kHalo + t (t < 126 = 116 + 2 * kHalo; the last 2
-// threads carry zeros) and walks down the strip, kRB rows per batch:
+// Strips. A block of 128 threads (4 warps) walks down an output strip of kTileW = 116 columns,
+// one segment of rows at a time (see "Work" below for how segments are handed out). Thread t
+// owns input column gx0 - kHalo + t (t < 126 = 116 + 2 * kHalo; the last 2 threads carry
+// zeros) and walks down the segment, kRB = 12 rows per batch:
 //   - inputs: each input element is read from global memory exactly once (coalesced across
 //     the warp for planar images). float: the next batch's rows are copied asynchronously
 //     (cp.async, sm_80+) into this thread's column of a staging array while the current
@@ -38,14 +38,27 @@
 // Backward: the same strip walk over the three partial maps (alpha, beta, gamma: 33 registers
 // of shift register), then grad = scale * (G*alpha + 2 x G*beta + y G*gamma) per item.
 //
-// Grid. A flat 1-D grid over "virtual blocks" v = ((b * tilesY + ty) * tilesX + tx) * C + c
-// (channels fastest: the C planes of one strip of an interleaved image share cache lines), and
-// each block loops v += gridDim.x, so any batch * channels works (no 65535 limit).
+// Work (v11, bench/NOTES.md). A "virtual row" holds one plane (b, c) or, for narrow planar
+// planes, all planes side by side, `pitch` columns apart (packed: 2 * kHalo zero or halo
+// columns between two planes, so a 256-wide plane no longer leaves 92 of its third strip's
+// 348 columns idle). A strip is kTileW columns of a virtual row, cut into units of kRB rows.
+// Ranges of consecutive units go to blocks; the part of a range inside one strip is a segment
+// (its own 2r-row prologue, its own flush of the sums). The host picks one of:
+//   - balanced (planar inputs, where the wave model says it pays): the grid is the resident
+//     blocks and the R ranges hold U / R units each, give or take one, so there is no partly
+//     empty last wave and prologues are rare;
+//   - aligned (v10's tiles): range r = ((b * tilesY + ty) * tilesX + tx) * C + c is a tile of
+//     `batchesPerTile` units, channels fastest, so that the C planes of one strip of an
+//     interleaved image, which share cache lines, are read by neighbouring blocks at the same
+//     time (and neighbouring strips at the same rows); blocks loop r += gridDim.x.
 //
-// Per-image mean without memsets: each block sums its map pixels (float, per thread <= a few
-// hundred terms), adds the block sum to its image's double accumulator (atomicAdd), fences,
-// and bumps the image's counter. The block that sees count == blocksPerImage - 1 writes out[b]
-// and resets accumulator and counter to zero for the next launch.
+// Per-image mean without memsets: each thread sums its map pixels per segment (float per
+// batch, double across the segment: a balanced segment can be hundreds of batches long;
+// packed, one sum per item, each item lying in one plane), the block reduces per plane of the
+// strip (packed: at most kSlots planes), adds each sum to its image's double accumulator
+// (atomicAdd), fences, and adds the number of map pixels it covered to the image's counter.
+// The block that brings the counter to C * (map pixels) writes out[b] and resets accumulator
+// and counter to zero for the next launch.
 #pragma once
 
 #include <cstdint>
@@ -101,13 +114,28 @@ static_assert(kPitch % 4 == 0 && (kPitch / 4 - kSegs) % 8 == 0, "conflict-free 1
 // Per-image reduction state (16 bytes), at the start of the workspace.
 struct ReduceState {
   double acc;
-  unsigned int count;
-  unsigned int pad;
+  unsigned long long count;  // map pixels summed so far
 };
 static_assert(sizeof(ReduceState) == 16, "the workspace layout assumes 16 bytes per image");
 
 struct Taps {
   float w[kMaxRadius + 1];  // w[k] = weight at distance k, zero beyond the radius
+};
+
+// How the work of a launch is cut (see "Work" above). Filled by the host.
+struct WorkLayout {
+  unsigned units;             // strips * unitsPerStrip (the host checks that it fits)
+  unsigned ranges;            // balanced: the grid; aligned: planes * tilesX * tilesY
+  unsigned unitsPerRange;     // balanced: units / ranges; the first `longRanges` get one more
+  unsigned longRanges;
+  int balanced;               // 1: equal ranges of units; 0: aligned tiles
+  int planes, channels;       // B * C, C
+  int nPack;                  // planes side by side in one virtual row (1: not packed)
+  int pitch;                  // packed: virtual columns per plane (multiple of 4, >= regW + 2 kHalo)
+  int tilesX;                 // strips per virtual row
+  int unitsPerStrip;          // batches of kRB rows down a strip
+  int tilesY, batchesPerTile; // aligned mode
+  int regY0, regY1, regX0, regW;  // the rows and columns of each plane that are computed
 };
 
 struct ForwardArgs {
@@ -119,13 +147,11 @@ struct ForwardArgs {
   float* gamma;
   ReduceState* state;       // one per image
   long long pixStride, rowStride, chanStride, imageElems, planeElems;
-  int height, width, channels;
+  int height, width;
   int mapY0, mapY1, mapX0, mapX1;  // pixels that count (MapRegion)
-  int regY0, regX0, regY1, regX1;  // the tiled region (map region or whole image)
-  int tilesX, tilesY, rowsPerBlock;
   int vecMaps;                     // 1: alpha/beta/gamma rows may be stored as float4
-  unsigned long long totalBlocks;  // batch * blocksPerImage
-  unsigned int blocksPerImage;     // channels * tilesX * tilesY
+  WorkLayout work;
+  unsigned long long pixelsPerImage;  // channels * map pixels: the counter's final value
   Taps taps;
   float c1, c2, inputScale;
   double valueOffset, valueScale, denom;  // out[b] = offset + scale * (sum / denom)
@@ -139,10 +165,10 @@ struct BackwardArgs {
   const float* beta;
   const float* gamma;
   long long pixStride, rowStride, chanStride, imageElems, planeElems;
-  int height, width, channels;
-  int tilesX, tilesY, rowsPerBlock;
+  int height, width;
   int vecGrad;                     // 1: grad rows may be stored as float4 (planar, aligned)
-  unsigned long long totalBlocks;
+  int vecInputs;                   // 1: x and y rows may be loaded as float4 (float, planar, aligned)
+  WorkLayout work;
   Taps taps;
   float inputScale;
   float gradScale;  // valueScale / (channels * mapCount)
@@ -227,21 +253,168 @@ __device__ __forceinline__ void cpAsyncWaitAll() {
 #endif
 }
 
-struct VirtualBlock {
-  int b, c, tx, ty;
+constexpr int kSlots = 4;  // planes one packed strip can touch (host: pitch >= 40)
+
+// Where range r starts (virtual row, strip within it, unit within the strip) and how many
+// units it holds. 32-bit unsigned arithmetic: two or three divisions per range, none per
+// further segment (bench/NOTES.md v11: 64-bit decodes cost 5 instructions per pixel on
+// 3-batch blocks).
+struct RangeCursor {
+  unsigned vrow, tx, unit, left;
+  unsigned b, ch;  // image and channel of the virtual row's first plane (vrow * nPack)
 };
 
-__device__ __forceinline__ VirtualBlock decodeBlock(unsigned long long v, int channels, int tilesX,
-                                                    int tilesY) {
-  VirtualBlock r;
-  r.c = int(v % unsigned(channels));
-  v /= unsigned(channels);
-  r.tx = int(v % unsigned(tilesX));
-  v /= unsigned(tilesX);
-  r.ty = int(v % unsigned(tilesY));
-  v /= unsigned(tilesY);
-  r.b = int(v);
-  return r;
+__device__ __forceinline__ RangeCursor rangeStart(const WorkLayout& w, unsigned r) {
+  RangeCursor c;
+  const unsigned perStrip = unsigned(w.unitsPerStrip);
+  if (w.balanced) {
+    const unsigned first = r * w.unitsPerRange + min(r, w.longRanges);
+    c.left = w.unitsPerRange + (r < w.longRanges ? 1u : 0u);
+    const unsigned strip = first / perStrip;
+    c.unit = first - strip * perStrip;
+    c.vrow = strip / unsigned(w.tilesX);
+    c.tx = strip - c.vrow * unsigned(w.tilesX);
+    c.b = c.vrow * unsigned(w.nPack) / unsigned(w.channels);
+    c.ch = c.vrow * unsigned(w.nPack) - c.b * unsigned(w.channels);
+    return c;
+  }
+  // r = ((b * tilesY + ty) * tilesX + tx) * C + ch
+  const unsigned C = unsigned(w.channels);
+  const unsigned t1 = r / C;
+  const unsigned ch = r - t1 * C;
+  const unsigned t2 = t1 / unsigned(w.tilesX);
+  c.tx = t1 - t2 * unsigned(w.tilesX);
+  const unsigned b = t2 / unsigned(w.tilesY);
+  const unsigned ty = t2 - b * unsigned(w.tilesY);
+  c.vrow = b * C + ch;
+  c.b = b;
+  c.ch = ch;
+  c.unit = ty * unsigned(w.batchesPerTile);
+  c.left = min(unsigned(w.batchesPerTile), perStrip - c.unit);
+  return c;
+}
+
+// The part of a range that lies in one strip: rows [gy0, gyEnd) of the strip starting at
+// virtual column gx0 of the virtual row whose first plane is plane0.
+struct Segment {
+  int plane0, gx0, gy0, gyEnd;
+  unsigned b0, ch0;  // image and channel of plane0
+};
+
+// The segment at the cursor; the cursor moves to the start of the next strip.
+__device__ __forceinline__ Segment nextSegment(const WorkLayout& w, RangeCursor& c) {
+  const unsigned n = min(c.left, unsigned(w.unitsPerStrip) - c.unit);
+  Segment s;
+  s.plane0 = int(c.vrow) * w.nPack;
+  s.gx0 = int(c.tx) * kTileW;
+  s.gy0 = w.regY0 + int(c.unit) * kRB;
+  s.gyEnd = min(w.regY0 + int(c.unit + n) * kRB, w.regY1);
+  s.b0 = c.b;
+  s.ch0 = c.ch;
+  c.left -= n;
+  c.unit = 0;
+  if (++c.tx == unsigned(w.tilesX)) {  // next virtual row (only one when packed)
+    c.tx = 0;
+    ++c.vrow;
+    if (++c.ch == unsigned(w.channels)) {
+      c.ch = 0;
+      ++c.b;
+    }
+  }
+  return s;
+}
+
+// Virtual column v (>= -kHalo) of a virtual row -> the plane it belongs to (index p within the
+// row) and its column relative to the region (may lie in a halo: < 0 or >= regW).
+__device__ __forceinline__ int planeOfColumn(const WorkLayout& w, int v, int& local) {
+  if (w.nPack == 1) {
+    local = v;
+    return 0;
+  }
+  const int p = (v + kHalo) / w.pitch;
+  local = v - p * w.pitch;
+  return p;
+}
+
+// One horizontal item column group (4 output columns at virtual column gx0 + 4 * seg) of the
+// current segment, shared by the threads whose items fall on it:
+//   off: forward: index of its first column in the planar maps; backward: element offset of
+//        its first pixel in x, y and grad (row 0);
+//   mask: bits 0-3: columns inside the plane's region (computed, stored); bits 4-7: columns
+//        that count in the mean (inside the map);  slot: plane within the strip (forward sums).
+struct ItemColumns {
+  long long off;
+  int mask, slot;
+};
+static_assert(sizeof(ItemColumns) == 16, "one 128-bit shared load per item");
+
+// A thread's items (it = tid + k * kThreads, the same in every batch) packed into one int,
+// kItemBits per item: mask (bits 0-7) and slot (bits 8-9) of its ItemColumns.
+constexpr int kItemBits = 10;
+static_assert(kItemBits * ((kItems + kThreads - 1) / kThreads) <= 31, "a thread's items fit in an int");
+__device__ __forceinline__ int loadItemBits(const ItemColumns* cols, int tid) {
+  int bits = 0;
+#pragma unroll
+  for (int k = 0; k * kThreads < kItems; ++k) {
+    const int it = tid + k * kThreads;
+    if (it < kItems) {
+      const ItemColumns& ic = cols[it % kSegs];
+      bits |= ((ic.mask & 0xFF) | (ic.slot << 8)) << (kItemBits * k);
+    }
+  }
+  return bits;
+}
+
+// Bits j (0 <= j < kSegW) with lo <= j < hi.
+__device__ __forceinline__ int columnBits(int lo, int hi) {
+  const int l = min(max(lo, 0), kSegW);
+  const int h = min(max(hi, 0), kSegW);
+  return ((1 << h) - 1) & ~((1 << l) - 1);
+}
+
+// Element offset of plane p's first pixel in x, y (and grad).
+template <typename Args>
+__device__ __forceinline__ long long planeOffset(const Args& a, unsigned p) {
+  const unsigned b = p / unsigned(a.work.channels);
+  return (long long)b * a.imageElems + (long long)(p - b * unsigned(a.work.channels)) * a.chanStride;
+}
+
+// The columns of item column group `seg` of a segment. Not packed, this is a few integer
+// operations (every item computes it: a shared-memory table would put a load's latency in
+// front of each item); packed, it divides by the pitch (once per segment, into a table).
+// planeBase: planeOffset() of the segment's first plane (backward only).
+__device__ __forceinline__ ItemColumns forwardColumns(const ForwardArgs& a, const Segment& sg, int seg) {
+  const WorkLayout& w = a.work;
+  int lc, l0;
+  const int pc = planeOfColumn(w, sg.gx0 + seg * kSegW, lc);
+  ItemColumns ic;
+  ic.off = 0;
+  ic.mask = 0;
+  ic.slot = pc - planeOfColumn(w, sg.gx0, l0);
+  if (pc < w.nPack && sg.plane0 + pc < w.planes) {
+    const int gx = w.regX0 + lc;
+    ic.off = (long long)(sg.plane0 + pc) * a.planeElems + gx;
+    const int store = columnBits(-lc, w.regW - lc);
+    ic.mask = store | ((store & columnBits(a.mapX0 - gx, a.mapX1 - gx)) << 4);
+  }
+  return ic;
+}
+
+__device__ __forceinline__ ItemColumns backwardColumns(const BackwardArgs& a, const Segment& sg, int seg,
+                                                       long long planeBase) {
+  const WorkLayout& w = a.work;
+  int lc;
+  const int pc = planeOfColumn(w, sg.gx0 + seg * kSegW, lc);
+  ItemColumns ic;
+  ic.off = 0;
+  ic.mask = 0;
+  ic.slot = 0;
+  if (pc < w.nPack && sg.plane0 + pc < w.planes) {
+    const long long base = pc == 0 ? planeBase : planeOffset(a, unsigned(sg.plane0 + pc));
+    ic.off = base + (long long)lc * a.pixStride;
+    ic.mask = columnBits(-lc, a.width - lc);
+  }
+  return ic;
 }
 
 __device__ __forceinline__ float warpSum(float s) {
@@ -257,10 +430,13 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
   __shared__ __align__(16) float sm[kMoments * kBuf];  // vertical E[x], E[y], E[x^2 + y^2], E[xy]
   constexpr bool kStaged = std::is_same<T, float>::value;
   __shared__ __align__(16) float sstage[kStaged ? 2 * kRB * kThreads : 1];  // next batch's x, y
-  __shared__ float sred[kWarps];
+  __shared__ __align__(16) ItemColumns scols[kSegs];
+  __shared__ double sitem[kItems];  // packed: map sum of each item over the segment (owner only)
+  __shared__ float sred[kWarps * kSlots];
 
   const T* __restrict__ xp = static_cast<const T*>(a.x);
   const T* __restrict__ yp = static_cast<const T*>(a.y);
+  const WorkLayout& w = a.work;
   const int tid = threadIdx.x;
   const int lane = tid & 31;
   const int warp = tid >> 5;
@@ -268,199 +444,261 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
   const bool wantValue = a.out != nullptr;
   const Taps taps = a.taps;
 
-  for (unsigned long long vb = blockIdx.x; vb < a.totalBlocks; vb += gridDim.x) {
-    const VirtualBlock blk = decodeBlock(vb, a.channels, a.tilesX, a.tilesY);
-    const int gx0 = a.regX0 + blk.tx * kTileW;
-    const int gy0 = a.regY0 + blk.ty * a.rowsPerBlock;
-    const int gyEnd = min(gy0 + a.rowsPerBlock, a.regY1);
-    const int nBatches = (gyEnd - gy0 + kRB - 1) / kRB;
-    const long long base = (long long)blk.b * a.imageElems + (long long)blk.c * a.chanStride;
-    const long long planeBase = ((long long)blk.b * a.channels + blk.c) * a.planeElems;
+  for (unsigned r = blockIdx.x; r < w.ranges; r += gridDim.x) {
+    RangeCursor cur = rangeStart(w, r);
+    while (cur.left > 0) {
+      const Segment sg = nextSegment(w, cur);
+      const int nBatches = (sg.gyEnd - sg.gy0 + kRB - 1) / kRB;
 
-    // This thread's input column.
-    const int gxIn = gx0 - kHalo + tid;
-    const bool colOk = tid < kInCols && unsigned(gxIn) < unsigned(a.width);
-    const long long colOff = base + (long long)(colOk ? gxIn : 0) * a.pixStride;
+      // This thread's input column.
+      int local;
+      const int p = planeOfColumn(w, sg.gx0 - kHalo + tid, local);
+      const int plane = sg.plane0 + p;
+      const int gxIn = w.regX0 + local;
+      const bool colOk = tid < kInCols && p < w.nPack && plane < w.planes && unsigned(gxIn) < unsigned(a.width);
+      const long long segBase = (long long)sg.b0 * a.imageElems + (long long)sg.ch0 * a.chanStride;
+      long long colOff = 0;
+      if (colOk) colOff = (p == 0 ? segBase : planeOffset(a, unsigned(plane))) + (long long)gxIn * a.pixStride;
 
-    // Inputs of a batch: rows rb0 + kHalo .. rb0 + kHalo + kRB - 1 of this column (zero
-    // outside). float: asynchronous copies into this thread's column of sstage (only this
-    // thread reads it back); other types: registers.
-    float lx[kRB], ly[kRB];
-    auto loadBatch = [&](int rb0) {
-      if constexpr (kStaged) {
+      // The segment's item columns, once per segment (packed, they divide by the pitch); each
+      // thread keeps the bits of its own items in a register (read after the first barrier).
+      const bool packed = w.nPack > 1;
+      if (tid < kSegs) scols[tid] = forwardColumns(a, sg, tid);
+      int itemBits = 0;
+      const long long mapBase = (long long)sg.plane0 * a.planeElems + w.regX0 + sg.gx0;  // not packed
+
+      // Inputs of a batch: rows rb0 + kHalo .. rb0 + kHalo + kRB - 1 of this column (zero
+      // outside). float: asynchronous copies into this thread's column of sstage (only this
+      // thread reads it back); other types: registers.
+      float lx[kRB], ly[kRB];
+      auto loadBatch = [&](int rb0) {
+        if constexpr (kStaged) {
 #if SSIM_WALK_POINTERS
-        if (rb0 + kHalo + kRB <= a.height) {  // the whole batch is inside the image (uniform)
-          const long long off = colOff + (long long)(rb0 + kHalo) * a.rowStride;
-          const float* px = reinterpret_cast<const float*>(xp) + off;  // column 0 if !colOk: valid
-          const float* py = reinterpret_cast<const float*>(yp) + off;
+          if (rb0 + kHalo + kRB <= a.height) {  // the whole batch is inside the image (uniform)
+            const long long off = colOff + (long long)(rb0 + kHalo) * a.rowStride;
+            const float* px = reinterpret_cast<const float*>(xp) + off;  // pixel 0 if !colOk: valid
+            const float* py = reinterpret_cast<const float*>(yp) + off;
 #pragma unroll
-          for (int j = 0; j < kRB; ++j) {
-            cpAsync4(sstage + j * kThreads + tid, px, colOk);
-            cpAsync4(sstage + (kRB + j) * kThreads + tid, py, colOk);
-            px += a.rowStride;
-            py += a.rowStride;
+            for (int j = 0; j < kRB; ++j) {
+              cpAsync4(sstage + j * kThreads + tid, px, colOk);
+              cpAsync4(sstage + (kRB + j) * kThreads + tid, py, colOk);
+              px += a.rowStride;
+              py += a.rowStride;
+            }
+            cpAsyncCommit();
+            return;
           }
-          cpAsyncCommit();
-          return;
-        }
 #endif
 #pragma unroll
-        for (int j = 0; j < kRB; ++j) {
-          const int gy = rb0 + kHalo + j;
-          const bool ok = colOk && gy < a.height;
-          const long long off = ok ? colOff + (long long)gy * a.rowStride : 0;
-          cpAsync4(sstage + j * kThreads + tid, reinterpret_cast<const float*>(xp) + off, ok);
-          cpAsync4(sstage + (kRB + j) * kThreads + tid, reinterpret_cast<const float*>(yp) + off, ok);
-        }
-        cpAsyncCommit();
-      } else {
-#pragma unroll
-        for (int j = 0; j < kRB; ++j) {
-          const int gy = rb0 + kHalo + j;
-          float vx = 0.0f, vy = 0.0f;
-          if (colOk && gy < a.height) {
-            const long long off = colOff + (long long)gy * a.rowStride;
-            vx = loadScaled(xp, off, a.inputScale);
-            vy = loadScaled(yp, off, a.inputScale);
+          for (int j = 0; j < kRB; ++j) {
+            const int gy = rb0 + kHalo + j;
+            const bool ok = colOk && gy < a.height;
+            const long long off = ok ? colOff + (long long)gy * a.rowStride : 0;
+            cpAsync4(sstage + j * kThreads + tid, reinterpret_cast<const float*>(xp) + off, ok);
+            cpAsync4(sstage + (kRB + j) * kThreads + tid, reinterpret_cast<const float*>(yp) + off, ok);
           }
-          lx[j] = vx;
-          ly[j] = vy;
-        }
-      }
-    };
-    loadBatch(gy0);  // first, so that the batch flies while the halo rows load
-
-    float rx[kWin], ry[kWin], rss[kWin], rxy[kWin];
-    rx[0] = ry[0] = rss[0] = rxy[0] = 0.0f;
-    // Rows gy0 - kHalo .. gy0 + kHalo - 1 into positions 1 .. 10.
+          cpAsyncCommit();
+        } else {
 #pragma unroll
-    for (int k = 1; k < kWin; ++k) {
-      const int gy = gy0 - kHalo - 1 + k;
-      float vx = 0.0f, vy = 0.0f;
-      if (colOk && unsigned(gy) < unsigned(a.height)) {
-        const long long off = colOff + (long long)gy * a.rowStride;
-        vx = loadScaled(xp, off, a.inputScale);
-        vy = loadScaled(yp, off, a.inputScale);
-      }
-      rx[k] = vx;
-      ry[k] = vy;
-      rss[k] = sumOfSquares(vx, vy);
-      rxy[k] = __fmul_rn(vx, vy);
-    }
+          for (int j = 0; j < kRB; ++j) {
+            const int gy = rb0 + kHalo + j;
+            float vx = 0.0f, vy = 0.0f;
+            if (colOk && gy < a.height) {
+              const long long off = colOff + (long long)gy * a.rowStride;
+              vx = loadScaled(xp, off, a.inputScale);
+              vy = loadScaled(yp, off, a.inputScale);
+            }
+            lx[j] = vx;
+            ly[j] = vy;
+          }
+        }
+      };
+      loadBatch(sg.gy0);  // first, so that the batch flies while the halo rows load
 
-    float sum = 0.0f;
-    for (int batch = 0; batch < nBatches; ++batch) {
-      const int rb0 = gy0 + batch * kRB;
-      if constexpr (kStaged) {
-        cpAsyncWaitAll();
+      float rx[kWin], ry[kWin], rss[kWin], rxy[kWin];
+      rx[0] = ry[0] = rss[0] = rxy[0] = 0.0f;
+      // Rows gy0 - kHalo .. gy0 + kHalo - 1 into positions 1 .. 10.
+#pragma unroll
+      for (int k = 1; k < kWin; ++k) {
+        const int gy = sg.gy0 - kHalo - 1 + k;
+        float vx = 0.0f, vy = 0.0f;
+        if (colOk && unsigned(gy) < unsigned(a.height)) {
+          const long long off = colOff + (long long)gy * a.rowStride;
+          vx = loadScaled(xp, off, a.inputScale);
+          vy = loadScaled(yp, off, a.inputScale);
+        }
+        rx[k] = vx;
+        ry[k] = vy;
+        rss[k] = sumOfSquares(vx, vy);
+        rxy[k] = __fmul_rn(vx, vy);
+      }
+
+      // Map sums. Not packed: one plane, one sum per thread (float per batch, double across
+      // the segment, which can be hundreds of batches long). Packed: one sum per item (it =
+      // tid + k * kThreads: the same columns in every batch of the segment, so in one plane).
+      double segSum = 0.0;
+      if (packed)
+        for (int it = tid; it < kItems; it += kThreads) sitem[it] = 0.0;
+
+      for (int batch = 0; batch < nBatches; ++batch) {
+        const int rb0 = sg.gy0 + batch * kRB;
+        if constexpr (kStaged) {
+          cpAsyncWaitAll();
+#pragma unroll
+          for (int j = 0; j < kRB; ++j) {
+            // (Unconditional: skipping the multiplies for a scale of 1 took two copies of
+            // lx, ly and 24 moves to merge them, more than the 24 multiplies.)
+            lx[j] = sstage[j * kThreads + tid] * a.inputScale;
+            ly[j] = sstage[(kRB + j) * kThreads + tid] * a.inputScale;
+          }
+        }
+        // 1. Vertical pass: rows rb0 .. rb0 + kRB - 1 of this column.
 #pragma unroll
         for (int j = 0; j < kRB; ++j) {
-          lx[j] = sstage[j * kThreads + tid] * a.inputScale;
-          ly[j] = sstage[(kRB + j) * kThreads + tid] * a.inputScale;
+          shiftIn(rx, lx[j]);
+          shiftIn(ry, ly[j]);
+          shiftIn(rss, sumOfSquares(lx[j], ly[j]));
+          shiftIn(rxy, __fmul_rn(lx[j], ly[j]));
+          float* dst = sm + j * kPitch + tid;
+          dst[0 * kBuf] = foldAt(rx, kHalo, taps);
+          dst[1 * kBuf] = foldAt(ry, kHalo, taps);
+          dst[2 * kBuf] = foldAt(rss, kHalo, taps);
+          dst[3 * kBuf] = foldAt(rxy, kHalo, taps);
         }
-      }
-      // 1. Vertical pass: rows rb0 .. rb0 + kRB - 1 of this column.
-#pragma unroll
-      for (int j = 0; j < kRB; ++j) {
-        shiftIn(rx, lx[j]);
-        shiftIn(ry, ly[j]);
-        shiftIn(rss, sumOfSquares(lx[j], ly[j]));
-        shiftIn(rxy, __fmul_rn(lx[j], ly[j]));
-        float* dst = sm + j * kPitch + tid;
-        dst[0 * kBuf] = foldAt(rx, kHalo, taps);
-        dst[1 * kBuf] = foldAt(ry, kHalo, taps);
-        dst[2 * kBuf] = foldAt(rss, kHalo, taps);
-        dst[3 * kBuf] = foldAt(rxy, kHalo, taps);
-      }
-      if constexpr (!kStaged) {
-        // The next batch's loads fly while this batch's horizontal pass runs.
-        if (batch + 1 < nBatches) loadBatch(rb0 + kRB);
-      }
-      __syncthreads();
-      if constexpr (kStaged) {
-        // After the barrier: this thread's reads of sstage are complete.
-        if (batch + 1 < nBatches) loadBatch(rb0 + kRB);
-      }
+        if constexpr (!kStaged) {
+          // The next batch's loads fly while this batch's horizontal pass runs.
+          if (batch + 1 < nBatches) loadBatch(rb0 + kRB);
+        }
+        __syncthreads();
+        if constexpr (kStaged) {
+          // After the barrier: this thread's reads of sstage are complete.
+          if (batch + 1 < nBatches) loadBatch(rb0 + kRB);
+        }
 
-      // 2. Horizontal pass + per-pixel SSIM: items of 4 output columns.
-      for (int it = tid; it < kItems; it += kThreads) {
-        const int row = it / kSegs;
-        const int seg = it - row * kSegs;
-        const int gy = rb0 + row;
-        const int gxs = gx0 + seg * kSegW;
-        if (gy >= gyEnd || gxs >= a.regX1) continue;
-        const float* src = sm + row * kPitch + seg * kSegW;
-        float mx[kSegW], my[kSegW], mss[kSegW], mxy[kSegW];
-        filterItem(src + 0 * kBuf, taps, mx);
-        filterItem(src + 1 * kBuf, taps, my);
-        filterItem(src + 2 * kBuf, taps, mss);
-        filterItem(src + 3 * kBuf, taps, mxy);
-        const bool rowInMap = gy >= a.mapY0 && gy < a.mapY1;
-        if (wantGrad) {
-          float al[kSegW], be[kSegW], ga[kSegW];
-#pragma unroll
-          for (int j = 0; j < kSegW; ++j) {
-            const int gx = gxs + j;
-            // Computed for all 4 (no branches), kept only inside the map.
-            const Moments4 m{mx[j], my[j], mss[j], mxy[j]};
-            const PixelSsim ps = pixelSsimWithPartials(m, a.c1, a.c2);
-            const bool in = rowInMap && gx >= a.mapX0 && gx < a.mapX1;
-            sum += in ? ps.s : 0.0f;
-            al[j] = in ? ps.alpha : 0.0f;
-            be[j] = in ? ps.beta : 0.0f;
-            ga[j] = in ? ps.gamma : 0.0f;
-          }
-          const long long idx = planeBase + (long long)gy * a.width + gxs;
-          if (a.vecMaps) {  // width % 4 == 0: the 4 columns are in the image, 16-byte aligned
-            *reinterpret_cast<float4*>(a.alpha + idx) = make_float4(al[0], al[1], al[2], al[3]);
-            *reinterpret_cast<float4*>(a.beta + idx) = make_float4(be[0], be[1], be[2], be[3]);
-            *reinterpret_cast<float4*>(a.gamma + idx) = make_float4(ga[0], ga[1], ga[2], ga[3]);
-          } else {
+        // 2. Horizontal pass + per-pixel SSIM: items of 4 output columns. (Not unrolled: three
+        // copies of the item body pushed the hot loop out of the instruction cache.)
+        if (batch == 0) itemBits = loadItemBits(scols, tid);  // after the barrier: scols written
+        float batchSum = 0.0f;
+        int bits = itemBits;
+        for (int it = tid; it < kItems; it += kThreads, bits >>= kItemBits) {
+          const int row = it / kSegs;
+          const int seg = it - row * kSegs;
+          const int gy = rb0 + row;
+          if (gy >= sg.gyEnd) continue;
+          if ((bits & 0xF) == 0) continue;  // a gap between packed planes, or past the edge
+          const float* src = sm + row * kPitch + seg * kSegW;
+          float mx[kSegW], my[kSegW], mss[kSegW], mxy[kSegW];
+          filterItem(src + 0 * kBuf, taps, mx);
+          filterItem(src + 1 * kBuf, taps, my);
+          filterItem(src + 2 * kBuf, taps, mss);
+          filterItem(src + 3 * kBuf, taps, mxy);
+          const bool rowInMap = gy >= a.mapY0 && gy < a.mapY1;
+          float s = 0.0f;
+          if (wantGrad) {
+            float al[kSegW], be[kSegW], ga[kSegW];
 #pragma unroll
             for (int j = 0; j < kSegW; ++j) {
-              if (gxs + j < a.width) {
-                a.alpha[idx + j] = al[j];
-                a.beta[idx + j] = be[j];
-                a.gamma[idx + j] = ga[j];
+              // Computed for all 4 (no branches), kept only inside the map.
+              const Moments4 m{mx[j], my[j], mss[j], mxy[j]};
+              const PixelSsim ps = pixelSsimWithPartials(m, a.c1, a.c2);
+              const bool in = rowInMap && (bits >> (4 + j)) & 1;
+              s += in ? ps.s : 0.0f;
+              al[j] = in ? ps.alpha : 0.0f;
+              be[j] = in ? ps.beta : 0.0f;
+              ga[j] = in ? ps.gamma : 0.0f;
+            }
+            const long long idx =
+                (packed ? scols[seg].off : mapBase + seg * kSegW) + (long long)gy * a.width;
+            if (a.vecMaps) {  // width % 4 == 0: the 4 columns are in the plane, 16-byte aligned
+              *reinterpret_cast<float4*>(a.alpha + idx) = make_float4(al[0], al[1], al[2], al[3]);
+              *reinterpret_cast<float4*>(a.beta + idx) = make_float4(be[0], be[1], be[2], be[3]);
+              *reinterpret_cast<float4*>(a.gamma + idx) = make_float4(ga[0], ga[1], ga[2], ga[3]);
+            } else {
+#pragma unroll
+              for (int j = 0; j < kSegW; ++j) {
+                if ((bits >> j) & 1) {
+                  a.alpha[idx + j] = al[j];
+                  a.beta[idx + j] = be[j];
+                  a.gamma[idx + j] = ga[j];
+                }
               }
             }
-          }
-        } else if (rowInMap) {
+          } else if (rowInMap) {
 #pragma unroll
-          for (int j = 0; j < kSegW; ++j) {
-            const int gx = gxs + j;
-            const Moments4 m{mx[j], my[j], mss[j], mxy[j]};
-            const float v = pixelSsimValue(m, a.c1, a.c2);  // computed for all 4: no branches
-            sum += (gx >= a.mapX0 && gx < a.mapX1) ? v : 0.0f;
+            for (int j = 0; j < kSegW; ++j) {
+              const Moments4 m{mx[j], my[j], mss[j], mxy[j]};
+              const float v = pixelSsimValue(m, a.c1, a.c2);  // computed for all 4: no branches
+              s += ((bits >> (4 + j)) & 1) ? v : 0.0f;
+            }
           }
+          if (packed)
+            sitem[it] += s;
+          else
+            batchSum += s;
         }
+        segSum += batchSum;
+        __syncthreads();  // the next batch overwrites sm
       }
-      __syncthreads();  // the next batch overwrites sm
-    }
 
-    // 3. Per-image mean: block sum -> double atomics -> last block writes out[b] and resets.
-    if (wantValue) {
-      sum = warpSum(sum);
-      if (lane == 0) sred[warp] = sum;
-      __syncthreads();
-      if (tid == 0) {
-        float blockSum = 0.0f;
+      // 3. Per-image mean: sums per plane slot -> block -> double atomics; the block that
+      // completes an image's pixel count writes out[b] and resets its state.
+      if (wantValue) {
+        const int slots = packed ? kSlots : 1;
+        float part[kSlots];
+        part[0] = float(segSum);
 #pragma unroll
-        for (int w = 0; w < kWarps; ++w) blockSum += sred[w];
-        ReduceState* st = a.state + blk.b;
-        atomicAdd(&st->acc, double(blockSum));
-        __threadfence();
-        const unsigned int done = atomicAdd(&st->count, 1u);
-        if (done == a.blocksPerImage - 1u) {
-          __threadfence();
-          const double total = atomicAdd(&st->acc, 0.0);  // coherent read of the final sum
-          a.out[blk.b] = float(a.valueOffset + a.valueScale * (total / a.denom));
-          // Leave the state zeroed for the next launch (no memset needed).
-          atomicExch(reinterpret_cast<unsigned long long*>(&st->acc), 0ull);
-          atomicExch(&st->count, 0u);
+        for (int j = 1; j < kSlots; ++j) part[j] = 0.0f;
+        if (packed) {
+          int fb = itemBits;
+          for (int it = tid; it < kItems; it += kThreads, fb >>= kItemBits) {
+            const int slot = (fb >> 8) & 3;
+            const float v = float(sitem[it]);
+#pragma unroll
+            for (int j = 0; j < kSlots; ++j) part[j] += slot == j ? v : 0.0f;
+          }
         }
+#pragma unroll
+        for (int j = 0; j < kSlots; ++j) {
+          if (j < slots) {  // uniform
+            const float t = warpSum(part[j]);
+            if (lane == 0) sred[warp * kSlots + j] = t;
+          }
+        }
+        __syncthreads();
+        if (tid < slots) {
+          float blockSum = 0.0f;
+#pragma unroll
+          for (int v = 0; v < kWarps; ++v) blockSum += sred[v * kSlots + tid];
+          int cols = 0;
+          if (packed) {
+            for (int q = 0; q < kSegs; ++q)
+              cols += scols[q].slot == tid ? __popc((scols[q].mask >> 4) & 0xF) : 0;
+          } else {  // the strip's columns inside the region and the map
+            const int x0 = w.regX0 + sg.gx0;
+            cols = max(0, min(min(x0 + kTileW, w.regX0 + w.regW), a.mapX1) - max(x0, a.mapX0));
+          }
+          const int rows = max(0, min(sg.gyEnd, a.mapY1) - max(sg.gy0, a.mapY0));
+          const unsigned long long n = (unsigned long long)cols * unsigned(rows);
+          if (n > 0) {
+            int firstLocal;
+            const int plane = sg.plane0 + planeOfColumn(w, sg.gx0, firstLocal) + tid;
+            const unsigned b = unsigned(plane) / unsigned(w.channels);
+            ReduceState* st = a.state + b;
+            atomicAdd(&st->acc, double(blockSum));
+            __threadfence();
+            const unsigned long long before = atomicAdd(&st->count, n);
+            if (before + n == a.pixelsPerImage) {
+              __threadfence();
+              const double total = atomicAdd(&st->acc, 0.0);  // coherent read of the final sum
+              a.out[b] = float(a.valueOffset + a.valueScale * (total / a.denom));
+              // Leave the state zeroed for the next launch (no memset needed).
+              atomicExch(reinterpret_cast<unsigned long long*>(&st->acc), 0ull);
+              atomicExch(&st->count, 0ull);
+            }
+          }
+        }
+        if (cur.left > 0 || r + gridDim.x < w.ranges) __syncthreads();  // scols, sred: next segment
       }
-      // sred is rewritten only after the next virtual block's first barrier.
     }
   }
 }
@@ -471,128 +709,150 @@ template <typename T>
 __global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKernel(const BackwardArgs a) {
   __shared__ __align__(16) float sm[3 * kBuf];
   __shared__ __align__(16) float sstage[3 * kRB * kThreads];  // next batch's alpha, beta, gamma
+  __shared__ __align__(16) ItemColumns scols[kSegs];
 
   const T* __restrict__ xp = static_cast<const T*>(a.x);
   const T* __restrict__ yp = static_cast<const T*>(a.y);
+  const WorkLayout& w = a.work;
   const int tid = threadIdx.x;
   const Taps taps = a.taps;
+  const float* __restrict__ pa = a.alpha;
+  const float* __restrict__ pb = a.beta;
+  const float* __restrict__ pg = a.gamma;
 
-  for (unsigned long long vb = blockIdx.x; vb < a.totalBlocks; vb += gridDim.x) {
-    const VirtualBlock blk = decodeBlock(vb, a.channels, a.tilesX, a.tilesY);
-    const int gx0 = blk.tx * kTileW;
-    const int gy0 = blk.ty * a.rowsPerBlock;
-    const int gyEnd = min(gy0 + a.rowsPerBlock, a.height);
-    const int nBatches = (gyEnd - gy0 + kRB - 1) / kRB;
-    const long long base = (long long)blk.b * a.imageElems + (long long)blk.c * a.chanStride;
-    const long long planeBase = ((long long)blk.b * a.channels + blk.c) * a.planeElems;
+  for (unsigned r = blockIdx.x; r < w.ranges; r += gridDim.x) {
+    RangeCursor cur = rangeStart(w, r);
+    while (cur.left > 0) {
+      const Segment sg = nextSegment(w, cur);
+      const int nBatches = (sg.gyEnd - sg.gy0 + kRB - 1) / kRB;
 
-    const int gxIn = gx0 - kHalo + tid;
-    const bool colOk = tid < kInCols && unsigned(gxIn) < unsigned(a.width);
-    const long long colOff = planeBase + (colOk ? gxIn : 0);
-    const float* __restrict__ pa = a.alpha;
-    const float* __restrict__ pb = a.beta;
-    const float* __restrict__ pg = a.gamma;
+      int local;
+      const int p = planeOfColumn(w, sg.gx0 - kHalo + tid, local);
+      const int plane = sg.plane0 + p;
+      const bool colOk = tid < kInCols && p < w.nPack && plane < w.planes && unsigned(local) < unsigned(a.width);
+      const long long colOff = colOk ? (long long)plane * a.planeElems + local : 0;
 
-    // The partial maps of a batch, rows rb0 + kHalo .. rb0 + kHalo + kRB - 1 of this column,
-    // copied asynchronously into this thread's column of sstage (zero outside the image).
-    auto loadBatch = [&](int rb0) {
+      const bool packed = w.nPack > 1;
+      const long long planeBase = (long long)sg.b0 * a.imageElems + (long long)sg.ch0 * a.chanStride;
+      if (tid < kSegs) scols[tid] = backwardColumns(a, sg, tid, planeBase);
+      int itemBits = 0;
+
+      // The partial maps of a batch, rows rb0 + kHalo .. rb0 + kHalo + kRB - 1 of this column,
+      // copied asynchronously into this thread's column of sstage (zero outside the image).
+      auto loadBatch = [&](int rb0) {
 #if SSIM_WALK_POINTERS
-      if (rb0 + kHalo + kRB <= a.height) {  // the whole batch is inside the image (uniform)
-        const long long off = colOff + (long long)(rb0 + kHalo) * a.width;
-        const float* qa = pa + off;  // column 0 if !colOk: valid
-        const float* qb = pb + off;
-        const float* qg = pg + off;
+        if (rb0 + kHalo + kRB <= a.height) {  // the whole batch is inside the image (uniform)
+          const long long off = colOff + (long long)(rb0 + kHalo) * a.width;
+          const float* qa = pa + off;  // element 0 if !colOk: valid
+          const float* qb = pb + off;
+          const float* qg = pg + off;
 #pragma unroll
-        for (int j = 0; j < kRB; ++j) {
-          cpAsync4(sstage + j * kThreads + tid, qa, colOk);
-          cpAsync4(sstage + (kRB + j) * kThreads + tid, qb, colOk);
-          cpAsync4(sstage + (2 * kRB + j) * kThreads + tid, qg, colOk);
-          qa += a.width;
-          qb += a.width;
-          qg += a.width;
+          for (int j = 0; j < kRB; ++j) {
+            cpAsync4(sstage + j * kThreads + tid, qa, colOk);
+            cpAsync4(sstage + (kRB + j) * kThreads + tid, qb, colOk);
+            cpAsync4(sstage + (2 * kRB + j) * kThreads + tid, qg, colOk);
+            qa += a.width;
+            qb += a.width;
+            qg += a.width;
+          }
+          cpAsyncCommit();
+          return;
         }
-        cpAsyncCommit();
-        return;
-      }
 #endif
 #pragma unroll
-      for (int j = 0; j < kRB; ++j) {
-        const int gy = rb0 + kHalo + j;
-        const bool ok = colOk && gy < a.height;
-        const long long off = ok ? colOff + (long long)gy * a.width : 0;
-        cpAsync4(sstage + j * kThreads + tid, pa + off, ok);
-        cpAsync4(sstage + (kRB + j) * kThreads + tid, pb + off, ok);
-        cpAsync4(sstage + (2 * kRB + j) * kThreads + tid, pg + off, ok);
-      }
-      cpAsyncCommit();
-    };
-    loadBatch(gy0);  // first, so that the batch flies while the halo rows load
+        for (int j = 0; j < kRB; ++j) {
+          const int gy = rb0 + kHalo + j;
+          const bool ok = colOk && gy < a.height;
+          const long long off = ok ? colOff + (long long)gy * a.width : 0;
+          cpAsync4(sstage + j * kThreads + tid, pa + off, ok);
+          cpAsync4(sstage + (kRB + j) * kThreads + tid, pb + off, ok);
+          cpAsync4(sstage + (2 * kRB + j) * kThreads + tid, pg + off, ok);
+        }
+        cpAsyncCommit();
+      };
+      loadBatch(sg.gy0);  // first, so that the batch flies while the halo rows load
 
-    float ra[kWin], rb[kWin], rg[kWin];
-    ra[0] = rb[0] = rg[0] = 0.0f;
+      float ra[kWin], rb[kWin], rg[kWin];
+      ra[0] = rb[0] = rg[0] = 0.0f;
 #pragma unroll
-    for (int k = 1; k < kWin; ++k) {
-      const int gy = gy0 - kHalo - 1 + k;
-      float va = 0.0f, vbt = 0.0f, vg = 0.0f;
-      if (colOk && unsigned(gy) < unsigned(a.height)) {
-        const long long off = colOff + (long long)gy * a.width;
-        va = __ldg(pa + off);
-        vbt = __ldg(pb + off);
-        vg = __ldg(pg + off);
+      for (int k = 1; k < kWin; ++k) {
+        const int gy = sg.gy0 - kHalo - 1 + k;
+        float va = 0.0f, vbt = 0.0f, vg = 0.0f;
+        if (colOk && unsigned(gy) < unsigned(a.height)) {
+          const long long off = colOff + (long long)gy * a.width;
+          va = __ldg(pa + off);
+          vbt = __ldg(pb + off);
+          vg = __ldg(pg + off);
+        }
+        ra[k] = va;
+        rb[k] = vbt;
+        rg[k] = vg;
       }
-      ra[k] = va;
-      rb[k] = vbt;
-      rg[k] = vg;
-    }
 
-    for (int batch = 0; batch < nBatches; ++batch) {
-      const int rb0 = gy0 + batch * kRB;
-      cpAsyncWaitAll();
+      for (int batch = 0; batch < nBatches; ++batch) {
+        const int rb0 = sg.gy0 + batch * kRB;
+        cpAsyncWaitAll();
 #pragma unroll
-      for (int j = 0; j < kRB; ++j) {
-        shiftIn(ra, sstage[j * kThreads + tid]);
-        shiftIn(rb, sstage[(kRB + j) * kThreads + tid]);
-        shiftIn(rg, sstage[(2 * kRB + j) * kThreads + tid]);
-        float* dst = sm + j * kPitch + tid;
-        dst[0 * kBuf] = foldAt(ra, kHalo, taps);
-        dst[1 * kBuf] = foldAt(rb, kHalo, taps);
-        dst[2 * kBuf] = foldAt(rg, kHalo, taps);
-      }
-      __syncthreads();
-      if (batch + 1 < nBatches) loadBatch(rb0 + kRB);  // after the barrier: sstage reads done
+        for (int j = 0; j < kRB; ++j) {
+          shiftIn(ra, sstage[j * kThreads + tid]);
+          shiftIn(rb, sstage[(kRB + j) * kThreads + tid]);
+          shiftIn(rg, sstage[(2 * kRB + j) * kThreads + tid]);
+          float* dst = sm + j * kPitch + tid;
+          dst[0 * kBuf] = foldAt(ra, kHalo, taps);
+          dst[1 * kBuf] = foldAt(rb, kHalo, taps);
+          dst[2 * kBuf] = foldAt(rg, kHalo, taps);
+        }
+        __syncthreads();
+        if (batch + 1 < nBatches) loadBatch(rb0 + kRB);  // after the barrier: sstage reads done
 
-      for (int it = tid; it < kItems; it += kThreads) {
-        const int row = it / kSegs;
-        const int seg = it - row * kSegs;
-        const int gy = rb0 + row;
-        const int gxs = gx0 + seg * kSegW;
-        if (gy >= gyEnd || gxs >= a.width) continue;
-        const float* src = sm + row * kPitch + seg * kSegW;
-        float ga[kSegW], gb[kSegW], gg[kSegW];
-        filterItem(src + 0 * kBuf, taps, ga);
-        filterItem(src + 1 * kBuf, taps, gb);
-        filterItem(src + 2 * kBuf, taps, gg);
-        const long long off0 = base + (long long)gy * a.rowStride + (long long)gxs * a.pixStride;
-        float g[kSegW];
+        if (batch == 0) itemBits = loadItemBits(scols, tid);  // after the barrier: scols written
+        int bits = itemBits;
+        for (int it = tid; it < kItems; it += kThreads, bits >>= kItemBits) {
+          const int row = it / kSegs;
+          const int seg = it - row * kSegs;
+          const int gy = rb0 + row;
+          if (gy >= sg.gyEnd) continue;
+          if ((bits & 0xF) == 0) continue;
+          // x and y first: their latency hides behind the three filters.
+          const long long colOff0 = packed ? scols[seg].off : planeBase + (long long)(sg.gx0 + seg * kSegW) * a.pixStride;
+          const long long off0 = colOff0 + (long long)gy * a.rowStride;
+          float xv[kSegW], yv[kSegW];
+          if (std::is_same<T, float>::value && a.vecInputs) {  // planar, width % 4 == 0, aligned
+            const float4 x4 = __ldg(reinterpret_cast<const float4*>(reinterpret_cast<const float*>(xp) + off0));
+            const float4 y4 = __ldg(reinterpret_cast<const float4*>(reinterpret_cast<const float*>(yp) + off0));
+            xv[0] = x4.x, xv[1] = x4.y, xv[2] = x4.z, xv[3] = x4.w;
+            yv[0] = y4.x, yv[1] = y4.y, yv[2] = y4.z, yv[3] = y4.w;
 #pragma unroll
-        for (int j = 0; j < kSegW; ++j) {
-          g[j] = 0.0f;
-          if (gxs + j < a.width) {
-            const long long off = off0 + j * a.pixStride;
-            const float xv = loadScaled(xp, off, a.inputScale);
-            const float yv = loadScaled(yp, off, a.inputScale);
-            g[j] = pixelGradient(ga[j], gb[j], gg[j], xv, yv, a.gradScale);
+            for (int j = 0; j < kSegW; ++j) {
+              xv[j] *= a.inputScale;
+              yv[j] *= a.inputScale;
+            }
+          } else {
+#pragma unroll
+            for (int j = 0; j < kSegW; ++j) {
+              const bool in = (bits >> j) & 1;
+              xv[j] = in ? loadScaled(xp, off0 + j * a.pixStride, a.inputScale) : 0.0f;
+              yv[j] = in ? loadScaled(yp, off0 + j * a.pixStride, a.inputScale) : 0.0f;
+            }
+          }
+          const float* src = sm + row * kPitch + seg * kSegW;
+          float ga[kSegW], gb[kSegW], gg[kSegW];
+          filterItem(src + 0 * kBuf, taps, ga);
+          filterItem(src + 1 * kBuf, taps, gb);
+          filterItem(src + 2 * kBuf, taps, gg);
+          float g[kSegW];
+#pragma unroll
+          for (int j = 0; j < kSegW; ++j) g[j] = pixelGradient(ga[j], gb[j], gg[j], xv[j], yv[j], a.gradScale);
+          if (a.vecGrad) {  // planar, width % 4 == 0, aligned
+            *reinterpret_cast<float4*>(a.grad + off0) = make_float4(g[0], g[1], g[2], g[3]);
+          } else {
+#pragma unroll
+            for (int j = 0; j < kSegW; ++j)
+              if ((bits >> j) & 1) a.grad[off0 + j * a.pixStride] = g[j];
           }
         }
-        if (a.vecGrad) {  // planar, width % 4 == 0, aligned
-          *reinterpret_cast<float4*>(a.grad + off0) = make_float4(g[0], g[1], g[2], g[3]);
-        } else {
-#pragma unroll
-          for (int j = 0; j < kSegW; ++j)
-            if (gxs + j < a.width) a.grad[off0 + j * a.pixStride] = g[j];
-        }
+        __syncthreads();
       }
-      __syncthreads();
     }
   }
 }

@@ -691,6 +691,12 @@ int main(int argc, char** argv) {
       {"130x336 chw win7 valid", 3, 2, 130, 336, true, DType::F32, 7, true, 0.0f, 1.0f, false},
       {"32x48 rgb chw b5", 5, 3, 32, 48, true, DType::F32, 11, false, 0.0f, 1.0f, false},
       {"17x113 u8 chw", 2, 1, 17, 113, true, DType::U8, 11, false, 0.0f, 1.0f, false},
+      // Planar planes packed side by side in one virtual row (v11): 256 wide, odd widths,
+      // 'valid' maps whose halo columns come from the image, one-channel batches.
+      {"256x256 rgb chw b4 packed", 4, 3, 256, 256, true, DType::F32, 11, false, 0.0f, 1.0f, false},
+      {"29x45 chw b6c2 valid packed", 6, 2, 29, 45, true, DType::F32, 11, true, 0.0f, 1.0f, false},
+      {"50x61 c1 b9 u8 packed", 9, 1, 50, 61, false, DType::U8, 11, false, 1.0f, -1.0f, false},
+      {"70x30 f64 chw b7 win7 packed", 7, 1, 70, 30, true, DType::F64, 7, false, 0.0f, 1.0f, false},
       {"planes>65535 (batch)", 66000, 1, 3, 5, false, DType::F32, 11, false, 0.0f, 1.0f, false},
       {"planes>65535 (channels)", 2, 33000, 2, 3, false, DType::U8, 11, false, 0.0f, 1.0f, false},
       {"identity 97x211 rgb", 2, 3, 97, 211, false, DType::F32, 11, false, 0.0f, 1.0f, true},
