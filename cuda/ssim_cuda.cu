@@ -84,6 +84,16 @@ int pickRowsPerBlock(int rows, unsigned long long columnStrips, int resident) {
   return nb * kRB;
 }
 
+// The kernels divide by these (fast_divide.h; every numerator stays below 2^31 because units
+// and ranges do, checked in layoutWork).
+void setDivisors(kernels::WorkLayout& w) {
+  w.byChannels = FastDivide::of(unsigned(w.channels));
+  w.byTilesX = FastDivide::of(unsigned(w.tilesX));
+  w.byTilesY = FastDivide::of(unsigned(w.tilesY));
+  w.byUnitsPerStrip = FastDivide::of(unsigned(w.unitsPerStrip));
+  w.byPitch = FastDivide::of(unsigned(w.pitch));
+}
+
 // How a kernel's work is cut (ssim_kernels.cuh, "Work"): rows [regY0, regY0 + regH) and
 // columns [regX0, regX0 + regW) of every plane. Planar inputs get balanced ranges over the
 // resident blocks, with narrow planes packed side by side when that takes fewer strips;
@@ -150,19 +160,21 @@ bool layoutWork(const ImageShape& s, int regY0, int regX0, int regH, int regW, i
       strips = packedStrips;
     }
     const unsigned long long units = strips * unsigned(w.unitsPerStrip);
-    if (units > UINT_MAX) return false;
+    if (units > (unsigned long long)INT_MAX) return false;
     w.units = unsigned(units);
     w.ranges = w.units < unsigned(resident) ? w.units : unsigned(resident);
     w.unitsPerRange = w.units / w.ranges;
     w.longRanges = w.units % w.ranges;
+    setDivisors(w);
     return true;
   }
   w.batchesPerTile = alignedRows / kRB;
   w.tilesY = int(ceilDiv(unsigned(w.unitsPerStrip), unsigned(w.batchesPerTile)));
   const unsigned long long ranges = strips * unsigned(w.tilesY);
-  if (strips * unsigned(w.unitsPerStrip) > UINT_MAX || ranges > UINT_MAX) return false;
+  if (strips * unsigned(w.unitsPerStrip) > (unsigned long long)INT_MAX) return false;  // ranges <= units
   w.units = unsigned(strips * unsigned(w.unitsPerStrip));
   w.ranges = unsigned(ranges);
+  setDivisors(w);
   return true;
 }
 

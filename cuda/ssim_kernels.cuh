@@ -64,6 +64,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "fast_divide.h"
 #include "ssim_math.h"
 #include "ssim_types.h"
 
@@ -136,6 +137,8 @@ struct WorkLayout {
   int unitsPerStrip;          // batches of kRB rows down a strip
   int tilesY, batchesPerTile; // aligned mode
   int regY0, regY1, regX0, regW;  // the rows and columns of each plane that are computed
+  // The divisors above as multiply-and-shift (numerators stay below 2^31: the host checks).
+  FastDivide byChannels, byTilesX, byTilesY, byUnitsPerStrip, byPitch;
 };
 
 struct ForwardArgs {
@@ -256,9 +259,8 @@ __device__ __forceinline__ void cpAsyncWaitAll() {
 constexpr int kSlots = 4;  // planes one packed strip can touch (host: pitch >= 40)
 
 // Where range r starts (virtual row, strip within it, unit within the strip) and how many
-// units it holds. 32-bit unsigned arithmetic: two or three divisions per range, none per
-// further segment (bench/NOTES.md v11: 64-bit decodes cost 5 instructions per pixel on
-// 3-batch blocks).
+// units it holds. 32-bit unsigned arithmetic with divisions by multiply and shift
+// (fast_divide.h); nothing but additions for a further segment.
 struct RangeCursor {
   unsigned vrow, tx, unit, left;
   unsigned b, ch;  // image and channel of the virtual row's first plane (vrow * nPack)
@@ -270,21 +272,21 @@ __device__ __forceinline__ RangeCursor rangeStart(const WorkLayout& w, unsigned 
   if (w.balanced) {
     const unsigned first = r * w.unitsPerRange + min(r, w.longRanges);
     c.left = w.unitsPerRange + (r < w.longRanges ? 1u : 0u);
-    const unsigned strip = first / perStrip;
+    const unsigned strip = w.byUnitsPerStrip.div(first);
     c.unit = first - strip * perStrip;
-    c.vrow = strip / unsigned(w.tilesX);
+    c.vrow = w.byTilesX.div(strip);
     c.tx = strip - c.vrow * unsigned(w.tilesX);
-    c.b = c.vrow * unsigned(w.nPack) / unsigned(w.channels);
+    c.b = w.byChannels.div(c.vrow * unsigned(w.nPack));
     c.ch = c.vrow * unsigned(w.nPack) - c.b * unsigned(w.channels);
     return c;
   }
   // r = ((b * tilesY + ty) * tilesX + tx) * C + ch
   const unsigned C = unsigned(w.channels);
-  const unsigned t1 = r / C;
+  const unsigned t1 = w.byChannels.div(r);
   const unsigned ch = r - t1 * C;
-  const unsigned t2 = t1 / unsigned(w.tilesX);
+  const unsigned t2 = w.byTilesX.div(t1);
   c.tx = t1 - t2 * unsigned(w.tilesX);
-  const unsigned b = t2 / unsigned(w.tilesY);
+  const unsigned b = w.byTilesY.div(t2);
   const unsigned ty = t2 - b * unsigned(w.tilesY);
   c.vrow = b * C + ch;
   c.b = b;
@@ -331,7 +333,7 @@ __device__ __forceinline__ int planeOfColumn(const WorkLayout& w, int v, int& lo
     local = v;
     return 0;
   }
-  const int p = (v + kHalo) / w.pitch;
+  const int p = int(w.byPitch.div(unsigned(v + kHalo)));
   local = v - p * w.pitch;
   return p;
 }
@@ -375,7 +377,7 @@ __device__ __forceinline__ int columnBits(int lo, int hi) {
 // Element offset of plane p's first pixel in x, y (and grad).
 template <typename Args>
 __device__ __forceinline__ long long planeOffset(const Args& a, unsigned p) {
-  const unsigned b = p / unsigned(a.work.channels);
+  const unsigned b = a.work.byChannels.div(p);
   return (long long)b * a.imageElems + (long long)(p - b * unsigned(a.work.channels)) * a.chanStride;
 }
 
@@ -682,7 +684,7 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
           if (n > 0) {
             int firstLocal;
             const int plane = sg.plane0 + planeOfColumn(w, sg.gx0, firstLocal) + tid;
-            const unsigned b = unsigned(plane) / unsigned(w.channels);
+            const unsigned b = w.byChannels.div(unsigned(plane));
             ReduceState* st = a.state + b;
             atomicAdd(&st->acc, double(blockSum));
             __threadfence();

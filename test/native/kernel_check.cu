@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "fast_divide.h"
 #include "ssim_cuda.h"
 #include "ssim_math.h"
 #include "ssim_types.h"
@@ -527,6 +528,30 @@ void checkArguments(cudaStream_t stream) {
   CK(cudaFree(ws));
 }
 
+// FastDivide (cuda/fast_divide.h) against '/': every small divisor and numerator, random ones,
+// and the edges (powers of two and their neighbours, n = 2^31 - 1).
+void checkFastDivide() {
+  std::mt19937_64 rng(2026);
+  long long checks = 0, bad = 0;
+  auto one = [&](unsigned d, unsigned n) {
+    ++checks;
+    if (FastDivide::of(d).div(n) != n / d) ++bad;
+  };
+  for (unsigned d = 1; d < 2048; ++d) {
+    for (unsigned n = 0; n < 2048; ++n) one(d, n);
+    one(d, 0x7fffffffu);
+  }
+  for (int k = 0; k < 1000000; ++k) {
+    const unsigned d = unsigned(rng() % 0x7fffffffu) + 1, n = unsigned(rng() % 0x80000000u);
+    one(d, n);
+    one(d, 0x7fffffffu);
+  }
+  for (int l = 0; l < 31; ++l)
+    for (int k = -1; k <= 1; ++k)
+      if ((1u << l) + k != 0) one((1u << l) + k, 0x7fffffffu);
+  report(bad == 0, "FastDivide: %lld divisions, %lld wrong", checks, bad);
+}
+
 // Timing (informational; not pass/fail). The issue's cases ("fastest SSIM on Hopper"), with the
 // shapes of the peer table in shared/device/README.md: float32 in [0, 1] (y = x + noise,
 // clipped), generated on the device; two input sets alternate between consecutive launches;
@@ -728,6 +753,7 @@ int main(int argc, char** argv) {
     runCase(c, seed++, stream);
   }
   checkArguments(stream);
+  checkFastDivide();
 
   if (doBench && g_failures == 0) bench(stream, benchFull, only);
 
