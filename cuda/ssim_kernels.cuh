@@ -261,6 +261,44 @@ constexpr int kSlots = 4;  // planes one packed strip can touch (host: pitch >= 
 // Where range r starts (virtual row, strip within it, unit within the strip) and how many
 // units it holds. 32-bit unsigned arithmetic with divisions by multiply and shift
 // (fast_divide.h); nothing but additions for a further segment.
+// Rows rb0 + kHalo .. rb0 + kHalo + kRB - 1 of this thread's column of N float arrays (element
+// colOff of row 0, rows `rowStride` apart), copied asynchronously into the thread's column of
+// stage (array k at stage rows k * kRB ..), zeros outside the image; only this thread reads
+// them back. A batch wholly inside the image walks one pointer per array down the rows: no
+// per-row bounds or 64-bit index arithmetic (v10).
+template <int N>
+__device__ __forceinline__ void stageBatchRows(float* stage, const float* const (&src)[N], long long colOff,
+                                               long long rowStride, int rb0, int height, bool colOk) {
+  const int tid = threadIdx.x;
+#if SSIM_WALK_POINTERS
+  if (rb0 + kHalo + kRB <= height) {  // uniform
+    const long long off = colOff + (long long)(rb0 + kHalo) * rowStride;
+    const float* p[N];
+#pragma unroll
+    for (int k = 0; k < N; ++k) p[k] = src[k] + off;  // element 0 if !colOk: valid
+#pragma unroll
+    for (int j = 0; j < kRB; ++j) {
+#pragma unroll
+      for (int k = 0; k < N; ++k) {
+        cpAsync4(stage + (k * kRB + j) * kThreads + tid, p[k], colOk);
+        p[k] += rowStride;
+      }
+    }
+    cpAsyncCommit();
+    return;
+  }
+#endif
+#pragma unroll
+  for (int j = 0; j < kRB; ++j) {
+    const int gy = rb0 + kHalo + j;
+    const bool ok = colOk && gy < height;
+    const long long off = ok ? colOff + (long long)gy * rowStride : 0;
+#pragma unroll
+    for (int k = 0; k < N; ++k) cpAsync4(stage + (k * kRB + j) * kThreads + tid, src[k] + off, ok);
+  }
+  cpAsyncCommit();
+}
+
 struct RangeCursor {
   unsigned vrow, tx, unit, left;
   unsigned b, ch;  // image and channel of the virtual row's first plane (vrow * nPack)
@@ -381,10 +419,11 @@ __device__ __forceinline__ long long planeOffset(const Args& a, unsigned p) {
   return (long long)b * a.imageElems + (long long)(p - b * unsigned(a.work.channels)) * a.chanStride;
 }
 
-// The columns of item column group `seg` of a segment. Not packed, this is a few integer
-// operations (every item computes it: a shared-memory table would put a load's latency in
-// front of each item); packed, it divides by the pitch (once per segment, into a table).
-// planeBase: planeOffset() of the segment's first plane (backward only).
+// The columns of item column group `seg` of a segment, computed once per segment into a
+// shared table (scols) by threads 0..28; each thread then keeps its own items' mask and slot
+// in a register (loadItemBits), and only packed strips read `off` back per item (computed
+// inline in the item loop, these cost more than the table: bench/NOTES.md v11f).
+// planeBase: element offset of the segment's first plane in x and y (backward only).
 __device__ __forceinline__ ItemColumns forwardColumns(const ForwardArgs& a, const Segment& sg, int seg) {
   const WorkLayout& w = a.work;
   int lc, l0;
@@ -470,36 +509,12 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
       const long long mapBase = (long long)sg.plane0 * a.planeElems + w.regX0 + sg.gx0;  // not packed
 
       // Inputs of a batch: rows rb0 + kHalo .. rb0 + kHalo + kRB - 1 of this column (zero
-      // outside). float: asynchronous copies into this thread's column of sstage (only this
-      // thread reads it back); other types: registers.
+      // outside). float: staged asynchronously (stageBatchRows); other types: registers.
       float lx[kRB], ly[kRB];
       auto loadBatch = [&](int rb0) {
         if constexpr (kStaged) {
-#if SSIM_WALK_POINTERS
-          if (rb0 + kHalo + kRB <= a.height) {  // the whole batch is inside the image (uniform)
-            const long long off = colOff + (long long)(rb0 + kHalo) * a.rowStride;
-            const float* px = reinterpret_cast<const float*>(xp) + off;  // pixel 0 if !colOk: valid
-            const float* py = reinterpret_cast<const float*>(yp) + off;
-#pragma unroll
-            for (int j = 0; j < kRB; ++j) {
-              cpAsync4(sstage + j * kThreads + tid, px, colOk);
-              cpAsync4(sstage + (kRB + j) * kThreads + tid, py, colOk);
-              px += a.rowStride;
-              py += a.rowStride;
-            }
-            cpAsyncCommit();
-            return;
-          }
-#endif
-#pragma unroll
-          for (int j = 0; j < kRB; ++j) {
-            const int gy = rb0 + kHalo + j;
-            const bool ok = colOk && gy < a.height;
-            const long long off = ok ? colOff + (long long)gy * a.rowStride : 0;
-            cpAsync4(sstage + j * kThreads + tid, reinterpret_cast<const float*>(xp) + off, ok);
-            cpAsync4(sstage + (kRB + j) * kThreads + tid, reinterpret_cast<const float*>(yp) + off, ok);
-          }
-          cpAsyncCommit();
+          const float* const xy[2] = {reinterpret_cast<const float*>(xp), reinterpret_cast<const float*>(yp)};
+          stageBatchRows(sstage, xy, colOff, a.rowStride, rb0, a.height, colOk);
         } else {
 #pragma unroll
           for (int j = 0; j < kRB; ++j) {
@@ -739,39 +754,9 @@ __global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKern
       if (tid < kSegs) scols[tid] = backwardColumns(a, sg, tid, planeBase);
       int itemBits = 0;
 
-      // The partial maps of a batch, rows rb0 + kHalo .. rb0 + kHalo + kRB - 1 of this column,
-      // copied asynchronously into this thread's column of sstage (zero outside the image).
-      auto loadBatch = [&](int rb0) {
-#if SSIM_WALK_POINTERS
-        if (rb0 + kHalo + kRB <= a.height) {  // the whole batch is inside the image (uniform)
-          const long long off = colOff + (long long)(rb0 + kHalo) * a.width;
-          const float* qa = pa + off;  // element 0 if !colOk: valid
-          const float* qb = pb + off;
-          const float* qg = pg + off;
-#pragma unroll
-          for (int j = 0; j < kRB; ++j) {
-            cpAsync4(sstage + j * kThreads + tid, qa, colOk);
-            cpAsync4(sstage + (kRB + j) * kThreads + tid, qb, colOk);
-            cpAsync4(sstage + (2 * kRB + j) * kThreads + tid, qg, colOk);
-            qa += a.width;
-            qb += a.width;
-            qg += a.width;
-          }
-          cpAsyncCommit();
-          return;
-        }
-#endif
-#pragma unroll
-        for (int j = 0; j < kRB; ++j) {
-          const int gy = rb0 + kHalo + j;
-          const bool ok = colOk && gy < a.height;
-          const long long off = ok ? colOff + (long long)gy * a.width : 0;
-          cpAsync4(sstage + j * kThreads + tid, pa + off, ok);
-          cpAsync4(sstage + (kRB + j) * kThreads + tid, pb + off, ok);
-          cpAsync4(sstage + (2 * kRB + j) * kThreads + tid, pg + off, ok);
-        }
-        cpAsyncCommit();
-      };
+      // The partial maps of a batch, staged asynchronously (stageBatchRows).
+      const float* const maps[3] = {pa, pb, pg};
+      auto loadBatch = [&](int rb0) { stageBatchRows(sstage, maps, colOff, a.width, rb0, a.height, colOk); };
       loadBatch(sg.gy0);  // first, so that the batch flies while the halo rows load
 
       float ra[kWin], rb[kWin], rg[kWin];
