@@ -161,10 +161,9 @@ bool layoutWork(const ImageShape& s, int regY0, int regX0, int regH, int regW, i
     }
     const unsigned long long units = strips * unsigned(w.unitsPerStrip);
     if (units > (unsigned long long)INT_MAX) return false;
-    w.units = unsigned(units);
-    w.ranges = w.units < unsigned(resident) ? w.units : unsigned(resident);
-    w.unitsPerRange = w.units / w.ranges;
-    w.longRanges = w.units % w.ranges;
+    w.ranges = units < unsigned(resident) ? unsigned(units) : unsigned(resident);
+    w.unitsPerRange = unsigned(units / w.ranges);
+    w.longRanges = unsigned(units % w.ranges);
     setDivisors(w);
     return true;
   }
@@ -172,13 +171,11 @@ bool layoutWork(const ImageShape& s, int regY0, int regX0, int regH, int regW, i
   w.tilesY = int(ceilDiv(unsigned(w.unitsPerStrip), unsigned(w.batchesPerTile)));
   const unsigned long long ranges = strips * unsigned(w.tilesY);
   if (strips * unsigned(w.unitsPerStrip) > (unsigned long long)INT_MAX) return false;  // ranges <= units
-  w.units = unsigned(strips * unsigned(w.unitsPerStrip));
   w.ranges = unsigned(ranges);
   setDivisors(w);
   return true;
 }
 
-unsigned int gridOf(const kernels::WorkLayout& w) { return w.ranges < unsigned(INT_MAX) ? w.ranges : unsigned(INT_MAX); }
 
 // The forward and backward kernels of a dtype, for the occupancy query.
 const void* forwardKernelOf(DType t) {
@@ -270,7 +267,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   fa.valueOffset = p.valueOffset;
   fa.valueScale = p.valueScale;
   fa.denom = denom;
-  const unsigned int forwardGrid = gridOf(fa.work);
+  const unsigned int forwardGrid = fa.work.ranges;  // < 2^31 (layoutWork)
 
   BackwardArgs ba{};
   unsigned int backwardGrid = 0;
@@ -297,7 +294,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
     ba.taps = fa.taps;
     ba.inputScale = p.inputScale;
     ba.gradScale = float(double(p.valueScale) / denom);
-    backwardGrid = gridOf(ba.work);
+    backwardGrid = ba.work.ranges;
   }
   const BackwardArgs* bap = wantGrad ? &ba : nullptr;
 

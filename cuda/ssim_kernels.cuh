@@ -125,8 +125,7 @@ struct Taps {
 
 // How the work of a launch is cut (see "Work" above). Filled by the host.
 struct WorkLayout {
-  unsigned units;             // strips * unitsPerStrip (the host checks that it fits)
-  unsigned ranges;            // balanced: the grid; aligned: planes * tilesX * tilesY
+  unsigned ranges;            // balanced: the grid; aligned: planes * tilesX * tilesY (< 2^31)
   unsigned unitsPerRange;     // balanced: units / ranges; the first `longRanges` get one more
   unsigned longRanges;
   int balanced;               // 1: equal ranges of units; 0: aligned tiles
@@ -338,6 +337,7 @@ __device__ __forceinline__ RangeCursor rangeStart(const WorkLayout& w, unsigned 
 // virtual column gx0 of the virtual row whose first plane is plane0.
 struct Segment {
   int plane0, gx0, gy0, gyEnd;
+  int nBatches;      // batches of kRB rows covering [gy0, gyEnd)
   unsigned b0, ch0;  // image and channel of plane0
 };
 
@@ -349,6 +349,7 @@ __device__ __forceinline__ Segment nextSegment(const WorkLayout& w, RangeCursor&
   s.gx0 = int(c.tx) * kTileW;
   s.gy0 = w.regY0 + int(c.unit) * kRB;
   s.gyEnd = min(w.regY0 + int(c.unit + n) * kRB, w.regY1);
+  s.nBatches = (s.gyEnd - s.gy0 + kRB - 1) / kRB;
   s.b0 = c.b;
   s.ch0 = c.ch;
   c.left -= n;
@@ -374,6 +375,25 @@ __device__ __forceinline__ int planeOfColumn(const WorkLayout& w, int v, int& lo
   const int p = int(w.byPitch.div(unsigned(v + kHalo)));
   local = v - p * w.pitch;
   return p;
+}
+
+// This thread's input column in a segment: its plane (index p within the virtual row), its
+// image column gx (regX0 + the column within the region) and whether it lies in a plane and
+// inside the image (else the thread loads zeros).
+struct InputColumn {
+  int p, plane, gx;
+  bool ok;
+};
+
+__device__ __forceinline__ InputColumn inputColumn(const WorkLayout& w, const Segment& sg, int width) {
+  const int tid = threadIdx.x;
+  int local;
+  InputColumn c;
+  c.p = planeOfColumn(w, sg.gx0 - kHalo + tid, local);
+  c.plane = sg.plane0 + c.p;
+  c.gx = w.regX0 + local;
+  c.ok = tid < kInCols && c.p < w.nPack && c.plane < w.planes && unsigned(c.gx) < unsigned(width);
+  return c;
 }
 
 // One horizontal item column group (4 output columns at virtual column gx0 + 4 * seg) of the
@@ -417,6 +437,12 @@ template <typename Args>
 __device__ __forceinline__ long long planeOffset(const Args& a, unsigned p) {
   const unsigned b = a.work.byChannels.div(p);
   return (long long)b * a.imageElems + (long long)(p - b * unsigned(a.work.channels)) * a.chanStride;
+}
+
+// planeOffset() of a segment's first plane, from the image and channel its cursor carried.
+template <typename Args>
+__device__ __forceinline__ long long firstPlaneOffset(const Args& a, const Segment& sg) {
+  return (long long)sg.b0 * a.imageElems + (long long)sg.ch0 * a.chanStride;
 }
 
 // The columns of item column group `seg` of a segment, computed once per segment into a
@@ -489,17 +515,14 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
     RangeCursor cur = rangeStart(w, r);
     while (cur.left > 0) {
       const Segment sg = nextSegment(w, cur);
-      const int nBatches = (sg.gyEnd - sg.gy0 + kRB - 1) / kRB;
+      const int nBatches = sg.nBatches;
 
-      // This thread's input column.
-      int local;
-      const int p = planeOfColumn(w, sg.gx0 - kHalo + tid, local);
-      const int plane = sg.plane0 + p;
-      const int gxIn = w.regX0 + local;
-      const bool colOk = tid < kInCols && p < w.nPack && plane < w.planes && unsigned(gxIn) < unsigned(a.width);
-      const long long segBase = (long long)sg.b0 * a.imageElems + (long long)sg.ch0 * a.chanStride;
+      const InputColumn col = inputColumn(w, sg, a.width);
+      const bool colOk = col.ok;
       long long colOff = 0;
-      if (colOk) colOff = (p == 0 ? segBase : planeOffset(a, unsigned(plane))) + (long long)gxIn * a.pixStride;
+      if (colOk)
+        colOff = (col.p == 0 ? firstPlaneOffset(a, sg) : planeOffset(a, unsigned(col.plane))) +
+                 (long long)col.gx * a.pixStride;
 
       // The segment's item columns, once per segment (packed, they divide by the pitch); each
       // thread keeps the bits of its own items in a register (read after the first barrier).
@@ -741,16 +764,14 @@ __global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKern
     RangeCursor cur = rangeStart(w, r);
     while (cur.left > 0) {
       const Segment sg = nextSegment(w, cur);
-      const int nBatches = (sg.gyEnd - sg.gy0 + kRB - 1) / kRB;
+      const int nBatches = sg.nBatches;
 
-      int local;
-      const int p = planeOfColumn(w, sg.gx0 - kHalo + tid, local);
-      const int plane = sg.plane0 + p;
-      const bool colOk = tid < kInCols && p < w.nPack && plane < w.planes && unsigned(local) < unsigned(a.width);
-      const long long colOff = colOk ? (long long)plane * a.planeElems + local : 0;
+      const InputColumn col = inputColumn(w, sg, a.width);  // regX0 = 0: the whole image
+      const bool colOk = col.ok;
+      const long long colOff = colOk ? (long long)col.plane * a.planeElems + col.gx : 0;
 
       const bool packed = w.nPack > 1;
-      const long long planeBase = (long long)sg.b0 * a.imageElems + (long long)sg.ch0 * a.chanStride;
+      const long long planeBase = firstPlaneOffset(a, sg);
       if (tid < kSegs) scols[tid] = backwardColumns(a, sg, tid, planeBase);
       int itemBits = 0;
 
