@@ -34,7 +34,7 @@ unsigned long long ceilDiv(unsigned long long a, unsigned long long b) { return 
 // multiprocessor. Cached per device and kernel (the occupancy query costs microseconds; the
 // answer never changes). 0 when the query fails (then the picker falls back to tall blocks).
 int residentBlocks(const void* kernel, int slot) {
-  constexpr int kDevices = 64, kSlots = 8;
+  constexpr int kDevices = 64, kSlots = 12;  // slots: 8 forward (dtype x reciprocal), 4 backward
   static std::atomic<int> cache[kDevices][kSlots];
   int device = 0;
   if (cudaGetDevice(&device) != cudaSuccess || device >= kDevices || slot >= kSlots) return 0;
@@ -178,9 +178,11 @@ bool layoutWork(const ImageShape& s, int regY0, int regX0, int regH, int regW, i
 
 
 // The forward and backward kernels of a dtype, for the occupancy query.
-const void* forwardKernelOf(DType t) {
-  return withElementType(t, [](auto e) {
-    return reinterpret_cast<const void*>(kernels::ssimForwardKernel<typename decltype(e)::type>);
+const void* forwardKernelOf(DType t, bool fastRcp) {
+  return withElementType(t, [fastRcp](auto e) {
+    using T = typename decltype(e)::type;
+    return fastRcp ? reinterpret_cast<const void*>(kernels::ssimForwardKernel<T, Reciprocal::Ftz>)
+                   : reinterpret_cast<const void*>(kernels::ssimForwardKernel<T, Reciprocal::Exact>);
   });
 }
 const void* backwardKernelOf(DType t) {
@@ -190,9 +192,12 @@ const void* backwardKernelOf(DType t) {
 }
 
 template <typename T>
-cudaError_t launchTyped(const kernels::ForwardArgs& fa, const kernels::BackwardArgs* ba,
+cudaError_t launchTyped(const kernels::ForwardArgs& fa, const kernels::BackwardArgs* ba, bool fastRcp,
                         unsigned int forwardGrid, unsigned int backwardGrid, cudaStream_t stream) {
-  SSIM_LAUNCH(kernels::ssimForwardKernel<T>, forwardGrid, kernels::kThreads, stream, fa);
+  if (fastRcp)
+    SSIM_LAUNCH((kernels::ssimForwardKernel<T, Reciprocal::Ftz>), forwardGrid, kernels::kThreads, stream, fa);
+  else
+    SSIM_LAUNCH((kernels::ssimForwardKernel<T, Reciprocal::Exact>), forwardGrid, kernels::kThreads, stream, fa);
   cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess || ba == nullptr) return err;
   SSIM_LAUNCH(kernels::ssimBackwardKernel<T>, backwardGrid, kernels::kThreads, stream, *ba);
@@ -235,8 +240,10 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   const int regH = wantGrad ? s.height : map.y1 - map.y0;
   const int regW = wantGrad ? s.width : map.x1 - map.x0;
 
+  const bool fastRcp = fastReciprocalInRange(p.c1, p.c2);
   ForwardArgs fa{};
-  if (!layoutWork(s, regY0, regX0, regH, regW, residentBlocks(forwardKernelOf(job.dtype), int(job.dtype)),
+  if (!layoutWork(s, regY0, regX0, regH, regW,
+                  residentBlocks(forwardKernelOf(job.dtype, fastRcp), 2 * int(job.dtype) + (fastRcp ? 1 : 0)),
                   !wantGrad, fa.work))
     return cudaErrorInvalidValue;
   fa.x = job.x;
@@ -261,7 +268,8 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   fa.pixelsPerImage = (unsigned long long)s.channels * map.count();
   for (int k = 0; k <= kMaxRadius; ++k) fa.taps.w[k] = k <= p.radius ? p.taps[k] : 0.0f;
   fa.c1 = p.c1;
-  fa.c2 = p.c2;
+  fa.c2q = termScale<Reciprocal::Ftz>() * p.c2;  // exact (a power of two; c2 >= 2^-124 if used)
+  if (!fastRcp) fa.c2q = p.c2;
   fa.inputScale = p.inputScale;
   const double denom = double(s.channels) * double(map.count());
   fa.valueOffset = p.valueOffset;
@@ -272,7 +280,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   BackwardArgs ba{};
   unsigned int backwardGrid = 0;
   if (wantGrad) {
-    if (!layoutWork(s, 0, 0, s.height, s.width, residentBlocks(backwardKernelOf(job.dtype), 4 + int(job.dtype)),
+    if (!layoutWork(s, 0, 0, s.height, s.width, residentBlocks(backwardKernelOf(job.dtype), 8 + int(job.dtype)),
                     false, ba.work))
       return cudaErrorInvalidValue;
     ba.x = job.x;
@@ -299,7 +307,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   const BackwardArgs* bap = wantGrad ? &ba : nullptr;
 
   return withElementType(job.dtype, [&](auto e) {
-    return launchTyped<typename decltype(e)::type>(fa, bap, forwardGrid, backwardGrid, stream);
+    return launchTyped<typename decltype(e)::type>(fa, bap, fastRcp, forwardGrid, backwardGrid, stream);
   });
 }
 

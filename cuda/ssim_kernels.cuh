@@ -155,7 +155,7 @@ struct ForwardArgs {
   WorkLayout work;
   unsigned long long pixelsPerImage;  // channels * map pixels: the counter's final value
   Taps taps;
-  float c1, c2, inputScale;
+  float c1, c2q, inputScale;    // c2q = termScale<M>() * C2 (ssim_math.h)
   double valueOffset, valueScale, denom;  // out[b] = offset + scale * (sum / denom)
 };
 
@@ -492,7 +492,8 @@ __device__ __forceinline__ float warpSum(float s) {
 
 // ---------------------------------------------------------------------------------------------
 // Forward: SSIM map (+ partial maps), per-image mean.
-template <typename T>
+// M: how 1 / (B1 B2) is taken (ssim_math.h); the host picks Ftz where it is exact.
+template <typename T, Reciprocal M>
 __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel(const ForwardArgs a) {
   __shared__ __align__(16) float sm[kMoments * kBuf];  // vertical E[x], E[y], E[x^2 + y^2], E[xy]
   constexpr bool kStaged = std::is_same<T, float>::value;
@@ -640,7 +641,7 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
             for (int j = 0; j < kSegW; ++j) {
               // Computed for all 4 (no branches), kept only inside the map.
               const Moments4 m{mx[j], my[j], mss[j], mxy[j]};
-              const PixelSsim ps = pixelSsimWithPartials(m, a.c1, a.c2);
+              const PixelSsim ps = pixelSsimWithPartials<M>(m, a.c1, a.c2q);
               const bool in = rowInMap && (bits >> (4 + j)) & 1;
               s += in ? ps.s : 0.0f;
               al[j] = in ? ps.alpha : 0.0f;
@@ -667,7 +668,7 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
 #pragma unroll
             for (int j = 0; j < kSegW; ++j) {
               const Moments4 m{mx[j], my[j], mss[j], mxy[j]};
-              const float v = pixelSsimValue(m, a.c1, a.c2);  // computed for all 4: no branches
+              const float v = pixelSsimValue<M>(m, a.c1, a.c2q);  // computed for all 4: no branches
               s += ((bits >> (4 + j)) & 1) ? v : 0.0f;
             }
           }

@@ -58,6 +58,7 @@ struct Case {
   bool valid;
   float offset, scale;  // value = offset + scale * mean SSIM
   bool identity;        // y is x (same device pointer); reference: value 1, gradient 0
+  double kScale = 1.0;  // k1 = 0.01 kScale, k2 = 0.03 kScale (tiny: the exact-reciprocal kernels)
 };
 
 const char* dtName(DType d) {
@@ -144,8 +145,8 @@ SsimParams paramsOf(const Case& c) {
   SsimParams p;
   p.radius = c.window / 2;
   gaussianTaps(p.radius, 1.5, p.taps);
-  p.c1 = float(0.01 * 0.01);
-  p.c2 = float(0.03 * 0.03);
+  p.c1 = float((0.01 * c.kScale) * (0.01 * c.kScale));
+  p.c2 = float((0.03 * c.kScale) * (0.03 * c.kScale));
   p.inputScale = dtScale(c.dt);
   p.valid = c.valid;
   p.valueOffset = c.offset;
@@ -736,6 +737,12 @@ int main(int argc, char** argv) {
       {"identity 19x53 u8 chw valid d", 3, 1, 19, 53, true, DType::U8, 11, true, 0.0f, 1.0f, true},
       {"identity 41x67 u8 hwc valid", 4, 3, 41, 67, false, DType::U8, 9, true, 0.0f, 1.0f, true},
       {"identity 29x33 f32 chw valid", 5, 2, 29, 33, true, DType::F32, 7, true, 0.0f, 1.0f, true},
+      // C1 C2 below 2^-122: the forward takes 1 / (B1 B2) with the exact reciprocal; just above:
+      // the flush-to-zero one (ssim_math.h, Reciprocal).
+      {"37x53 b3c3 chw tiny k (exact rcp)", 3, 3, 37, 53, true, DType::F32, 11, false, 0.0f, 1.0f, false, 1e-12},
+      {"100x70 u8 dssim tiny k (exact rcp)", 2, 4, 100, 70, false, DType::U8, 11, false, 1.0f, -1.0f, false, 1e-12},
+      {"identity 97x211 tiny k (exact rcp)", 2, 3, 97, 211, false, DType::F32, 11, false, 0.0f, 1.0f, true, 1e-12},
+      {"301x460 chw k near the gate (ftz rcp)", 2, 3, 301, 460, true, DType::F32, 11, false, 0.0f, 1.0f, false, 6e-8},
   };
   if (benchOnly) {
     bench(stream, benchFull, only);
