@@ -88,6 +88,8 @@ function valueCases() {
     { title: 'float data in [-0.5, 1.5] with dataRange 2', make: (rng) => ({ spec: { width: rng.pick(ODD_SIZES), height: rng.pick(ODD_SIZES), channels: 2, dtype: 'float32', range: [-0.5, 1.5], layout: 'chw' }, opts: { dataRange: 2 } }) },
     { title: 'k1 = 0.02, k2 = 0.05', make: (rng) => ({ spec: { width: rng.pick(ODD_SIZES), height: rng.pick(ODD_SIZES), channels: 3, dtype: rng.pick(DTYPE_NAMES) }, opts: { k1: 0.02, k2: 0.05 } }) },
     { title: 'random k1, k2', make: (rng) => ({ spec: { width: rng.pick(ODD_SIZES), height: rng.pick(ODD_SIZES), dtype: rng.pick(DTYPE_NAMES) }, opts: { k1: rng.uniform(0.005, 0.05), k2: rng.uniform(0.01, 0.1) } }) },
+    // C1 C2 below 2^-122: the GPU forward takes the full-range reciprocal (cuda/MATH.md)
+    { title: 'tiny k1, k2 (1e-12)', make: (rng) => ({ spec: { width: rng.pick(ODD_SIZES), height: rng.pick(ODD_SIZES), channels: 2, dtype: rng.pick(DTYPE_NAMES), layout: rng.pick(LAYOUTS) }, opts: { k1: 1e-12, k2: 1e-12 } }) },
     { title: 'unknown option keys ignored, undefined options mean default', make: (rng) => ({ spec: { width: rng.pick(ODD_SIZES), height: rng.pick(ODD_SIZES), channels: 2 }, opts: { foo: 1, sigma: undefined, windowSize: undefined, padding: undefined, k1: undefined } }) },
   ];
   for (const sigma of [0.6, 2.7]) {
@@ -126,6 +128,7 @@ function gradientCases() {
     { title: 'float data in [0, 255] with dataRange 255', make: (rng) => ({ spec: { width: rng.pick(ODD_SIZES), height: rng.int(5, 30), channels: 2, dtype: 'float32', range: [0, 255] }, opts: { dataRange: 255 } }) },
     { title: 'non-default sigma, k1, k2', make: (rng) => ({ spec: { width: rng.int(5, 40), height: rng.int(5, 40), channels: 2, dtype: rng.pick(DTYPE_NAMES), layout: rng.pick(LAYOUTS) }, opts: { sigma: rng.uniform(0.5, 3.5), k1: rng.uniform(0.005, 0.05), k2: rng.uniform(0.01, 0.1), windowSize: rng.pick(WINDOWS) } }) },
     { title: 'batch 2, 5 channels, chw float64', make: (rng) => ({ spec: { width: rng.int(8, 30), height: rng.int(8, 30), channels: 5, batch: 2, layout: 'chw', dtype: 'float64' }, opts: {} }) },
+    { title: 'tiny k1, k2 (1e-12: the full-range reciprocal on the GPU)', make: (rng) => ({ spec: { width: rng.int(5, 40), height: rng.int(5, 40), channels: 2, dtype: rng.pick(DTYPE_NAMES), layout: rng.pick(LAYOUTS) }, opts: { k1: 1e-12, k2: 1e-12 } }) },
   ];
   for (const win of WINDOWS) {
     for (const padding of ['same', 'valid']) {
