@@ -59,6 +59,16 @@
 // (atomicAdd), fences, and adds the number of map pixels it covered to the image's counter.
 // The block that brings the counter to C * (map pixels) writes out[b] and resets accumulator
 // and counter to zero for the next launch.
+//
+// Overlapping launches (sm_90+, ssim_cuda.cu launchSsim). In a short launch (signalNext) every
+// block signals at its start that the next kernel of the stream may launch early; the host
+// asks for that only for value-only forwards whose x and y the previous launch did not write
+// (the forward with partial maps and the backward are launched the ordinary way: they start
+// after the kernel ahead of them has finished). Such a forward's blocks take the SMs that the
+// last blocks of the previous kernel leave idle, do all their work, and wait for that kernel to
+// finish (griddepcontrol.wait: completed, its writes visible) only before the atomics on the
+// per-image state and out[b], which it reads and writes. Every forward has a thread that waits
+// before it exits, so a chain of them finishes in order.
 #pragma once
 
 #include <cstdint>
@@ -152,6 +162,7 @@ struct ForwardArgs {
   int height, width;
   int mapY0, mapY1, mapX0, mapX1;  // pixels that count (MapRegion)
   int vecMaps;                     // 1: alpha/beta/gamma rows may be stored as float4
+  int signalNext;                  // 1: let the next kernel of the stream launch early (short launches)
   WorkLayout work;
   unsigned long long pixelsPerImage;  // channels * map pixels: the counter's final value
   Taps taps;
@@ -170,6 +181,7 @@ struct BackwardArgs {
   int height, width;
   int vecGrad;                     // 1: grad rows may be stored as float4 (planar, aligned)
   int vecInputs;                   // 1: x and y rows may be loaded as float4 (float, planar, aligned)
+  int signalNext;                  // 1: let the next kernel of the stream launch early (short launches)
   WorkLayout work;
   Taps taps;
   float inputScale;
@@ -222,6 +234,18 @@ __device__ __forceinline__ void shiftIn(float (&r)[N], float v) {
 #pragma unroll
   for (int k = 0; k < N - 1; ++k) r[k] = r[k + 1];
   r[N - 1] = v;
+}
+
+// Programmatic dependent launch (see "Overlapping launches"); no-ops before sm_90.
+__device__ __forceinline__ void allowNextLaunch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void waitForPreviousLaunch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
 }
 
 // Asynchronous 4-byte global -> shared copies (sm_80+): the next batch's inputs land in shared
@@ -511,6 +535,7 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
   const bool wantGrad = a.alpha != nullptr;
   const bool wantValue = a.out != nullptr;
   const Taps taps = a.taps;
+  if (a.signalNext) allowNextLaunch();
 
   for (unsigned r = blockIdx.x; r < w.ranges; r += gridDim.x) {
     RangeCursor cur = rangeStart(w, r);
@@ -721,6 +746,7 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
           const int rows = max(0, min(sg.gyEnd, a.mapY1) - max(sg.gy0, a.mapY0));
           const unsigned long long n = (unsigned long long)cols * unsigned(rows);
           if (n > 0) {
+            waitForPreviousLaunch();  // the state and out[b] (returns at once after the first time)
             int firstLocal;
             const int plane = sg.plane0 + planeOfColumn(w, sg.gx0, firstLocal) + tid;
             const unsigned b = w.byChannels.div(unsigned(plane));
@@ -760,6 +786,7 @@ __global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKern
   const float* __restrict__ pa = a.alpha;
   const float* __restrict__ pb = a.beta;
   const float* __restrict__ pg = a.gamma;
+  if (a.signalNext) allowNextLaunch();  // (launched the ordinary way: after its forward)
 
   for (unsigned r = blockIdx.x; r < w.ranges; r += gridDim.x) {
     RangeCursor cur = rangeStart(w, r);

@@ -675,6 +675,72 @@ void bench(cudaStream_t stream, bool full, const char* only) {
   }
 }
 
+// Overlapping launches (ssim_kernels.cuh): a value-only forward may start before the kernel
+// ahead of it has finished, unless it reads what that launch writes. Chains of launches with no
+// host synchronisation in between, against the same calls made one at a time:
+//   - value-only calls back to back (they overlap);
+//   - a value + gradient call that writes G (poisoned with NaN before), then at once a value-only
+//     call with x = G: it must see G written (a NaN or another value means it read G early).
+void checkLaunchChains(cudaStream_t stream) {
+  const int B = 2, C = 3, H = 300, W = 512;
+  Case cc{"chain", B, C, H, W, true, DType::F32, 11, false, 0.0f, 1.0f, false};
+  const ImageShape s = shapeOf(cc);
+  const SsimParams p = paramsOf(cc);
+  const std::size_t n = s.elems();
+  float *x, *y, *g, *out;
+  void* ws;
+  CK(cudaMalloc(&x, n * 4));
+  CK(cudaMalloc(&y, n * 4));
+  CK(cudaMalloc(&g, n * 4));
+  CK(cudaMalloc(&out, 8 * B * 4));
+  const std::size_t wsb = workspaceBytes(B, n, true);
+  CK(cudaMalloc(&ws, wsb));
+  CK(cudaMemset(ws, 0, wsb));
+  fillPair<<<1024, 256, 0, stream>>>(x, y, n, 99u);
+  CK(cudaGetLastError());
+  auto job = [&](const float* xin, float* o, float* grad) {
+    SsimJob j;
+    j.shape = s;
+    j.dtype = DType::F32;
+    j.x = xin;
+    j.y = y;
+    j.params = p;
+    j.out = o;
+    j.grad = grad;
+    return j;
+  };
+  auto values = [&](int k) {
+    std::vector<float> v(B);
+    CK(cudaMemcpy(v.data(), out + k * B, B * 4, cudaMemcpyDeviceToHost));
+    return v;
+  };
+  // One at a time: ssim(x, y), then ssim(G, y) with G the gradient of the first call.
+  CK(launchSsim(job(x, out, g), ws, B, n, stream));
+  CK(cudaStreamSynchronize(stream));
+  CK(launchSsim(job(g, out + B, nullptr), ws, B, n, stream));
+  CK(cudaStreamSynchronize(stream));
+  const std::vector<float> serialXY = values(0), serialGY = values(1);
+  // Chained: four value-only calls on x, then the gradient call, then at once the call on G.
+  CK(cudaMemset(out, 0xFF, 8 * B * 4));
+  CK(cudaMemset(g, 0xFF, n * 4));  // NaN
+  for (int k = 2; k < 6; ++k) CK(launchSsim(job(x, out + k * B, nullptr), ws, B, n, stream));
+  CK(launchSsim(job(x, out + 6 * B, g), ws, B, n, stream));
+  CK(launchSsim(job(g, out + 7 * B, nullptr), ws, B, n, stream));
+  CK(cudaStreamSynchronize(stream));
+  bool same = true;
+  for (int k = 2; k < 7; ++k) same = same && values(k) == serialXY;
+  report(same, "launch chain: 4 value-only calls and a value + gradient call, back to back, equal the calls one at a time");
+  const std::vector<float> chainedGY = values(7);
+  report(chainedGY == serialGY && allFinite(chainedGY),
+         "launch chain: a value-only call on the gradient the call before wrote sees it written (%.9g, %.9g; one at a time %.9g, %.9g)",
+         chainedGY[0], chainedGY[1], serialGY[0], serialGY[1]);
+  CK(cudaFree(x));
+  CK(cudaFree(y));
+  CK(cudaFree(g));
+  CK(cudaFree(out));
+  CK(cudaFree(ws));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -761,6 +827,7 @@ int main(int argc, char** argv) {
   }
   checkArguments(stream);
   checkFastDivide();
+  checkLaunchChains(stream);
 
   if (doBench && g_failures == 0) bench(stream, benchFull, only);
 
