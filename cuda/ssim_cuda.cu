@@ -7,10 +7,8 @@
 #include <atomic>
 #include <climits>
 #include <cstdint>
-#include <map>
-#include <mutex>
-#include <utility>
 
+#include "launch_order.h"
 #include "ssim_kernels.cuh"
 #include "ssim_math.h"
 
@@ -41,41 +39,6 @@ bool deviceOverlapsLaunches() {
     cache[device].store(known, std::memory_order_relaxed);
   }
   return known == 2;
-}
-
-// Byte ranges [begin, end) of device memory.
-struct Span {
-  std::uintptr_t begin = 0, end = 0;
-  bool overlaps(const Span& o) const { return begin < o.end && o.begin < end; }
-};
-Span spanOf(const void* p, std::size_t bytes) {
-  const auto b = reinterpret_cast<std::uintptr_t>(p);
-  return p == nullptr ? Span{} : Span{b, b + bytes};
-}
-
-// What our last launch on each stream writes (out, grad, the workspace). A value-only forward
-// may start before the previous kernel has finished (launchOverlapping) only if its x and y
-// are none of that: it reads them before it waits. Streams are keyed with their device; the
-// table only grows, by one entry per stream ever used (a destroyed stream's entry, inherited by
-// a new stream at the same address, can only make a launch ordinary). Returns whether x or y
-// overlaps what the previous launch on `stream` wrote, and records `writes` as this launch's.
-struct StreamWrites {
-  Span spans[3];
-};
-bool recordWrites(int device, cudaStream_t stream, const StreamWrites& writes, const Span& x, const Span& y) {
-  static std::mutex mutex;
-  static std::map<std::pair<int, std::uintptr_t>, StreamWrites> last;
-  const std::pair<int, std::uintptr_t> key{device, reinterpret_cast<std::uintptr_t>(stream)};
-  std::lock_guard<std::mutex> lock(mutex);
-  auto it = last.find(key);
-  bool clash = false;
-  if (it != last.end()) {
-    for (const Span& w : it->second.spans) clash = clash || w.overlaps(x) || w.overlaps(y);
-    it->second = writes;
-  } else {
-    last.emplace(key, writes);
-  }
-  return clash;
 }
 
 // The default streams are shared (the per-thread one by every thread under one handle), so
@@ -404,26 +367,21 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   fa.signalNext = batchesPerBlock <= kShortBatches ? 1 : 0;
   ba.signalNext = fa.signalNext;
 
-  // A value-only forward may start early (launchOverlapping) unless it reads what the previous
-  // launch on this stream writes.
-  StreamWrites writes;
-  writes.spans[0] = spanOf(job.out, std::size_t(s.batch) * sizeof(float));
-  writes.spans[1] = spanOf(job.grad, s.elems() * sizeof(float));
-  writes.spans[2] = spanOf(workspace, workspaceBytes(wsImages, wsElements, wantGrad));
+  // A value-only forward may start early (launchOverlapping) unless it reads what a launch
+  // that may still be running writes.
+  const Span writes[LaunchOrder::kWrites] = {spanOf(job.out, std::size_t(s.batch) * sizeof(float)),
+                                       spanOf(job.grad, s.elems() * sizeof(float)),
+                                       spanOf(workspace, workspaceBytes(wsImages, wsElements, wantGrad))};
+#ifndef SSIM_NO_OVERLAP
+  const bool candidate = !wantGrad && ownStream(stream) && deviceOverlapsLaunches();
+#else
+  const bool candidate = false;
+#endif
   int device = 0;
   cudaGetDevice(&device);
-  const bool readsPrevious =
-      !ownStream(stream) ||
-      recordWrites(device, stream, writes, spanOf(job.x, s.elems() * esize), spanOf(job.y, s.elems() * esize));
-#ifdef SSIM_IGNORE_WRITE_LOG  // experiments: shows that kernel_check's launch-chain check can fail
-  const bool earlyForward = !wantGrad && deviceOverlapsLaunches();
-  (void)readsPrevious;
-#elif !defined(SSIM_NO_OVERLAP)
-  const bool earlyForward = !wantGrad && !readsPrevious && deviceOverlapsLaunches();
-#else
-  const bool earlyForward = false;
-  (void)readsPrevious;
-#endif
+  static LaunchOrder order;
+  const bool earlyForward = order.admit(device, reinterpret_cast<std::uintptr_t>(stream), writes,
+                                        spanOf(job.x, s.elems() * esize), spanOf(job.y, s.elems() * esize), candidate);
 
   return withElementType(job.dtype, [&](auto e) {
     return launchTyped<typename decltype(e)::type>(fa, bap, fastRcp, earlyForward, forwardGrid, backwardGrid, stream);

@@ -680,7 +680,9 @@ void bench(cudaStream_t stream, bool full, const char* only) {
 // host synchronisation in between, against the same calls made one at a time:
 //   - value-only calls back to back (they overlap);
 //   - a value + gradient call that writes G (poisoned with NaN before), then at once a value-only
-//     call with x = G: it must see G written (a NaN or another value means it read G early).
+//     call with x = G: it must see G written (a NaN or another value means it read G early);
+//   - the same with a value-only call on other inputs in between (which may start early: the
+//     call on G must still wait for the gradient call, two launches back).
 void checkLaunchChains(cudaStream_t stream) {
   const int B = 2, C = 3, H = 300, W = 512;
   Case cc{"chain", B, C, H, W, true, DType::F32, 11, false, 0.0f, 1.0f, false};
@@ -692,7 +694,7 @@ void checkLaunchChains(cudaStream_t stream) {
   CK(cudaMalloc(&x, n * 4));
   CK(cudaMalloc(&y, n * 4));
   CK(cudaMalloc(&g, n * 4));
-  CK(cudaMalloc(&out, 8 * B * 4));
+  CK(cudaMalloc(&out, 11 * B * 4));
   const std::size_t wsb = workspaceBytes(B, n, true);
   CK(cudaMalloc(&ws, wsb));
   CK(cudaMemset(ws, 0, wsb));
@@ -720,20 +722,29 @@ void checkLaunchChains(cudaStream_t stream) {
   CK(launchSsim(job(g, out + B, nullptr), ws, B, n, stream));
   CK(cudaStreamSynchronize(stream));
   const std::vector<float> serialXY = values(0), serialGY = values(1);
-  // Chained: four value-only calls on x, then the gradient call, then at once the call on G.
-  CK(cudaMemset(out, 0xFF, 8 * B * 4));
+  // Chained: four value-only calls on x, the gradient call, at once the call on G; then the
+  // gradient call, a value-only call on x, the call on G.
+  CK(cudaMemset(out, 0xFF, 11 * B * 4));
   CK(cudaMemset(g, 0xFF, n * 4));  // NaN
   for (int k = 2; k < 6; ++k) CK(launchSsim(job(x, out + k * B, nullptr), ws, B, n, stream));
   CK(launchSsim(job(x, out + 6 * B, g), ws, B, n, stream));
   CK(launchSsim(job(g, out + 7 * B, nullptr), ws, B, n, stream));
   CK(cudaStreamSynchronize(stream));
+  CK(cudaMemset(g, 0xFF, n * 4));
+  CK(launchSsim(job(x, out + 8 * B, g), ws, B, n, stream));
+  CK(launchSsim(job(x, out + 9 * B, nullptr), ws, B, n, stream));
+  CK(launchSsim(job(g, out + 10 * B, nullptr), ws, B, n, stream));
+  CK(cudaStreamSynchronize(stream));
   bool same = true;
-  for (int k = 2; k < 7; ++k) same = same && values(k) == serialXY;
-  report(same, "launch chain: 4 value-only calls and a value + gradient call, back to back, equal the calls one at a time");
-  const std::vector<float> chainedGY = values(7);
-  report(chainedGY == serialGY && allFinite(chainedGY),
-         "launch chain: a value-only call on the gradient the call before wrote sees it written (%.9g, %.9g; one at a time %.9g, %.9g)",
-         chainedGY[0], chainedGY[1], serialGY[0], serialGY[1]);
+  for (int k = 2; k < 10; ++k) same = same && (k == 7 || values(k) == serialXY);
+  report(same, "launch chain: value-only and value + gradient calls back to back equal the calls one at a time");
+  for (int k : {7, 10}) {
+    const std::vector<float> chainedGY = values(k);
+    report(chainedGY == serialGY && allFinite(chainedGY),
+           "launch chain: a value-only call on the gradient %s sees it written (%.9g, %.9g; one at a time %.9g, %.9g)",
+           k == 7 ? "the call before wrote" : "written two calls before", chainedGY[0], chainedGY[1], serialGY[0],
+           serialGY[1]);
+  }
   CK(cudaFree(x));
   CK(cudaFree(y));
   CK(cudaFree(g));
