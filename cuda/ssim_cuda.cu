@@ -21,13 +21,12 @@
 namespace cudassim {
 namespace {
 
-// Whether the current device can start a kernel before the previous one of its stream has
-// finished (programmatic dependent launch, sm_90+), cached per device.
-bool deviceOverlapsLaunches() {
+// Whether `device` can start a kernel before the previous one of its stream has finished
+// (programmatic dependent launch, sm_90+), cached per device.
+bool deviceOverlapsLaunches(int device) {
   constexpr int kDevices = 64;
   static std::atomic<int> cache[kDevices];  // 0: not asked yet, 1: no, 2: yes
-  int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess || device >= kDevices) return false;
+  if (device < 0 || device >= kDevices) return false;
   int known = cache[device].load(std::memory_order_relaxed);
   if (known == 0) {
     int major = 0;
@@ -80,14 +79,13 @@ bool aligned(const void* p, std::size_t a) { return reinterpret_cast<std::uintpt
 
 unsigned long long ceilDiv(unsigned long long a, unsigned long long b) { return (a + b - 1) / b; }
 
-// Blocks of `kernel` that run at once on the current device: multiprocessors x blocks per
+// Blocks of `kernel` that run at once on `device`: multiprocessors x blocks per
 // multiprocessor. Cached per device and kernel (the occupancy query costs microseconds; the
 // answer never changes). 0 when the query fails (then the picker falls back to tall blocks).
-int residentBlocks(const void* kernel, int slot) {
+int residentBlocks(const void* kernel, int slot, int device) {
   constexpr int kDevices = 64, kSlots = 12;  // slots: 8 forward (dtype x reciprocal), 4 backward
   static std::atomic<int> cache[kDevices][kSlots];
-  int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess || device >= kDevices || slot >= kSlots) return 0;
+  if (device < 0 || device >= kDevices || slot >= kSlots) return 0;
   int resident = cache[device][slot].load(std::memory_order_relaxed);
   if (resident > 0) return resident;
   int sms = 0, perSm = 0;
@@ -291,10 +289,12 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   const int regH = wantGrad ? s.height : map.y1 - map.y0;
   const int regW = wantGrad ? s.width : map.x1 - map.x0;
 
+  int device = 0;  // the current one: the caller's (the binding selects it before each call)
+  if (cudaGetDevice(&device) != cudaSuccess) return cudaGetLastError();
   const bool fastRcp = fastReciprocalInRange(p.c1, p.c2);
   ForwardArgs fa{};
   const int forwardResident =
-      residentBlocks(forwardKernelOf(job.dtype, fastRcp), 2 * int(job.dtype) + (fastRcp ? 1 : 0));
+      residentBlocks(forwardKernelOf(job.dtype, fastRcp), 2 * int(job.dtype) + (fastRcp ? 1 : 0), device);
   if (!layoutWork(s, regY0, regX0, regH, regW, forwardResident, !wantGrad, fa.work))
     return cudaErrorInvalidValue;
   fa.x = job.x;
@@ -319,8 +319,8 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   fa.pixelsPerImage = (unsigned long long)s.channels * map.count();
   for (int k = 0; k <= kMaxRadius; ++k) fa.taps.w[k] = k <= p.radius ? p.taps[k] : 0.0f;
   fa.c1 = p.c1;
-  fa.c2q = termScale<Reciprocal::Ftz>() * p.c2;  // exact (a power of two; c2 >= 2^-124 if used)
-  if (!fastRcp) fa.c2q = p.c2;
+  // q C2 for the kernel's reciprocal form: exact (a power of two; c2 >= 2^-124 where q < 1)
+  fa.c2q = (fastRcp ? termScale<Reciprocal::Ftz>() : termScale<Reciprocal::Exact>()) * p.c2;
   fa.inputScale = p.inputScale;
   const double denom = double(s.channels) * double(map.count());
   fa.valueOffset = p.valueOffset;
@@ -331,7 +331,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   BackwardArgs ba{};
   unsigned int backwardGrid = 0;
   if (wantGrad) {
-    if (!layoutWork(s, 0, 0, s.height, s.width, residentBlocks(backwardKernelOf(job.dtype), 8 + int(job.dtype)),
+    if (!layoutWork(s, 0, 0, s.height, s.width, residentBlocks(backwardKernelOf(job.dtype), 8 + int(job.dtype), device),
                     false, ba.work))
       return cudaErrorInvalidValue;
     ba.x = job.x;
@@ -373,15 +373,15 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
                                        spanOf(job.grad, s.elems() * sizeof(float)),
                                        spanOf(workspace, workspaceBytes(wsImages, wsElements, wantGrad))};
 #ifndef SSIM_NO_OVERLAP
-  const bool candidate = !wantGrad && ownStream(stream) && deviceOverlapsLaunches();
+  const bool candidate = !wantGrad && deviceOverlapsLaunches(device);
 #else
   const bool candidate = false;
 #endif
-  int device = 0;
-  cudaGetDevice(&device);
+  // (Launches on the shared default streams are never early, so they need no record.)
   static LaunchOrder order;
-  const bool earlyForward = order.admit(device, reinterpret_cast<std::uintptr_t>(stream), writes,
-                                        spanOf(job.x, s.elems() * esize), spanOf(job.y, s.elems() * esize), candidate);
+  const bool earlyForward =
+      ownStream(stream) && order.admit(device, reinterpret_cast<std::uintptr_t>(stream), writes,
+                                       spanOf(job.x, s.elems() * esize), spanOf(job.y, s.elems() * esize), candidate);
 
   return withElementType(job.dtype, [&](auto e) {
     return launchTyped<typename decltype(e)::type>(fa, bap, fastRcp, earlyForward, forwardGrid, backwardGrid, stream);
