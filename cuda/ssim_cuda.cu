@@ -19,6 +19,25 @@
 #endif
 
 namespace cudassim {
+
+cudaError_t kernelImageFor(int device, int* virtualArch) {
+  int previous = 0;
+  cudaError_t status = cudaGetDevice(&previous);
+  if (status == cudaSuccess) status = cudaSetDevice(device);
+  if (status != cudaSuccess) {
+    cudaGetLastError();
+    return status;
+  }
+  cudaFuncAttributes attributes{};
+  status = cudaFuncGetAttributes(&attributes, kernels::ssimForwardKernel<float, Reciprocal::Ftz>);
+  if (status != cudaSuccess) cudaGetLastError();
+  cudaSetDevice(previous);
+  // ptxVersion: the virtual architecture the code was compiled from (a SASS image records the
+  // one it was compiled for).
+  if (status == cudaSuccess) *virtualArch = attributes.ptxVersion;
+  return status;
+}
+
 namespace {
 
 // Whether `device` can start a kernel before the previous one of its stream has finished
@@ -29,12 +48,12 @@ bool deviceOverlapsLaunches(int device) {
   if (device < 0 || device >= kDevices) return false;
   int known = cache[device].load(std::memory_order_relaxed);
   if (known == 0) {
-    int major = 0;
-    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
-      cudaGetLastError();
-      return false;
-    }
-    known = major >= 9 ? 2 : 1;
+    // The kernels signal and wait (griddepcontrol) only where they were compiled for sm_90 or
+    // later: compute_75 PTX that the driver compiled for a newer GPU has no wait, so its launches
+    // must stay ordinary.
+    int virtualArch = 0;
+    if (kernelImageFor(device, &virtualArch) != cudaSuccess) return false;
+    known = virtualArch >= 90 ? 2 : 1;
     cache[device].store(known, std::memory_order_relaxed);
   }
   return known == 2;

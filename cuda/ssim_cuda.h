@@ -19,4 +19,10 @@ std::size_t workspaceBytes(int images, std::size_t elements, bool gradient);
 cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::size_t wsElements,
                        cudaStream_t stream);
 
+// Whether this binary holds code that `device` can run (SASS for its architecture, or PTX that the
+// driver compiles for it), and the virtual architecture of that code (75 for compute_75 PTX, 90
+// for sm_90 SASS...). cudaErrorNoKernelImageForDevice: none. The calling thread's current device
+// is left as it was.
+cudaError_t kernelImageFor(int device, int* virtualArch);
+
 }  // namespace cudassim
