@@ -144,6 +144,45 @@ describe('cli: the cuda-ssim command', function () {
     assert.strictEqual(merged.summary.total, 10);
   });
 
+  it('a non-finite SSIM fails the pair everywhere: summary, JSONL, merge, report, --fail-below, exit code', async function () {
+    const rng = testRng(this);
+    const d = path.join(dir, 'nonfinite');
+    // widths 24 (kept), 25 (NaN), 27 (Infinity) under the seam test/helpers/nonfinite-lane.js
+    for (const [k, width] of [['a0', 24], ['a1', 24], ['n0', 25], ['n1', 25], ['i0', 27]]) {
+      const y = files.pattern(rng, width, 18, 3, 255);
+      await files.writeImage(path.join(d, 'ref', `${k}.png`), y, width, 18, 3);
+      await files.writeImage(path.join(d, 'test', `${k}.png`), files.distort(rng, y, 0.2, 255), width, 18, 3);
+    }
+    const seam = ['-r', path.join(__dirname, 'helpers', 'nonfinite-lane.js')];
+    const seamEnv = { ...ENV, SSIM_TEST_NONFINITE: '1' };
+    const jsonl = path.join(d, 'rows.jsonl');
+    const report = path.join(d, 'report.html');
+    const args = ['compare', path.join(d, 'ref'), path.join(d, 'test')];
+    const clean = cli([...args, '--fail-below', '0', '-q']);
+    assert.strictEqual(clean.code, 0, `without the seam every pair is fine: ${clean.stderr}`);
+    const r = spawnSync(process.execPath, [...seam, BIN, ...args, '--jsonl', jsonl, '--json', '--fail-below', '0', '--report', report], { encoding: 'utf8', env: seamEnv, timeout: 120000 });
+    assert.strictEqual(r.status, 1, `--fail-below 0 fails on non-finite pairs: exit ${r.status} ${r.stderr}`);
+    const doc = JSON.parse(r.stdout);
+    assert.deepStrictEqual([doc.summary.count, doc.summary.failures, doc.summary.total], [2, 3, 5]);
+    for (const row of doc.results) {
+      if (row.id.startsWith('a')) assert.ok(row.status === 'ok' && Number.isFinite(row.ssim), JSON.stringify(row));
+      else assert.deepStrictEqual([row.status, row.ssim, row.error.code], ['error', null, 'non-finite'], JSON.stringify(row));
+    }
+    for (const id of ['n0', 'n1', 'i0']) assert.match(r.stderr, new RegExp(`${id}: non-finite: `));
+    const merged = cli(['merge', jsonl, '--json', '--fail-below', '0']);
+    assert.strictEqual(merged.code, 1);
+    assert.deepStrictEqual(JSON.parse(merged.stdout), doc, 'merge of the run\'s own JSONL gives the run\'s results and summary');
+    const html = fs.readFileSync(report, 'utf8');
+    assert.match(html, /<th>evaluated<\/th><td>2<\/td>/);
+    assert.match(html, /<th>failed<\/th><td>3<\/td>/);
+    assert.strictEqual((html.match(/<td>non-finite<\/td>/g) || []).length, 3);
+    // one pair: the reason on stderr, exit 2 (the pair cannot be compared), never a printed NaN
+    const one = spawnSync(process.execPath, [...seam, BIN, path.join(d, 'ref', 'n0.png'), path.join(d, 'test', 'n0.png')], { encoding: 'utf8', env: seamEnv, timeout: 120000 });
+    assert.strictEqual(one.status, 2, one.stderr);
+    assert.strictEqual(one.stdout, '');
+    assert.match(one.stderr, /non-finite/);
+  });
+
   it('SIGINT: finished rows are kept, exit 130; --resume computes only the rest and ends equal to one uninterrupted run', async function () {
     this.timeout(180000);
     const rng = testRng(this);

@@ -166,6 +166,77 @@ describe('evaluate: batch evaluation of image files', function () {
     }
   });
 
+  it('a non-finite SSIM (NaN, Infinity) is a failed pair (non-finite), counted alike by the run summary and merge', async function () {
+    const rng = testRng(this);
+    const api = pkg.api();
+    const { evaluate, merge, jsonLine } = evaluateModule();
+    const { install } = require('./helpers/nonfinite-lane');
+    // widths 24 (kept), 25 (NaN), 27 (Infinity): see helpers/nonfinite-lane.js
+    const d = path.join(dir, 'nonfinite');
+    const want = new Map();
+    for (const [k, width] of [['a0', 24], ['a1', 24], ['a2', 24], ['n0', 25], ['n1', 25], ['i0', 27]]) {
+      const y = files.pattern(rng, width, 20, 3, 255);
+      const x = files.distort(rng, y, 0.2, 255);
+      await files.writeImage(path.join(d, 'ref', `${k}.png`), y, width, 20, 3);
+      await files.writeImage(path.join(d, 'test', `${k}.png`), x, width, 20, 3);
+      want.set(k, api.ssim({ width, height: 20, channels: 3, data: x }, { width, height: 20, channels: 3, data: y }, CPU));
+    }
+    const restore = install();
+    let results;
+    let summary;
+    try {
+      const e = evaluate({ reference: path.join(d, 'ref'), test: path.join(d, 'test') }, { ...CPU, batchSize: 2 });
+      results = await collect(e);
+      summary = await e.summary();
+    } finally {
+      restore();
+    }
+    assert.strictEqual(results.length, 6);
+    for (const r of results) {
+      if (r.id.startsWith('a')) {
+        assert.strictEqual(r.status, 'ok', JSON.stringify(r));
+        assert.strictEqual(r.ssim, want.get(r.id));
+      } else {
+        assert.strictEqual(r.status, 'error', `${r.id}: ${JSON.stringify(r)}`);
+        assert.strictEqual(r.error.code, 'non-finite');
+        assert.strictEqual(r.error.file, path.join(d, 'test', `${r.id}.png`));
+        assert.match(r.error.reason, r.id.startsWith('n') ? /NaN/ : /Infinity/);
+        assert.strictEqual(r.ssim, null);
+        assert.strictEqual(r.dssim, null);
+      }
+    }
+    assert.strictEqual(summary.count, 3);
+    assert.strictEqual(summary.failures, 3);
+    assert.strictEqual(summary.total, 6);
+    const ok = [...want].filter(([k]) => k.startsWith('a')).map(([, v]) => v).sort((a, b) => a - b);
+    assert.strictEqual(summary.min, ok[0]);
+    assert.strictEqual(summary.max, ok[2]);
+    assert.ok(Math.abs(summary.mean - (ok[0] + ok[1] + ok[2]) / 3) < 1e-12);
+    // the run's summary equals merge() of its own JSONL rows
+    const file = path.join(d, 'rows.jsonl');
+    fs.writeFileSync(file, results.map(jsonLine).join(''));
+    assert.deepStrictEqual(merge([file]).summary, summary);
+    // rows written by an older version ("ok" with a null or missing SSIM) are failures for merge too
+    const legacy = merge([[
+      { id: 'x', reference: 'r.png', test: 'x.png', status: 'ok', ssim: null, dssim: null, width: 4, height: 4 },
+      { id: 'y', reference: 'r.png', test: 'y.png', status: 'ok', ssim: 0.5, dssim: 0.5, width: 4, height: 4 },
+      { id: 'z', reference: 'r.png', test: 'z.png', status: 'ok' },
+    ]]);
+    assert.deepStrictEqual([legacy.summary.count, legacy.summary.failures, legacy.summary.mean], [1, 2, 0.5]);
+    assert.deepStrictEqual(legacy.results.map((r) => [r.id, r.status, r.error && r.error.code]), [['x', 'error', 'non-finite'], ['y', 'ok', undefined], ['z', 'error', 'non-finite']]);
+    // an option that gives NaN on the kernel is either refused up front or a non-finite pair, never "ok"
+    let rows = null;
+    try {
+      rows = await collect(evaluate({ reference: path.join(d, 'ref'), test: path.join(d, 'test') }, { ...CPU, sigma: 1e-170 }));
+    } catch (err) {
+      assert.strictEqual(err.code, 'ERR_SSIM_OPTION', String(err));
+    }
+    if (rows) {
+      assert.strictEqual(rows.length, 6);
+      for (const r of rows) assert.ok(r.status === 'error' ? r.error.code === 'non-finite' : Number.isFinite(r.ssim), JSON.stringify(r));
+    }
+  });
+
   it('options and inputs are checked at once (codes as the core API)', function () {
     const { evaluate } = evaluateModule();
     expectThrow(() => evaluate([], { color: 'cmyk' }), { code: 'ERR_SSIM_OPTION', message: /color/ });

@@ -8,6 +8,7 @@ import { evaluate } from '../evaluate/evaluate';
 import { heatmapPng } from '../evaluate/heatmap';
 import { jsonLine, merge, readJsonl, resultRecord } from '../evaluate/merge';
 import { IMAGE_EXTENSIONS } from '../evaluate/pairs';
+import { isEvaluated } from '../evaluate/summary';
 import type { PairResult, Summary } from '../evaluate/types';
 import { parseCli, UsageError, USAGE, type CliConfig } from './args';
 import { csvHeader, csvRow, summaryText } from './output';
@@ -29,9 +30,10 @@ export function mapFile(dir: string, id: string): string {
   return path.join(dir, `${rel || 'pair'}.png`);
 }
 
+/** --fail-below: a pair below the threshold, or a failed pair (an error, or no finite SSIM: isEvaluated). */
 function failed(results: PairResult[], threshold: number | null): boolean {
   if (threshold === null) return false;
-  return results.some((r) => r.status !== 'ok' || (r.ssim as number) < threshold);
+  return results.some((r) => !isEvaluated(r) || (r.ssim as number) < threshold);
 }
 
 async function finish(cfg: CliConfig, io: CliIo, results: PairResult[], summary: Summary, title: string): Promise<void> {

@@ -5,6 +5,7 @@
 import { ssimMap } from '../map';
 import { decodeFile, loadSharp } from '../evaluate/decode';
 import { heatmapPixels } from '../evaluate/heatmap';
+import { isEvaluated } from '../evaluate/summary';
 import type { ColorMode, EvaluateOptions, PairResult, Summary } from '../evaluate/types';
 
 const THUMB = 320;
@@ -82,7 +83,7 @@ export interface ReportOptions {
 
 /** The report's HTML. Worst pairs whose images cannot be read again show the reason instead. */
 export async function buildReport(results: PairResult[], summary: Summary, o: ReportOptions): Promise<string> {
-  const ok = results.filter((r) => r.status === 'ok').sort((a, b) => (a.ssim as number) - (b.ssim as number) || (a.id < b.id ? -1 : 1));
+  const ok = results.filter(isEvaluated).sort((a, b) => (a.ssim as number) - (b.ssim as number) || (a.id < b.id ? -1 : 1));
   const worst = ok.slice(0, o.worst);
   const rows: string[] = [];
   for (const r of worst) {
@@ -95,7 +96,7 @@ export async function buildReport(results: PairResult[], summary: Summary, o: Re
     }
     rows.push(`<tr class="worst"><td><b>${fmt(r.ssim)}</b><br>${esc(r.id)}<br><small>${esc(r.reference)}<br>${esc(r.test)}</small></td>${cells}</tr>`);
   }
-  const failures = results.filter((r) => r.status === 'error');
+  const failures = results.filter((r) => !isEvaluated(r));
   const below = o.failBelow === null ? null : ok.filter((r) => (r.ssim as number) < (o.failBelow as number)).length;
   const s = summary;
   return `<!DOCTYPE html>

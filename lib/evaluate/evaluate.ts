@@ -10,7 +10,7 @@ import { Channel } from './channel';
 import { decodeFile, DecodeError, widen, type DecodedImage } from './decode';
 import { LocalLane, WorkerLane, type Batch, type Lane, type MetricOptions } from './lanes';
 import { checkShard, explicitPairs, folderPairs, requireFolder, selectPairs } from './pairs';
-import { summarize } from './summary';
+import { nonFinite, summarize } from './summary';
 import type { ColorMode, Evaluation, EvaluateOptions, FolderSpec, PairInfo, PairResult, PairSpec, ShardSpec, Summary } from './types';
 
 /**
@@ -249,6 +249,11 @@ class Run implements Evaluation {
             const mh = height - 2 * r;
             items.forEach((it, i) => {
               const v = values[i];
+              if (typeof v !== 'number' || !Number.isFinite(v)) {
+                // never trust the kernel: a value that is not a finite number is no SSIM
+                emit(errorResult(it.info, nonFinite(it.info.test, it.info.reference, v)));
+                return;
+              }
               const res: PairResult = {
                 id: it.info.id, reference: it.info.reference, test: it.info.test, status: 'ok',
                 ssim: v, dssim: 1 - v, width, height,

@@ -60,7 +60,8 @@ export type PairErrorCode =
   | 'unreadable'
   | 'decode'
   | 'size-mismatch'
-  | 'compute';
+  | 'compute'
+  | 'non-finite';
 
 export interface PairError {
   code: PairErrorCode;
