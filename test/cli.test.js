@@ -183,6 +183,32 @@ describe('cli: the cuda-ssim command', function () {
     assert.match(one.stderr, /non-finite/);
   });
 
+  it('special files (link to /dev/zero, FIFOs) and files over --max-file-size fail their pairs; the run goes on and ends', async function () {
+    if (process.platform === 'win32') this.skip();
+    const fx = await files.makeSpecialFolders(testRng(this), path.join(dir, 'special'));
+    const jsonl = path.join(dir, 'special.jsonl');
+    const r = cli(['compare', fx.ref, fx.test, '--json', '--jsonl', jsonl, '--max-file-size', String(fx.smallMax), '--fail-below', '0'], { timeout: 60000 });
+    assert.strictEqual(r.signal, null, `the run ended by itself (${r.signal}): ${r.stderr}`);
+    assert.strictEqual(r.code, 1, `failed pairs fail --fail-below: ${r.stderr}`);
+    const doc = JSON.parse(r.stdout);
+    const codes = Object.fromEntries(doc.results.map((q) => [q.id, q.status === 'ok' ? 'ok' : q.error.code]));
+    assert.deepStrictEqual(codes, { big: 'too-large', fifo: 'not-a-file', good0: 'ok', good1: 'ok', rawfifo: 'not-a-file', zero: 'not-a-file' });
+    assert.deepStrictEqual([doc.summary.count, doc.summary.failures], [2, 4]);
+    assert.strictEqual(fs.readFileSync(jsonl, 'utf8').trim().split('\n').length, 6);
+    for (const id of ['zero', 'fifo', 'rawfifo']) assert.match(r.stderr, new RegExp(`${id}: not-a-file: `));
+    assert.match(r.stderr, /big: too-large: /);
+    // the default limit reads big.png; K / M / G suffixes; bad sizes are usage errors
+    const d = cli(['compare', fx.ref, fx.test, '--json'], { timeout: 60000 });
+    assert.strictEqual(JSON.parse(d.stdout).results.find((q) => q.id === 'big').status, 'ok');
+    const k = cli(['compare', fx.ref, fx.test, '--json', '--max-file-size', '1K'], { timeout: 60000 });
+    assert.strictEqual(JSON.parse(k.stdout).summary.count, fx.smallMax < 1024 ? 2 : 0);
+    for (const bad of ['0', '1.5M', 'lots', '9999999G']) {
+      const u = cli(['compare', fx.ref, fx.test, `--max-file-size=${bad}`]);
+      assert.strictEqual(u.code, 2, bad);
+      assert.match(u.stderr, /--max-file-size/);
+    }
+  });
+
   it('SIGINT: finished rows are kept, exit 130; --resume computes only the rest and ends equal to one uninterrupted run', async function () {
     this.timeout(180000);
     const rng = testRng(this);

@@ -237,6 +237,53 @@ describe('evaluate: batch evaluation of image files', function () {
     }
   });
 
+  it('only regular files are read: a link to /dev/zero, a FIFO (linked or in the folder) fail their pairs (not-a-file) at once; maxFileSize (too-large)', async function () {
+    if (process.platform === 'win32') this.skip(); // no FIFOs, no /dev/zero
+    const rng = testRng(this);
+    const api = pkg.api();
+    const { evaluate, readImageFile, DEFAULT_MAX_FILE_SIZE } = evaluateModule();
+    const fx = await files.makeSpecialFolders(rng, path.join(dir, 'special'));
+    const rssBefore = process.memoryUsage().rss;
+    const check = (results, bigCode) => {
+      assert.strictEqual(results.length, 6);
+      const byId = new Map(results.map((r) => [r.id, r]));
+      for (const [id, t] of fx.good) {
+        const r = byId.get(id);
+        if (id === 'big' && bigCode) {
+          assert.deepStrictEqual([r.status, r.error.code, r.error.file], ['error', bigCode, path.join(fx.test, 'big.png')], JSON.stringify(r));
+          assert.ok(r.error.reason.includes(`${fx.bigSize} bytes`) && r.error.reason.includes(String(fx.smallMax)), r.error.reason);
+          continue;
+        }
+        const shape = { width: t.width, height: t.height, channels: 3 };
+        assert.strictEqual(r.status, 'ok', JSON.stringify(r));
+        assert.strictEqual(r.ssim, api.ssim({ ...shape, data: t.x }, { ...shape, data: t.y }, CPU));
+      }
+      for (const [id, [code, file]] of Object.entries(fx.bad)) {
+        const r = byId.get(id);
+        assert.deepStrictEqual([r.status, r.ssim, r.error.code, r.error.file], ['error', null, code, file], JSON.stringify(r));
+      }
+      assert.match(byId.get('zero').error.reason, /character device/);
+      assert.match(byId.get('fifo').error.reason, /FIFO/);
+      assert.match(byId.get('rawfifo').error.reason, /FIFO/);
+    };
+    const spec = { reference: fx.ref, test: fx.test };
+    check(await files.within(collect(evaluate(spec, CPU)), 30000, 'evaluate() of a folder with special files'), null);
+    const e = evaluate(spec, { ...CPU, maxFileSize: fx.smallMax });
+    check(await files.within(collect(e), 30000, 'evaluate() with maxFileSize'), 'too-large');
+    assert.deepStrictEqual([(await e.summary()).count, (await e.summary()).failures], [2, 4]);
+    assert.ok(process.memoryUsage().rss - rssBefore < 200 * 1024 * 1024, 'no unbounded read');
+    // the reader alone
+    await assert.rejects(files.within(readImageFile(path.join(fx.test, 'fifo.png')), 5000, 'readImageFile(FIFO)'), (err) => err.pairError.code === 'not-a-file');
+    await assert.rejects(readImageFile(path.join(fx.test, 'big.png'), fx.bigSize - 1), (err) => err.pairError.code === 'too-large');
+    assert.strictEqual((await readImageFile(path.join(fx.test, 'big.png'), fx.bigSize)).length, fx.bigSize);
+    await assert.rejects(readImageFile(fx.test), (err) => err.pairError.code === 'not-a-file' && /directory/.test(err.message));
+    await assert.rejects(readImageFile(path.join(fx.test, 'none.png')), (err) => err.pairError.code === 'unreadable' && /ENOENT/.test(err.message));
+    assert.strictEqual(DEFAULT_MAX_FILE_SIZE, 512 * 1024 * 1024);
+    expectThrow(() => evaluate([], { maxFileSize: 0 }), { code: 'ERR_SSIM_OPTION', message: /maxFileSize/ });
+    expectThrow(() => evaluate([], { maxFileSize: 1.5 }), { code: 'ERR_SSIM_OPTION', message: /maxFileSize/ });
+    expectThrow(() => evaluate([], { maxFileSize: '1M' }), { code: 'ERR_SSIM_OPTION', message: /maxFileSize/ });
+  });
+
   it('options and inputs are checked at once (codes as the core API)', function () {
     const { evaluate } = evaluateModule();
     expectThrow(() => evaluate([], { color: 'cmyk' }), { code: 'ERR_SSIM_OPTION', message: /color/ });

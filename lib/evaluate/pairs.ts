@@ -74,7 +74,9 @@ async function imageFiles(root: string): Promise<Map<string, string[]>> {
       if (e.name.startsWith('.')) continue;
       const full = path.join(dir, e.name);
       if (e.isDirectory()) await walk(full);
-      else if ((e.isFile() || e.isSymbolicLink()) && IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase())) {
+      // anything else with an image extension is listed (a symbolic link, but also a FIFO or a
+      // device): reading refuses what is not a regular file, as that pair's error ('not-a-file')
+      else if (IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase())) {
         const rel = toPosix(path.relative(root, full));
         const key = rel.slice(0, rel.length - path.extname(rel).length);
         const list = found.get(key);

@@ -46,6 +46,11 @@ export interface EvaluateOptions {
   concurrency?: number;
   /** Most pairs in one batched SSIM call (default 16); an image of 4 Mi elements or more (1080p RGB) goes alone. */
   batchSize?: number;
+  /**
+   * Largest image file read, in bytes (default 512 MiB): a larger file is the pair's error
+   * 'too-large', checked before reading. Only regular files are read ('not-a-file' otherwise).
+   */
+  maxFileSize?: number;
   /** Attach each pair's SSIM map (channel-averaged) to its result as `map` (default false). */
   maps?: boolean;
   /** Stops starting new pairs; pairs being computed still finish and are yielded. */
@@ -58,6 +63,8 @@ export type PairErrorCode =
   | 'missing-test'
   | 'ambiguous'
   | 'unreadable'
+  | 'not-a-file'
+  | 'too-large'
   | 'decode'
   | 'size-mismatch'
   | 'compute'

@@ -87,4 +87,57 @@ async function makeFolders(rng, dir, { n = 6, width = 48, height = 40 } = {}) {
   return { ref, test, good, bad };
 }
 
-module.exports = { sharp, tmpDir, pattern, distort, writeImage, luma, makeFolders };
+// Two folders with special files next to good pairs (POSIX: needs mkfifo):
+//   'good0', 'good1'  good pairs (small)
+//   'big'             a good pair whose test file is larger than `smallMax` bytes (the others are smaller)
+//   'zero'            ref/zero.png -> /dev/zero (a symbolic link to a character device)
+//   'fifo'            test/fifo.png -> a FIFO outside the folders
+//   'rawfifo'         ref/rawfifo.png is itself a FIFO
+// Returns { ref, test, smallMax, good: Map id -> { x, y, width, height }, bad: id -> [code, file] }.
+async function makeSpecialFolders(rng, dir) {
+  const { spawnSync } = require('child_process');
+  const ref = path.join(dir, 'ref');
+  const test = path.join(dir, 'test');
+  const good = new Map();
+  for (const [id, width, height] of [['good0', 24, 20], ['good1', 24, 20], ['big', 160, 120]]) {
+    const y = pattern(rng, width, height, 3, 255);
+    const x = distort(rng, y, 0.3, 255);
+    await writeImage(path.join(ref, `${id}.png`), y, width, height, 3);
+    await writeImage(path.join(test, `${id}.png`), x, width, height, 3);
+    good.set(id, { x, y, width, height });
+  }
+  const sizes = [...good.keys()].flatMap((id) => [fs.statSync(path.join(ref, `${id}.png`)).size, fs.statSync(path.join(test, `${id}.png`)).size]);
+  const bigSize = fs.statSync(path.join(test, 'big.png')).size;
+  const smallMax = Math.max(...sizes.filter((n) => n !== bigSize));
+  if (!(smallMax < bigSize)) throw new Error('makeSpecialFolders: big.png is not the largest file');
+  const y = pattern(rng, 24, 20, 3, 255);
+  for (const id of ['zero', 'fifo', 'rawfifo']) {
+    if (id === 'fifo') await writeImage(path.join(ref, `${id}.png`), y, 24, 20, 3);
+    if (id !== 'fifo') await writeImage(path.join(test, `${id}.png`), y, 24, 20, 3);
+  }
+  fs.symlinkSync('/dev/zero', path.join(ref, 'zero.png'));
+  const mkfifo = (p) => {
+    const r = spawnSync('mkfifo', [p]);
+    if (r.status !== 0) throw new Error(`mkfifo ${p}: ${r.stderr}`);
+  };
+  mkfifo(path.join(dir, 'pipe'));
+  fs.symlinkSync(path.join(dir, 'pipe'), path.join(test, 'fifo.png'));
+  mkfifo(path.join(ref, 'rawfifo.png'));
+  const bad = {
+    zero: ['not-a-file', path.join(ref, 'zero.png')],
+    fifo: ['not-a-file', path.join(test, 'fifo.png')],
+    rawfifo: ['not-a-file', path.join(ref, 'rawfifo.png')],
+  };
+  return { ref, test, smallMax, bigSize, good, bad };
+}
+
+// Rejects when `promise` takes longer than `ms` (a hang becomes a failure with `what` named).
+function within(promise, ms, what) {
+  let timer;
+  const limit = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not done after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
+
+module.exports = { sharp, tmpDir, pattern, distort, writeImage, luma, makeFolders, makeSpecialFolders, within };
