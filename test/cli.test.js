@@ -209,6 +209,24 @@ describe('cli: the cuda-ssim command', function () {
     }
   });
 
+  it('a subfolder that cannot be listed is reported (unreadable) and the run goes on: rows, exit code, no stack trace', async function () {
+    if (process.platform !== 'linux') this.skip(); // PATH_MAX of 4096
+    const fx = await files.makeDeepFolders(testRng(this), path.join(dir, 'deep'));
+    try {
+      const r = cli(['compare', fx.ref, fx.test, '--json']);
+      assert.strictEqual(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+      const doc = JSON.parse(r.stdout);
+      assert.deepStrictEqual(doc.results.map((q) => [q.id, q.status === 'ok' ? 'ok' : q.error.code]),
+        [[`${fx.deep}/`, 'unreadable'], [`${fx.deep}/img`, 'unreadable'], ['good0', 'ok'], ['good1', 'ok']]);
+      assert.deepStrictEqual([doc.summary.count, doc.summary.failures], [2, 2]);
+      assert.match(r.stderr, /unreadable: cannot read folder .*ENAMETOOLONG/);
+      assert.strictEqual(cli(['compare', fx.ref, fx.test, '--fail-below', '0', '-q']).code, 1, 'an unreadable folder fails --fail-below');
+    } finally {
+      fx.cleanup();
+    }
+  });
+
   it('SIGINT: finished rows are kept, exit 130; --resume computes only the rest and ends equal to one uninterrupted run', async function () {
     this.timeout(180000);
     const rng = testRng(this);

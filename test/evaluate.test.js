@@ -284,6 +284,58 @@ describe('evaluate: batch evaluation of image files', function () {
     expectThrow(() => evaluate([], { maxFileSize: '1M' }), { code: 'ERR_SSIM_OPTION', message: /maxFileSize/ });
   });
 
+  it('a subfolder that cannot be listed is a failed entry (unreadable) and the run goes on; its counterparts are unreadable, not missing', async function () {
+    if (process.platform !== 'linux') this.skip(); // PATH_MAX of 4096
+    const rng = testRng(this);
+    const api = pkg.api();
+    const { evaluate, merge } = evaluateModule();
+    const fx = await files.makeDeepFolders(rng, path.join(dir, 'deep'));
+    try {
+      const e = evaluate({ reference: fx.ref, test: fx.test }, CPU);
+      const listed = await e.pairs();
+      const results = await collect(e);
+      const summary = await e.summary();
+      assert.deepStrictEqual(listed.map((p) => p.id), [`${fx.deep}/`, `${fx.deep}/img`, 'good0', 'good1']);
+      assert.strictEqual(results.length, 4);
+      const byId = new Map(results.map((r) => [r.id, r]));
+      for (const [id, t] of fx.good) {
+        const shape = { width: t.width, height: t.height, channels: 3 };
+        assert.strictEqual(byId.get(id).ssim, api.ssim({ ...shape, data: t.x }, { ...shape, data: t.y }, CPU));
+      }
+      const folder = byId.get(`${fx.deep}/`);
+      assert.deepStrictEqual([folder.status, folder.ssim, folder.error.code, folder.error.file], ['error', null, 'unreadable', fx.refDeep]);
+      assert.deepStrictEqual([folder.reference, folder.test], [fx.refDeep, path.join(fx.test, fx.deep)]);
+      assert.match(folder.error.reason, /ENAMETOOLONG/);
+      const img = byId.get(`${fx.deep}/img`);
+      assert.deepStrictEqual([img.status, img.error.code, img.error.file, img.reference, img.test],
+        ['error', 'unreadable', fx.refDeep, null, path.join(fx.test, fx.deep, 'img.png')]);
+      assert.match(img.error.reason, /ENAMETOOLONG/);
+      assert.deepStrictEqual([summary.count, summary.failures, summary.total, summary.interrupted], [2, 2, 4, false]);
+      assert.deepStrictEqual(merge([results]).summary, summary);
+    } finally {
+      fx.cleanup();
+    }
+  });
+
+  it('a folder without read permission is reported the same way (not as root: root reads it anyway)', async function () {
+    if (process.platform === 'win32' || process.getuid() === 0) this.skip();
+    const rng = testRng(this);
+    const { evaluate } = evaluateModule();
+    const fx = await files.makeFolders(rng, path.join(dir, 'locked'), { n: 3 });
+    const locked = path.join(fx.test, 'sub');
+    fs.chmodSync(locked, 0);
+    try {
+      const results = await collect(evaluate({ reference: fx.ref, test: fx.test }, CPU));
+      const folder = results.find((r) => r.id === 'sub/');
+      assert.deepStrictEqual([folder.status, folder.error.code, folder.error.file], ['error', 'unreadable', locked]);
+      assert.match(folder.error.reason, /EACCES/);
+      assert.deepStrictEqual(results.find((r) => r.id === 'sub/img2').error.code, 'unreadable');
+      assert.strictEqual(results.filter((r) => r.status === 'ok').length, 2);
+    } finally {
+      fs.chmodSync(locked, 0o755);
+    }
+  });
+
   it('options and inputs are checked at once (codes as the core API)', function () {
     const { evaluate } = evaluateModule();
     expectThrow(() => evaluate([], { color: 'cmyk' }), { code: 'ERR_SSIM_OPTION', message: /color/ });

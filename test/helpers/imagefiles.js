@@ -131,6 +131,50 @@ async function makeSpecialFolders(rng, dir) {
   return { ref, test, smallMax, bigSize, good, bad };
 }
 
+// Two folders where one subfolder of the reference cannot be listed, for real and as root too:
+// its path is longer than PATH_MAX (4096 on Linux), so readdir fails with ENAMETOOLONG, while the
+// same relative folder under the (shorter) test root can be read. Linux only.
+//   'good0', 'good1'  good pairs;   `${deep}/img`  its test image can be read, its reference folder not
+// Returns { ref, test, deep (relative, POSIX), good, refDeep (the unreadable folder), cleanup() (call it:
+// fs.rmSync cannot remove the deep folder) }.
+async function makeDeepFolders(rng, dir) {
+  const { spawnSync } = require('child_process');
+  const ref = path.join(dir, 'r'.repeat(200));
+  const test = path.join(dir, 't');
+  const good = new Map();
+  for (const id of ['good0', 'good1']) {
+    const y = pattern(rng, 24, 20, 3, 255);
+    const x = distort(rng, y, 0.3, 255);
+    await writeImage(path.join(ref, `${id}.png`), y, 24, 20, 3);
+    await writeImage(path.join(test, `${id}.png`), x, 24, 20, 3);
+    good.set(id, { x, y, width: 24, height: 20 });
+  }
+  // ref/<deep> is 4110 characters long, its parent about 4010; test/<deep>/img.png about 3920
+  const total = 4110 - ref.length - 1;
+  const parts = ['deep'];
+  let len = 4;
+  while (total - len - 1 > 100) {
+    const n = Math.min(200, total - len - 1 - 101);
+    parts.push('x'.repeat(n));
+    len += n + 1;
+  }
+  parts.push('y'.repeat(total - len - 1));
+  const deep = parts.join('/');
+  if (ref.length + 1 + deep.length !== 4110 || test.length + deep.length + 9 >= 4000) throw new Error('makeDeepFolders: lengths');
+  const img = path.join(dir, 'img.png');
+  await writeImage(img, pattern(rng, 24, 20, 3, 255), 24, 20, 3);
+  for (const [root, what] of [[ref, 'ref'], [test, 'test']]) {
+    // relative paths (shorter than PATH_MAX) from the root: the absolute ones are too long for ref
+    const r = spawnSync('sh', ['-c', `mkdir -p "${deep}" && cp "${img}" "${deep}/img.png"`], { cwd: root, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`makeDeepFolders ${what}: ${r.stderr}`);
+  }
+  // fs.rmSync cannot remove what is below PATH_MAX: remove the deep folders relative to the roots
+  const cleanup = () => {
+    for (const root of [ref, test]) spawnSync('rm', ['-rf', 'deep'], { cwd: root });
+  };
+  return { ref, test, deep, good, refDeep: path.join(ref, deep), cleanup };
+}
+
 // Rejects when `promise` takes longer than `ms` (a hang becomes a failure with `what` named).
 function within(promise, ms, what) {
   let timer;
@@ -140,4 +184,4 @@ function within(promise, ms, what) {
   return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
 }
 
-module.exports = { sharp, tmpDir, pattern, distort, writeImage, luma, makeFolders, makeSpecialFolders, within };
+module.exports = { sharp, tmpDir, pattern, distort, writeImage, luma, makeFolders, makeSpecialFolders, makeDeepFolders, within };
