@@ -1,5 +1,5 @@
 // Entry of the `cuda-ssim` command: bin/cuda-ssim.js requires this file (dist/cli.js).
 
-export { main, EXIT, mapFile } from './cli/main';
+export { main, EXIT, mapFile, type MainOptions } from './cli/main';
 export { parseCli, USAGE } from './cli/args';
 export { CSV_COLUMNS } from './cli/output';

@@ -227,6 +227,79 @@ describe('cli: the cuda-ssim command', function () {
     }
   });
 
+  it('SIGINT at the earliest moment: the handler is installed before anything is loaded; exit 130, interrupted: true, --fail-below ignored', async function () {
+    const probe = path.join(__dirname, 'helpers', 'sigint-probe.js');
+    const jsonl = path.join(dir, 'early.jsonl');
+    const args = ['-r', probe, BIN, 'compare', fx.ref, fx.test, '--json', '--jsonl', jsonl, '--fail-below', '0', '--concurrency', '64'];
+    const child = spawn(process.execPath, args, { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (stderr.includes('[probe] sigint') && !child.signalled) {
+        child.signalled = true;
+        child.kill('SIGINT');
+      }
+    });
+    const { code, signal } = await new Promise((resolve) => child.on('exit', (c, sig) => resolve({ code: c, signal: sig })));
+    assert.strictEqual(signal, null, `killed by ${signal}: the SIGINT handler was not in place (${stderr})`);
+    assert.strictEqual(code, 130, `exit ${code}: ${stderr}`);
+    const lines = stderr.split('\n').filter((l) => l.startsWith('[probe]'));
+    assert.deepStrictEqual(lines, ['[probe] sigint', '[probe] load dist/cli.js'], 'the handler comes first');
+    assert.match(stderr, /interrupted/);
+    const doc = JSON.parse(stdout);
+    assert.strictEqual(doc.summary.interrupted, true);
+    const rows = fs.existsSync(jsonl) ? fs.readFileSync(jsonl, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+    assert.deepStrictEqual(rows.map((r) => r.id).sort(), doc.results.map((r) => r.id), 'every row in the JSON is in the JSONL and the other way round');
+    assert.ok(doc.results.length < 10, `${doc.results.length} rows`);
+  });
+
+  it('SIGINT at any time: exit 130 with interrupted: true and every finished row written, or exit 0 with every pair; never a silent loss', async function () {
+    this.timeout(240000);
+    const rng = testRng(this);
+    const d = path.join(dir, 'anytime');
+    const n = 4;
+    for (let i = 0; i < n; i++) {
+      const y = files.pattern(rng, 1200, 900, 3, 255);
+      await files.writeImage(path.join(d, 'ref', `q${i}.png`), y, 1200, 900, 3);
+      await files.writeImage(path.join(d, 'test', `q${i}.png`), files.distort(rng, y, 0.2, 255), 1200, 900, 3);
+    }
+    const probe = path.join(__dirname, 'helpers', 'sigint-probe.js');
+    const outcomes = [];
+    for (const delay of [0, 30, 80, 150, 250, 400, 700, 1100]) {
+      const jsonl = path.join(d, `rows-${delay}.jsonl`);
+      const child = spawn(process.execPath, ['-r', probe, BIN, 'compare', path.join(d, 'ref'), path.join(d, 'test'), '--json', '--jsonl', jsonl, '--fail-below', '0', '--concurrency', '8'],
+        { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      let sent = false;
+      child.stdout.on('data', (x) => { stdout += x; });
+      child.stderr.on('data', (x) => {
+        stderr += x;
+        if (!sent && stderr.includes('[probe] sigint')) {
+          sent = true;
+          setTimeout(() => child.kill('SIGINT'), delay);
+        }
+      });
+      const { code, signal } = await new Promise((resolve) => child.on('exit', (c, sig) => resolve({ code: c, signal: sig })));
+      assert.strictEqual(signal, null, `delay ${delay}: killed by ${signal}: ${stderr}`);
+      const doc = JSON.parse(stdout);
+      const rows = fs.readFileSync(jsonl, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      assert.deepStrictEqual(rows.map((r) => r.id).sort(), doc.results.map((r) => r.id), `delay ${delay}: the JSONL holds the results`);
+      if (code === 130) {
+        assert.strictEqual(doc.summary.interrupted, true, `delay ${delay}`);
+      } else {
+        assert.strictEqual(code, 0, `delay ${delay}: exit ${code}: ${stderr}`);
+        assert.strictEqual(doc.summary.interrupted, false, `delay ${delay}`);
+        assert.strictEqual(doc.summary.count, n, `delay ${delay}: exit 0 means every pair was evaluated (${doc.results.length} rows)`);
+      }
+      for (const r of doc.results) assert.ok(r.status === 'ok' && Number.isFinite(r.ssim), `delay ${delay}: ${JSON.stringify(r)}`);
+      outcomes.push(`${delay} ms: exit ${code}, ${doc.results.length} rows`);
+    }
+    assert.ok(outcomes[0].includes('exit 130'), outcomes.join('; '));
+  });
+
   it('SIGINT: finished rows are kept, exit 130; --resume computes only the rest and ends equal to one uninterrupted run', async function () {
     this.timeout(180000);
     const rng = testRng(this);

@@ -336,6 +336,62 @@ describe('evaluate: batch evaluation of image files', function () {
     }
   });
 
+  it('signal: an abort at any point marks the summary interrupted; rows finished before it are kept', async function () {
+    const rng = testRng(this);
+    const { evaluate } = evaluateModule();
+    const fx = await files.makeFolders(rng, path.join(dir, 'abort'), { n: 6, width: 64, height: 48 });
+    const spec = { reference: fx.ref, test: fx.test };
+    const all = (await collect(evaluate(spec, CPU))).length;
+    assert.strictEqual(all, 10);
+    // aborted while every pair is being decoded (the listing resolves the pipeline first, then this
+    // test: by then every pair has been started): nothing computed, and it says so
+    {
+      const ac = new AbortController();
+      const e = evaluate(spec, { ...CPU, concurrency: 64, signal: ac.signal });
+      const it = e[Symbol.asyncIterator]();
+      const first = it.next();
+      await e.pairs();
+      ac.abort();
+      const rows = [];
+      for (let r = await first; !r.done; r = await it.next()) rows.push(r.value);
+      const s = await e.summary();
+      assert.strictEqual(s.interrupted, true, `interrupted with ${rows.length} of ${all} rows`);
+      assert.ok(rows.length < all, `${rows.length} rows`);
+      assert.strictEqual(s.total, rows.length);
+    }
+    // aborted before it starts
+    {
+      const ac = new AbortController();
+      ac.abort();
+      const e = evaluate(spec, { ...CPU, signal: ac.signal });
+      const rows = await collect(e);
+      assert.deepStrictEqual([rows.length, (await e.summary()).interrupted, (await e.summary()).total], [0, true, 0]);
+    }
+    // aborted after the third row: the rows so far are kept, and the summary counts exactly them
+    {
+      const ac = new AbortController();
+      const e = evaluate(spec, { ...CPU, concurrency: 1, batchSize: 1, signal: ac.signal });
+      const rows = [];
+      for await (const r of e) {
+        rows.push(r);
+        if (rows.length === 3) ac.abort();
+      }
+      const s = await e.summary();
+      assert.strictEqual(s.interrupted, true);
+      assert.ok(rows.length >= 3 && rows.length < all, `${rows.length} rows`);
+      assert.strictEqual(s.total, rows.length);
+    }
+    // summary() without iterating, aborted once the pairs are listed
+    {
+      const ac = new AbortController();
+      const e = evaluate(spec, { ...CPU, signal: ac.signal });
+      const s = e.summary();
+      await e.pairs();
+      ac.abort();
+      assert.strictEqual((await s).interrupted, true);
+    }
+  });
+
   it('options and inputs are checked at once (codes as the core API)', function () {
     const { evaluate } = evaluateModule();
     expectThrow(() => evaluate([], { color: 'cmyk' }), { code: 'ERR_SSIM_OPTION', message: /color/ });

@@ -1,6 +1,6 @@
 // The `cuda-ssim` command (bin/cuda-ssim.js runs main()). Exit codes: 0 done, 1 --fail-below
-// failed, 2 bad usage or no pairs, 130 interrupted (SIGINT: pairs being computed finish and
-// every finished row is written before exiting).
+// failed, 2 bad usage or no pairs, 130 interrupted (SIGINT at any time: pairs being computed
+// finish and every finished row is written before exiting).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -61,7 +61,23 @@ function runMerge(cfg: CliConfig, io: CliIo): Promise<number> {
     .then(() => (failed(results, cfg.failBelow) ? EXIT.THRESHOLD : EXIT.OK));
 }
 
-async function runPairs(cfg: CliConfig, io: CliIo): Promise<number> {
+/**
+ * Ctrl-C for a run of main() without a signal of its caller: the first SIGINT aborts the returned
+ * signal, a second exits at once (130). bin/cuda-ssim.js installs the same before loading anything.
+ */
+function sigintSignal(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts++;
+    if (interrupts > 1) process.exit(EXIT.INTERRUPTED);
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  return { signal: controller.signal, dispose: () => process.removeListener('SIGINT', onSigint) };
+}
+
+async function runPairs(cfg: CliConfig, io: CliIo, signal: AbortSignal): Promise<number> {
   const single = cfg.command === 'pair';
   const [refArg, testArg] = cfg.positionals;
   if (single) {
@@ -70,27 +86,19 @@ async function runPairs(cfg: CliConfig, io: CliIo): Promise<number> {
     }
   }
   const previous = cfg.jsonl && cfg.resume ? readJsonl(cfg.jsonl) : [];
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = (): void => {
-    interrupts++;
-    if (interrupts > 1) process.exit(EXIT.INTERRUPTED);
-    io.stderr.write('\ncuda-ssim: interrupted; finishing the pairs being computed (Ctrl-C again to quit at once)\n');
-    controller.abort();
-  };
   let evaluation;
   try {
     evaluation = evaluate(single ? [{ reference: refArg, test: testArg, id: testArg }] : { reference: refArg, test: testArg }, {
       ...cfg.evaluate,
       skip: previous.map((r) => r.id),
       maps: cfg.maps !== null,
-      signal: controller.signal,
+      signal,
     });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
   const pairs = await evaluation.pairs();
-  if (pairs.length === 0 && previous.length === 0) {
+  if (pairs.length === 0 && previous.length === 0 && !signal.aborted) {
     io.stderr.write(`cuda-ssim: no pairs found (no images in ${refArg} or ${testArg})\n`);
     return EXIT.USAGE;
   }
@@ -108,7 +116,7 @@ async function runPairs(cfg: CliConfig, io: CliIo): Promise<number> {
   if (cfg.csv) io.stdout.write(csvHeader());
   const fresh: PairResult[] = [];
   const writes: Promise<void>[] = [];
-  process.on('SIGINT', onSigint);
+  let interrupted = false;
   try {
     for await (const r of evaluation) {
       if (fd !== null) fs.writeSync(fd, jsonLine(r));
@@ -127,13 +135,18 @@ async function runPairs(cfg: CliConfig, io: CliIo): Promise<number> {
     const summary = await evaluation.summary();
     progress?.end();
     await Promise.all(writes);
-    if (summary.interrupted) {
-      io.stderr.write(`cuda-ssim: interrupted after ${fresh.length} of ${pairs.length} pairs${cfg.jsonl ? ` (rows in ${cfg.jsonl}; --resume goes on)` : ''}\n`);
-      return EXIT.INTERRUPTED;
-    }
+    interrupted = summary.interrupted || signal.aborted;
   } finally {
-    process.removeListener('SIGINT', onSigint);
     if (fd !== null) fs.closeSync(fd);
+  }
+  if (interrupted) {
+    io.stderr.write(`cuda-ssim: interrupted after ${fresh.length} of ${pairs.length} pairs${cfg.jsonl ? ` (rows in ${cfg.jsonl}; --resume goes on)` : ''}\n`);
+    if (!single) {
+      // what was done, marked interrupted (--json, the summary text); no report for a stopped run
+      const { results, summary } = merge([previous, fresh]);
+      await finish({ ...cfg, report: null }, io, results, { ...summary, interrupted: true }, `cuda-ssim: ${testArg} against ${refArg}`);
+    }
+    return EXIT.INTERRUPTED;
   }
   if (single) {
     const r = fresh[0];
@@ -148,8 +161,37 @@ async function runPairs(cfg: CliConfig, io: CliIo): Promise<number> {
   return failed(results, cfg.failBelow) ? EXIT.THRESHOLD : EXIT.OK;
 }
 
-/** Runs the command with `argv` (without node and the script); resolves to the exit code. */
-export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export interface MainOptions {
+  /**
+   * Aborted on Ctrl-C (bin/cuda-ssim.js: its SIGINT handler is the first thing it installs).
+   * Without it, main() handles SIGINT itself while it runs.
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs the command with `argv` (without node and the script); resolves to the exit code. An
+ * interrupt (the signal aborted) at any point gives 130: pairs being computed finish, their rows
+ * are written, and with --json the document says `interrupted: true`.
+ */
+export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }, options: MainOptions = {}): Promise<number> {
+  const own = options.signal === undefined ? sigintSignal() : null;
+  const signal = options.signal ?? (own as { signal: AbortSignal }).signal;
+  const notice = (): void => {
+    io.stderr.write('\ncuda-ssim: interrupted; finishing the pairs being computed (Ctrl-C again to quit at once)\n');
+  };
+  if (signal.aborted) notice();
+  else signal.addEventListener('abort', notice, { once: true });
+  try {
+    const code = await command(argv, io, signal);
+    return signal.aborted ? EXIT.INTERRUPTED : code;
+  } finally {
+    signal.removeEventListener('abort', notice);
+    own?.dispose();
+  }
+}
+
+async function command(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
   let cfg: CliConfig;
   try {
     cfg = parseCli(argv);
@@ -163,7 +205,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
       return EXIT.OK;
     }
     if (cfg.command === 'merge') return await runMerge(cfg, io);
-    return await runPairs(cfg, io);
+    return await runPairs(cfg, io, signal);
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr.write(`cuda-ssim: ${err.message}\nRun 'cuda-ssim --help' for usage.\n`);

@@ -212,7 +212,9 @@ class Run implements Evaluation {
 
         const finishIfDone = (): void => {
           if (decoding === 0 && computing === 0 && (queued === 0 || stopped()) && (next >= pairs.length || stopped())) {
-            interrupted = stopped() && (next < pairs.length || queued > 0);
+            // an abort at any point of the run marks it interrupted: pairs being decoded when it
+            // came are dropped, so "every pair started" does not mean "every pair done"
+            interrupted = stopped();
             resolve();
           }
         };

@@ -53,7 +53,10 @@ export interface EvaluateOptions {
   maxFileSize?: number;
   /** Attach each pair's SSIM map (channel-averaged) to its result as `map` (default false). */
   maps?: boolean;
-  /** Stops starting new pairs; pairs being computed still finish and are yielded. */
+  /**
+   * Stops starting new pairs; pairs being computed still finish and are yielded, pairs being
+   * decoded are dropped. An abort at any time before the run ends sets `interrupted` in the summary.
+   */
   signal?: AbortSignal;
 }
 
@@ -125,7 +128,7 @@ export interface Summary {
   p5: number | null;
   /** The lowest-SSIM pairs, lowest first (at most 10). */
   worst: WorstPair[];
-  /** The run was stopped (signal) before every pair was done. */
+  /** The run was stopped: the signal was aborted (or the iteration left early) before it ended. */
   interrupted: boolean;
 }
 
