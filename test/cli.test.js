@@ -227,6 +227,72 @@ describe('cli: the cuda-ssim command', function () {
     }
   });
 
+  it('heat-map file names are injective and reversible (back\\slash and back/slash get two files)', function () {
+    const { mapFile, mapPath, mapId } = require(path.join(pkg.root, 'dist', 'cli.js'));
+    const ids = ['back\\slash', 'back/slash', 'a//b', 'a/b', '/a/b', 'a/b/', 'a', 'a.png', 'a.PNG/b', 'a.png/b', 'a%2Epng/b', '.', '..', 'a/./b', 'a/../b',
+      '%', '%25', '%2F', 'a%2Fb', '', '/', 'x:y', 'x<y>|z?*"', 'tab\there', 'nul\u0000', 'del\u007f', 'dot.', 'space ', 'é/ü', '\ud800', '\udc00', '\ud83d\ude00', '%uD800', 'pair', 'img.png/x'];
+    const files = new Map();
+    const root = path.resolve('/maps');
+    for (const id of ids) {
+      const rel = mapPath(id);
+      assert.strictEqual(mapId(rel), id, `round trip of ${JSON.stringify(id)} (${rel})`);
+      const file = mapFile(root, id);
+      assert.strictEqual(file, path.join(root, ...rel.split('/')));
+      assert.ok(!path.relative(root, file).startsWith('..') && !path.isAbsolute(path.relative(root, file)), `${JSON.stringify(id)} stays in the folder: ${file}`);
+      assert.ok(file.endsWith('.png'));
+      const segments = rel.split('/');
+      for (const seg of segments) {
+        assert.ok(seg !== '' && seg !== '.' && seg !== '..', `${JSON.stringify(id)}: segment ${JSON.stringify(seg)}`);
+        assert.doesNotMatch(seg, /[\\<>:"|?*\u0000-\u001f\u007f]|[. ]$/, `${JSON.stringify(id)}: segment ${JSON.stringify(seg)}`);
+      }
+      for (const folder of segments.slice(0, -1)) assert.doesNotMatch(folder, /\.png$/i, `${JSON.stringify(id)}: a folder is never a map file`);
+      assert.ok(!files.has(file), `${JSON.stringify(id)} and ${JSON.stringify(files.get(file))} share ${file}`);
+      files.set(file, id);
+    }
+    // no map file is a folder of another map
+    for (const f of files.keys()) for (const g of files.keys()) assert.ok(!g.startsWith(`${f}${path.sep}`), `${f} is a folder of ${g}`);
+    assert.strictEqual(mapPath('sub/frame01'), 'sub/frame01.png', 'plain ids keep their plain names');
+    assert.strictEqual(mapPath('back\\slash'), 'back%5Cslash.png');
+  });
+
+  it('--maps: ids back\\slash and back/slash write two heat maps, each its own pair\'s', async function () {
+    if (process.platform === 'win32') this.skip(); // "\" is a separator there
+    const rng = testRng(this);
+    const d = path.join(dir, 'slashes');
+    const W = 30;
+    const H = 22;
+    for (const rel of ['back\\slash.png', path.join('back', 'slash.png')]) {
+      const y = files.pattern(rng, W, H, 3, 255);
+      await files.writeImage(path.join(d, 'ref', rel), y, W, H, 3);
+      await files.writeImage(path.join(d, 'test', rel), files.distort(rng, y, rel.includes('\\') ? 0.1 : 0.6, 255), W, H, 3);
+    }
+    const mapsDir = path.join(d, 'maps');
+    const r = cli(['compare', path.join(d, 'ref'), path.join(d, 'test'), '--maps', mapsDir, '--json']);
+    assert.strictEqual(r.code, 0, r.stderr);
+    assert.deepStrictEqual(JSON.parse(r.stdout).results.map((q) => q.id), ['back/slash', 'back\\slash']);
+    const { evaluate, heatmapPixels } = evaluateModule();
+    const { mapFile } = require(path.join(pkg.root, 'dist', 'cli.js'));
+    const rows = await collect(evaluate({ reference: path.join(d, 'ref'), test: path.join(d, 'test') }, { backend: 'cpu', maps: true }));
+    const sharp = files.sharp();
+    const written = [];
+    for (const row of rows) {
+      const file = mapFile(mapsDir, row.id);
+      written.push(path.relative(mapsDir, file));
+      const { data, info } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
+      assert.deepStrictEqual([info.width, info.height, info.channels], [W, H, 3]);
+      assert.ok(Buffer.from(heatmapPixels(row.map)).equals(data), `${row.id}: ${file} is this pair's heat map`);
+    }
+    assert.deepStrictEqual(written.sort(), [path.join('back', 'slash.png'), 'back%5Cslash.png'].sort());
+    // a map that cannot be written is reported for its pair; the run and its rows go on
+    const blocker = path.join(d, 'not-a-folder');
+    fs.writeFileSync(blocker, 'x');
+    const b = cli(['compare', path.join(d, 'ref'), path.join(d, 'test'), '--maps', blocker, '--json']);
+    assert.strictEqual(b.code, 0, b.stderr);
+    assert.doesNotMatch(b.stderr, /\n\s+at /, 'no stack trace');
+    assert.strictEqual((b.stderr.match(/cannot write the heat map/g) || []).length, 2, b.stderr);
+    assert.strictEqual(JSON.parse(b.stdout).summary.count, 2);
+  });
+
   it('SIGINT at the earliest moment: the handler is installed before anything is loaded; exit 130, interrupted: true, --fail-below ignored', async function () {
     const probe = path.join(__dirname, 'helpers', 'sigint-probe.js');
     const jsonl = path.join(dir, 'early.jsonl');

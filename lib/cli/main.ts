@@ -7,10 +7,10 @@ import * as path from 'node:path';
 import { evaluate } from '../evaluate/evaluate';
 import { heatmapPng } from '../evaluate/heatmap';
 import { jsonLine, merge, readJsonl, resultRecord } from '../evaluate/merge';
-import { IMAGE_EXTENSIONS } from '../evaluate/pairs';
 import { isEvaluated } from '../evaluate/summary';
 import type { PairResult, Summary } from '../evaluate/types';
 import { parseCli, UsageError, USAGE, type CliConfig } from './args';
+import { mapFile } from './mapnames';
 import { csvHeader, csvRow, summaryText } from './output';
 import { Progress } from './progress';
 import { buildReport } from './report';
@@ -21,14 +21,6 @@ export interface CliIo {
 }
 
 export const EXIT = Object.freeze({ OK: 0, THRESHOLD: 1, USAGE: 2, INTERRUPTED: 130 });
-
-/** DIR/<id>.png for a pair's heat map; `..`, `.` and empty segments dropped, an image extension stripped. */
-export function mapFile(dir: string, id: string): string {
-  let rel = id.replace(/\\/g, '/').split('/').filter((s) => s !== '' && s !== '.' && s !== '..').join('/');
-  const ext = path.extname(rel).toLowerCase();
-  if (IMAGE_EXTENSIONS.has(ext)) rel = rel.slice(0, rel.length - ext.length);
-  return path.join(dir, `${rel || 'pair'}.png`);
-}
 
 /** --fail-below: a pair below the threshold, or a failed pair (an error, or no finite SSIM: isEvaluated). */
 function failed(results: PairResult[], threshold: number | null): boolean {
@@ -126,8 +118,13 @@ async function runPairs(cfg: CliConfig, io: CliIo, signal: AbortSignal): Promise
       if (cfg.maps && r.map) {
         const file = mapFile(cfg.maps, r.id);
         const map = r.map;
+        const id = r.id;
         writes.push(
-          fs.promises.mkdir(path.dirname(file), { recursive: true }).then(async () => fs.promises.writeFile(file, await heatmapPng(map))),
+          fs.promises.mkdir(path.dirname(file), { recursive: true })
+            .then(async () => fs.promises.writeFile(file, await heatmapPng(map)))
+            .catch((err: unknown) => {
+              io.stderr.write(`cuda-ssim: ${id}: cannot write the heat map ${file}: ${(err as Error).message ?? String(err)}\n`);
+            }),
         );
       }
       progress?.tick();
