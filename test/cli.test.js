@@ -144,6 +144,228 @@ describe('cli: the cuda-ssim command', function () {
     assert.strictEqual(merged.summary.total, 10);
   });
 
+  it('a non-finite SSIM fails the pair everywhere: summary, JSONL, merge, report, --fail-below, exit code', async function () {
+    const rng = testRng(this);
+    const d = path.join(dir, 'nonfinite');
+    // widths 24 (kept), 25 (NaN), 27 (Infinity) under the seam test/helpers/nonfinite-lane.js
+    for (const [k, width] of [['a0', 24], ['a1', 24], ['n0', 25], ['n1', 25], ['i0', 27]]) {
+      const y = files.pattern(rng, width, 18, 3, 255);
+      await files.writeImage(path.join(d, 'ref', `${k}.png`), y, width, 18, 3);
+      await files.writeImage(path.join(d, 'test', `${k}.png`), files.distort(rng, y, 0.2, 255), width, 18, 3);
+    }
+    const seam = ['-r', path.join(__dirname, 'helpers', 'nonfinite-lane.js')];
+    const seamEnv = { ...ENV, SSIM_TEST_NONFINITE: '1' };
+    const jsonl = path.join(d, 'rows.jsonl');
+    const report = path.join(d, 'report.html');
+    const args = ['compare', path.join(d, 'ref'), path.join(d, 'test')];
+    const clean = cli([...args, '--fail-below', '0', '-q']);
+    assert.strictEqual(clean.code, 0, `without the seam every pair is fine: ${clean.stderr}`);
+    const r = spawnSync(process.execPath, [...seam, BIN, ...args, '--jsonl', jsonl, '--json', '--fail-below', '0', '--report', report], { encoding: 'utf8', env: seamEnv, timeout: 120000 });
+    assert.strictEqual(r.status, 1, `--fail-below 0 fails on non-finite pairs: exit ${r.status} ${r.stderr}`);
+    const doc = JSON.parse(r.stdout);
+    assert.deepStrictEqual([doc.summary.count, doc.summary.failures, doc.summary.total], [2, 3, 5]);
+    for (const row of doc.results) {
+      if (row.id.startsWith('a')) assert.ok(row.status === 'ok' && Number.isFinite(row.ssim), JSON.stringify(row));
+      else assert.deepStrictEqual([row.status, row.ssim, row.error.code], ['error', null, 'non-finite'], JSON.stringify(row));
+    }
+    for (const id of ['n0', 'n1', 'i0']) assert.match(r.stderr, new RegExp(`${id}: non-finite: `));
+    const merged = cli(['merge', jsonl, '--json', '--fail-below', '0']);
+    assert.strictEqual(merged.code, 1);
+    assert.deepStrictEqual(JSON.parse(merged.stdout), doc, 'merge of the run\'s own JSONL gives the run\'s results and summary');
+    const html = fs.readFileSync(report, 'utf8');
+    assert.match(html, /<th>evaluated<\/th><td>2<\/td>/);
+    assert.match(html, /<th>failed<\/th><td>3<\/td>/);
+    assert.strictEqual((html.match(/<td>non-finite<\/td>/g) || []).length, 3);
+    // one pair: the reason on stderr, exit 2 (the pair cannot be compared), never a printed NaN
+    const one = spawnSync(process.execPath, [...seam, BIN, path.join(d, 'ref', 'n0.png'), path.join(d, 'test', 'n0.png')], { encoding: 'utf8', env: seamEnv, timeout: 120000 });
+    assert.strictEqual(one.status, 2, one.stderr);
+    assert.strictEqual(one.stdout, '');
+    assert.match(one.stderr, /non-finite/);
+  });
+
+  it('special files (link to /dev/zero, FIFOs) and files over --max-file-size fail their pairs; the run goes on and ends', async function () {
+    if (process.platform === 'win32') this.skip();
+    const fx = await files.makeSpecialFolders(testRng(this), path.join(dir, 'special'));
+    const jsonl = path.join(dir, 'special.jsonl');
+    const r = cli(['compare', fx.ref, fx.test, '--json', '--jsonl', jsonl, '--max-file-size', String(fx.smallMax), '--fail-below', '0'], { timeout: 60000 });
+    assert.strictEqual(r.signal, null, `the run ended by itself (${r.signal}): ${r.stderr}`);
+    assert.strictEqual(r.code, 1, `failed pairs fail --fail-below: ${r.stderr}`);
+    const doc = JSON.parse(r.stdout);
+    const codes = Object.fromEntries(doc.results.map((q) => [q.id, q.status === 'ok' ? 'ok' : q.error.code]));
+    assert.deepStrictEqual(codes, { big: 'too-large', fifo: 'not-a-file', good0: 'ok', good1: 'ok', rawfifo: 'not-a-file', zero: 'not-a-file' });
+    assert.deepStrictEqual([doc.summary.count, doc.summary.failures], [2, 4]);
+    assert.strictEqual(fs.readFileSync(jsonl, 'utf8').trim().split('\n').length, 6);
+    for (const id of ['zero', 'fifo', 'rawfifo']) assert.match(r.stderr, new RegExp(`${id}: not-a-file: `));
+    assert.match(r.stderr, /big: too-large: /);
+    // the default limit reads big.png; K / M / G suffixes; bad sizes are usage errors
+    const d = cli(['compare', fx.ref, fx.test, '--json'], { timeout: 60000 });
+    assert.strictEqual(JSON.parse(d.stdout).results.find((q) => q.id === 'big').status, 'ok');
+    const k = cli(['compare', fx.ref, fx.test, '--json', '--max-file-size', '1K'], { timeout: 60000 });
+    assert.strictEqual(JSON.parse(k.stdout).summary.count, fx.smallMax < 1024 ? 2 : 0);
+    for (const bad of ['0', '1.5M', 'lots', '9999999G']) {
+      const u = cli(['compare', fx.ref, fx.test, `--max-file-size=${bad}`]);
+      assert.strictEqual(u.code, 2, bad);
+      assert.match(u.stderr, /--max-file-size/);
+    }
+  });
+
+  it('a subfolder that cannot be listed is reported (unreadable) and the run goes on: rows, exit code, no stack trace', async function () {
+    if (process.platform !== 'linux') this.skip(); // PATH_MAX of 4096
+    const fx = await files.makeDeepFolders(testRng(this), path.join(dir, 'deep'));
+    try {
+      const r = cli(['compare', fx.ref, fx.test, '--json']);
+      assert.strictEqual(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+      const doc = JSON.parse(r.stdout);
+      assert.deepStrictEqual(doc.results.map((q) => [q.id, q.status === 'ok' ? 'ok' : q.error.code]),
+        [[`${fx.deep}/`, 'unreadable'], [`${fx.deep}/img`, 'unreadable'], ['good0', 'ok'], ['good1', 'ok']]);
+      assert.deepStrictEqual([doc.summary.count, doc.summary.failures], [2, 2]);
+      assert.match(r.stderr, /unreadable: cannot read folder .*ENAMETOOLONG/);
+      assert.strictEqual(cli(['compare', fx.ref, fx.test, '--fail-below', '0', '-q']).code, 1, 'an unreadable folder fails --fail-below');
+    } finally {
+      fx.cleanup();
+    }
+  });
+
+  it('heat-map file names are injective and reversible (back\\slash and back/slash get two files)', function () {
+    const { mapFile, mapPath, mapId } = require(path.join(pkg.root, 'dist', 'cli.js'));
+    const ids = ['back\\slash', 'back/slash', 'a//b', 'a/b', '/a/b', 'a/b/', 'a', 'a.png', 'a.PNG/b', 'a.png/b', 'a%2Epng/b', '.', '..', 'a/./b', 'a/../b',
+      '%', '%25', '%2F', 'a%2Fb', '', '/', 'x:y', 'x<y>|z?*"', 'tab\there', 'nul\u0000', 'del\u007f', 'dot.', 'space ', 'é/ü', '\ud800', '\udc00', '\ud83d\ude00', '%uD800', 'pair', 'img.png/x'];
+    const files = new Map();
+    const root = path.resolve('/maps');
+    for (const id of ids) {
+      const rel = mapPath(id);
+      assert.strictEqual(mapId(rel), id, `round trip of ${JSON.stringify(id)} (${rel})`);
+      const file = mapFile(root, id);
+      assert.strictEqual(file, path.join(root, ...rel.split('/')));
+      assert.ok(!path.relative(root, file).startsWith('..') && !path.isAbsolute(path.relative(root, file)), `${JSON.stringify(id)} stays in the folder: ${file}`);
+      assert.ok(file.endsWith('.png'));
+      const segments = rel.split('/');
+      for (const seg of segments) {
+        assert.ok(seg !== '' && seg !== '.' && seg !== '..', `${JSON.stringify(id)}: segment ${JSON.stringify(seg)}`);
+        assert.doesNotMatch(seg, /[\\<>:"|?*\u0000-\u001f\u007f]|[. ]$/, `${JSON.stringify(id)}: segment ${JSON.stringify(seg)}`);
+      }
+      for (const folder of segments.slice(0, -1)) assert.doesNotMatch(folder, /\.png$/i, `${JSON.stringify(id)}: a folder is never a map file`);
+      assert.ok(!files.has(file), `${JSON.stringify(id)} and ${JSON.stringify(files.get(file))} share ${file}`);
+      files.set(file, id);
+    }
+    // no map file is a folder of another map
+    for (const f of files.keys()) for (const g of files.keys()) assert.ok(!g.startsWith(`${f}${path.sep}`), `${f} is a folder of ${g}`);
+    assert.strictEqual(mapPath('sub/frame01'), 'sub/frame01.png', 'plain ids keep their plain names');
+    assert.strictEqual(mapPath('back\\slash'), 'back%5Cslash.png');
+  });
+
+  it('--maps: ids back\\slash and back/slash write two heat maps, each its own pair\'s', async function () {
+    if (process.platform === 'win32') this.skip(); // "\" is a separator there
+    const rng = testRng(this);
+    const d = path.join(dir, 'slashes');
+    const W = 30;
+    const H = 22;
+    for (const rel of ['back\\slash.png', path.join('back', 'slash.png')]) {
+      const y = files.pattern(rng, W, H, 3, 255);
+      await files.writeImage(path.join(d, 'ref', rel), y, W, H, 3);
+      await files.writeImage(path.join(d, 'test', rel), files.distort(rng, y, rel.includes('\\') ? 0.1 : 0.6, 255), W, H, 3);
+    }
+    const mapsDir = path.join(d, 'maps');
+    const r = cli(['compare', path.join(d, 'ref'), path.join(d, 'test'), '--maps', mapsDir, '--json']);
+    assert.strictEqual(r.code, 0, r.stderr);
+    assert.deepStrictEqual(JSON.parse(r.stdout).results.map((q) => q.id), ['back/slash', 'back\\slash']);
+    const { evaluate, heatmapPixels } = evaluateModule();
+    const { mapFile } = require(path.join(pkg.root, 'dist', 'cli.js'));
+    const rows = await collect(evaluate({ reference: path.join(d, 'ref'), test: path.join(d, 'test') }, { backend: 'cpu', maps: true }));
+    const sharp = files.sharp();
+    const written = [];
+    for (const row of rows) {
+      const file = mapFile(mapsDir, row.id);
+      written.push(path.relative(mapsDir, file));
+      const { data, info } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
+      assert.deepStrictEqual([info.width, info.height, info.channels], [W, H, 3]);
+      assert.ok(Buffer.from(heatmapPixels(row.map)).equals(data), `${row.id}: ${file} is this pair's heat map`);
+    }
+    assert.deepStrictEqual(written.sort(), [path.join('back', 'slash.png'), 'back%5Cslash.png'].sort());
+    // a map that cannot be written is reported for its pair; the run and its rows go on
+    const blocker = path.join(d, 'not-a-folder');
+    fs.writeFileSync(blocker, 'x');
+    const b = cli(['compare', path.join(d, 'ref'), path.join(d, 'test'), '--maps', blocker, '--json']);
+    assert.strictEqual(b.code, 0, b.stderr);
+    assert.doesNotMatch(b.stderr, /\n\s+at /, 'no stack trace');
+    assert.strictEqual((b.stderr.match(/cannot write the heat map/g) || []).length, 2, b.stderr);
+    assert.strictEqual(JSON.parse(b.stdout).summary.count, 2);
+  });
+
+  it('SIGINT at the earliest moment: the handler is installed before anything is loaded; exit 130, interrupted: true, --fail-below ignored', async function () {
+    const probe = path.join(__dirname, 'helpers', 'sigint-probe.js');
+    const jsonl = path.join(dir, 'early.jsonl');
+    const args = ['-r', probe, BIN, 'compare', fx.ref, fx.test, '--json', '--jsonl', jsonl, '--fail-below', '0', '--concurrency', '64'];
+    const child = spawn(process.execPath, args, { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (stderr.includes('[probe] sigint') && !child.signalled) {
+        child.signalled = true;
+        child.kill('SIGINT');
+      }
+    });
+    const { code, signal } = await new Promise((resolve) => child.on('exit', (c, sig) => resolve({ code: c, signal: sig })));
+    assert.strictEqual(signal, null, `killed by ${signal}: the SIGINT handler was not in place (${stderr})`);
+    assert.strictEqual(code, 130, `exit ${code}: ${stderr}`);
+    const lines = stderr.split('\n').filter((l) => l.startsWith('[probe]'));
+    assert.deepStrictEqual(lines, ['[probe] sigint', '[probe] load dist/cli.js'], 'the handler comes first');
+    assert.match(stderr, /interrupted/);
+    const doc = JSON.parse(stdout);
+    assert.strictEqual(doc.summary.interrupted, true);
+    const rows = fs.existsSync(jsonl) ? fs.readFileSync(jsonl, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+    assert.deepStrictEqual(rows.map((r) => r.id).sort(), doc.results.map((r) => r.id), 'every row in the JSON is in the JSONL and the other way round');
+    assert.ok(doc.results.length < 10, `${doc.results.length} rows`);
+  });
+
+  it('SIGINT at any time: exit 130 with interrupted: true and every finished row written, or exit 0 with every pair; never a silent loss', async function () {
+    this.timeout(240000);
+    const rng = testRng(this);
+    const d = path.join(dir, 'anytime');
+    const n = 4;
+    for (let i = 0; i < n; i++) {
+      const y = files.pattern(rng, 1200, 900, 3, 255);
+      await files.writeImage(path.join(d, 'ref', `q${i}.png`), y, 1200, 900, 3);
+      await files.writeImage(path.join(d, 'test', `q${i}.png`), files.distort(rng, y, 0.2, 255), 1200, 900, 3);
+    }
+    const probe = path.join(__dirname, 'helpers', 'sigint-probe.js');
+    const outcomes = [];
+    for (const delay of [0, 30, 80, 150, 250, 400, 700, 1100]) {
+      const jsonl = path.join(d, `rows-${delay}.jsonl`);
+      const child = spawn(process.execPath, ['-r', probe, BIN, 'compare', path.join(d, 'ref'), path.join(d, 'test'), '--json', '--jsonl', jsonl, '--fail-below', '0', '--concurrency', '8'],
+        { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      let sent = false;
+      child.stdout.on('data', (x) => { stdout += x; });
+      child.stderr.on('data', (x) => {
+        stderr += x;
+        if (!sent && stderr.includes('[probe] sigint')) {
+          sent = true;
+          setTimeout(() => child.kill('SIGINT'), delay);
+        }
+      });
+      const { code, signal } = await new Promise((resolve) => child.on('exit', (c, sig) => resolve({ code: c, signal: sig })));
+      assert.strictEqual(signal, null, `delay ${delay}: killed by ${signal}: ${stderr}`);
+      const doc = JSON.parse(stdout);
+      const rows = fs.readFileSync(jsonl, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      assert.deepStrictEqual(rows.map((r) => r.id).sort(), doc.results.map((r) => r.id), `delay ${delay}: the JSONL holds the results`);
+      if (code === 130) {
+        assert.strictEqual(doc.summary.interrupted, true, `delay ${delay}`);
+      } else {
+        assert.strictEqual(code, 0, `delay ${delay}: exit ${code}: ${stderr}`);
+        assert.strictEqual(doc.summary.interrupted, false, `delay ${delay}`);
+        assert.strictEqual(doc.summary.count, n, `delay ${delay}: exit 0 means every pair was evaluated (${doc.results.length} rows)`);
+      }
+      for (const r of doc.results) assert.ok(r.status === 'ok' && Number.isFinite(r.ssim), `delay ${delay}: ${JSON.stringify(r)}`);
+      outcomes.push(`${delay} ms: exit ${code}, ${doc.results.length} rows`);
+    }
+    assert.ok(outcomes[0].includes('exit 130'), outcomes.join('; '));
+  });
+
   it('SIGINT: finished rows are kept, exit 130; --resume computes only the rest and ends equal to one uninterrupted run', async function () {
     this.timeout(180000);
     const rng = testRng(this);

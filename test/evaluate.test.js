@@ -166,6 +166,232 @@ describe('evaluate: batch evaluation of image files', function () {
     }
   });
 
+  it('a non-finite SSIM (NaN, Infinity) is a failed pair (non-finite), counted alike by the run summary and merge', async function () {
+    const rng = testRng(this);
+    const api = pkg.api();
+    const { evaluate, merge, jsonLine } = evaluateModule();
+    const { install } = require('./helpers/nonfinite-lane');
+    // widths 24 (kept), 25 (NaN), 27 (Infinity): see helpers/nonfinite-lane.js
+    const d = path.join(dir, 'nonfinite');
+    const want = new Map();
+    for (const [k, width] of [['a0', 24], ['a1', 24], ['a2', 24], ['n0', 25], ['n1', 25], ['i0', 27]]) {
+      const y = files.pattern(rng, width, 20, 3, 255);
+      const x = files.distort(rng, y, 0.2, 255);
+      await files.writeImage(path.join(d, 'ref', `${k}.png`), y, width, 20, 3);
+      await files.writeImage(path.join(d, 'test', `${k}.png`), x, width, 20, 3);
+      want.set(k, api.ssim({ width, height: 20, channels: 3, data: x }, { width, height: 20, channels: 3, data: y }, CPU));
+    }
+    const restore = install();
+    let results;
+    let summary;
+    try {
+      const e = evaluate({ reference: path.join(d, 'ref'), test: path.join(d, 'test') }, { ...CPU, batchSize: 2 });
+      results = await collect(e);
+      summary = await e.summary();
+    } finally {
+      restore();
+    }
+    assert.strictEqual(results.length, 6);
+    for (const r of results) {
+      if (r.id.startsWith('a')) {
+        assert.strictEqual(r.status, 'ok', JSON.stringify(r));
+        assert.strictEqual(r.ssim, want.get(r.id));
+      } else {
+        assert.strictEqual(r.status, 'error', `${r.id}: ${JSON.stringify(r)}`);
+        assert.strictEqual(r.error.code, 'non-finite');
+        assert.strictEqual(r.error.file, path.join(d, 'test', `${r.id}.png`));
+        assert.match(r.error.reason, r.id.startsWith('n') ? /NaN/ : /Infinity/);
+        assert.strictEqual(r.ssim, null);
+        assert.strictEqual(r.dssim, null);
+      }
+    }
+    assert.strictEqual(summary.count, 3);
+    assert.strictEqual(summary.failures, 3);
+    assert.strictEqual(summary.total, 6);
+    const ok = [...want].filter(([k]) => k.startsWith('a')).map(([, v]) => v).sort((a, b) => a - b);
+    assert.strictEqual(summary.min, ok[0]);
+    assert.strictEqual(summary.max, ok[2]);
+    assert.ok(Math.abs(summary.mean - (ok[0] + ok[1] + ok[2]) / 3) < 1e-12);
+    // the run's summary equals merge() of its own JSONL rows
+    const file = path.join(d, 'rows.jsonl');
+    fs.writeFileSync(file, results.map(jsonLine).join(''));
+    assert.deepStrictEqual(merge([file]).summary, summary);
+    // rows written by an older version ("ok" with a null or missing SSIM) are failures for merge too
+    const legacy = merge([[
+      { id: 'x', reference: 'r.png', test: 'x.png', status: 'ok', ssim: null, dssim: null, width: 4, height: 4 },
+      { id: 'y', reference: 'r.png', test: 'y.png', status: 'ok', ssim: 0.5, dssim: 0.5, width: 4, height: 4 },
+      { id: 'z', reference: 'r.png', test: 'z.png', status: 'ok' },
+    ]]);
+    assert.deepStrictEqual([legacy.summary.count, legacy.summary.failures, legacy.summary.mean], [1, 2, 0.5]);
+    assert.deepStrictEqual(legacy.results.map((r) => [r.id, r.status, r.error && r.error.code]), [['x', 'error', 'non-finite'], ['y', 'ok', undefined], ['z', 'error', 'non-finite']]);
+    // an option that gives NaN on the kernel is either refused up front or a non-finite pair, never "ok"
+    let rows = null;
+    try {
+      rows = await collect(evaluate({ reference: path.join(d, 'ref'), test: path.join(d, 'test') }, { ...CPU, sigma: 1e-170 }));
+    } catch (err) {
+      assert.strictEqual(err.code, 'ERR_SSIM_OPTION', String(err));
+    }
+    if (rows) {
+      assert.strictEqual(rows.length, 6);
+      for (const r of rows) assert.ok(r.status === 'error' ? r.error.code === 'non-finite' : Number.isFinite(r.ssim), JSON.stringify(r));
+    }
+  });
+
+  it('only regular files are read: a link to /dev/zero, a FIFO (linked or in the folder) fail their pairs (not-a-file) at once; maxFileSize (too-large)', async function () {
+    if (process.platform === 'win32') this.skip(); // no FIFOs, no /dev/zero
+    const rng = testRng(this);
+    const api = pkg.api();
+    const { evaluate, readImageFile, DEFAULT_MAX_FILE_SIZE } = evaluateModule();
+    const fx = await files.makeSpecialFolders(rng, path.join(dir, 'special'));
+    const rssBefore = process.memoryUsage().rss;
+    const check = (results, bigCode) => {
+      assert.strictEqual(results.length, 6);
+      const byId = new Map(results.map((r) => [r.id, r]));
+      for (const [id, t] of fx.good) {
+        const r = byId.get(id);
+        if (id === 'big' && bigCode) {
+          assert.deepStrictEqual([r.status, r.error.code, r.error.file], ['error', bigCode, path.join(fx.test, 'big.png')], JSON.stringify(r));
+          assert.ok(r.error.reason.includes(`${fx.bigSize} bytes`) && r.error.reason.includes(String(fx.smallMax)), r.error.reason);
+          continue;
+        }
+        const shape = { width: t.width, height: t.height, channels: 3 };
+        assert.strictEqual(r.status, 'ok', JSON.stringify(r));
+        assert.strictEqual(r.ssim, api.ssim({ ...shape, data: t.x }, { ...shape, data: t.y }, CPU));
+      }
+      for (const [id, [code, file]] of Object.entries(fx.bad)) {
+        const r = byId.get(id);
+        assert.deepStrictEqual([r.status, r.ssim, r.error.code, r.error.file], ['error', null, code, file], JSON.stringify(r));
+      }
+      assert.match(byId.get('zero').error.reason, /character device/);
+      assert.match(byId.get('fifo').error.reason, /FIFO/);
+      assert.match(byId.get('rawfifo').error.reason, /FIFO/);
+    };
+    const spec = { reference: fx.ref, test: fx.test };
+    check(await files.within(collect(evaluate(spec, CPU)), 30000, 'evaluate() of a folder with special files'), null);
+    const e = evaluate(spec, { ...CPU, maxFileSize: fx.smallMax });
+    check(await files.within(collect(e), 30000, 'evaluate() with maxFileSize'), 'too-large');
+    assert.deepStrictEqual([(await e.summary()).count, (await e.summary()).failures], [2, 4]);
+    assert.ok(process.memoryUsage().rss - rssBefore < 200 * 1024 * 1024, 'no unbounded read');
+    // the reader alone
+    await assert.rejects(files.within(readImageFile(path.join(fx.test, 'fifo.png')), 5000, 'readImageFile(FIFO)'), (err) => err.pairError.code === 'not-a-file');
+    await assert.rejects(readImageFile(path.join(fx.test, 'big.png'), fx.bigSize - 1), (err) => err.pairError.code === 'too-large');
+    assert.strictEqual((await readImageFile(path.join(fx.test, 'big.png'), fx.bigSize)).length, fx.bigSize);
+    await assert.rejects(readImageFile(fx.test), (err) => err.pairError.code === 'not-a-file' && /directory/.test(err.message));
+    await assert.rejects(readImageFile(path.join(fx.test, 'none.png')), (err) => err.pairError.code === 'unreadable' && /ENOENT/.test(err.message));
+    assert.strictEqual(DEFAULT_MAX_FILE_SIZE, 512 * 1024 * 1024);
+    expectThrow(() => evaluate([], { maxFileSize: 0 }), { code: 'ERR_SSIM_OPTION', message: /maxFileSize/ });
+    expectThrow(() => evaluate([], { maxFileSize: 1.5 }), { code: 'ERR_SSIM_OPTION', message: /maxFileSize/ });
+    expectThrow(() => evaluate([], { maxFileSize: '1M' }), { code: 'ERR_SSIM_OPTION', message: /maxFileSize/ });
+  });
+
+  it('a subfolder that cannot be listed is a failed entry (unreadable) and the run goes on; its counterparts are unreadable, not missing', async function () {
+    if (process.platform !== 'linux') this.skip(); // PATH_MAX of 4096
+    const rng = testRng(this);
+    const api = pkg.api();
+    const { evaluate, merge } = evaluateModule();
+    const fx = await files.makeDeepFolders(rng, path.join(dir, 'deep'));
+    try {
+      const e = evaluate({ reference: fx.ref, test: fx.test }, CPU);
+      const listed = await e.pairs();
+      const results = await collect(e);
+      const summary = await e.summary();
+      assert.deepStrictEqual(listed.map((p) => p.id), [`${fx.deep}/`, `${fx.deep}/img`, 'good0', 'good1']);
+      assert.strictEqual(results.length, 4);
+      const byId = new Map(results.map((r) => [r.id, r]));
+      for (const [id, t] of fx.good) {
+        const shape = { width: t.width, height: t.height, channels: 3 };
+        assert.strictEqual(byId.get(id).ssim, api.ssim({ ...shape, data: t.x }, { ...shape, data: t.y }, CPU));
+      }
+      const folder = byId.get(`${fx.deep}/`);
+      assert.deepStrictEqual([folder.status, folder.ssim, folder.error.code, folder.error.file], ['error', null, 'unreadable', fx.refDeep]);
+      assert.deepStrictEqual([folder.reference, folder.test], [fx.refDeep, path.join(fx.test, fx.deep)]);
+      assert.match(folder.error.reason, /ENAMETOOLONG/);
+      const img = byId.get(`${fx.deep}/img`);
+      assert.deepStrictEqual([img.status, img.error.code, img.error.file, img.reference, img.test],
+        ['error', 'unreadable', fx.refDeep, null, path.join(fx.test, fx.deep, 'img.png')]);
+      assert.match(img.error.reason, /ENAMETOOLONG/);
+      assert.deepStrictEqual([summary.count, summary.failures, summary.total, summary.interrupted], [2, 2, 4, false]);
+      assert.deepStrictEqual(merge([results]).summary, summary);
+    } finally {
+      fx.cleanup();
+    }
+  });
+
+  it('a folder without read permission is reported the same way (not as root: root reads it anyway)', async function () {
+    if (process.platform === 'win32' || process.getuid() === 0) this.skip();
+    const rng = testRng(this);
+    const { evaluate } = evaluateModule();
+    const fx = await files.makeFolders(rng, path.join(dir, 'locked'), { n: 3 });
+    const locked = path.join(fx.test, 'sub');
+    fs.chmodSync(locked, 0);
+    try {
+      const results = await collect(evaluate({ reference: fx.ref, test: fx.test }, CPU));
+      const folder = results.find((r) => r.id === 'sub/');
+      assert.deepStrictEqual([folder.status, folder.error.code, folder.error.file], ['error', 'unreadable', locked]);
+      assert.match(folder.error.reason, /EACCES/);
+      assert.deepStrictEqual(results.find((r) => r.id === 'sub/img2').error.code, 'unreadable');
+      assert.strictEqual(results.filter((r) => r.status === 'ok').length, 2);
+    } finally {
+      fs.chmodSync(locked, 0o755);
+    }
+  });
+
+  it('signal: an abort at any point marks the summary interrupted; rows finished before it are kept', async function () {
+    const rng = testRng(this);
+    const { evaluate } = evaluateModule();
+    const fx = await files.makeFolders(rng, path.join(dir, 'abort'), { n: 6, width: 64, height: 48 });
+    const spec = { reference: fx.ref, test: fx.test };
+    const all = (await collect(evaluate(spec, CPU))).length;
+    assert.strictEqual(all, 10);
+    // aborted while every pair is being decoded (the listing resolves the pipeline first, then this
+    // test: by then every pair has been started): nothing computed, and it says so
+    {
+      const ac = new AbortController();
+      const e = evaluate(spec, { ...CPU, concurrency: 64, signal: ac.signal });
+      const it = e[Symbol.asyncIterator]();
+      const first = it.next();
+      await e.pairs();
+      ac.abort();
+      const rows = [];
+      for (let r = await first; !r.done; r = await it.next()) rows.push(r.value);
+      const s = await e.summary();
+      assert.strictEqual(s.interrupted, true, `interrupted with ${rows.length} of ${all} rows`);
+      assert.ok(rows.length < all, `${rows.length} rows`);
+      assert.strictEqual(s.total, rows.length);
+    }
+    // aborted before it starts
+    {
+      const ac = new AbortController();
+      ac.abort();
+      const e = evaluate(spec, { ...CPU, signal: ac.signal });
+      const rows = await collect(e);
+      assert.deepStrictEqual([rows.length, (await e.summary()).interrupted, (await e.summary()).total], [0, true, 0]);
+    }
+    // aborted after the third row: the rows so far are kept, and the summary counts exactly them
+    {
+      const ac = new AbortController();
+      const e = evaluate(spec, { ...CPU, concurrency: 1, batchSize: 1, signal: ac.signal });
+      const rows = [];
+      for await (const r of e) {
+        rows.push(r);
+        if (rows.length === 3) ac.abort();
+      }
+      const s = await e.summary();
+      assert.strictEqual(s.interrupted, true);
+      assert.ok(rows.length >= 3 && rows.length < all, `${rows.length} rows`);
+      assert.strictEqual(s.total, rows.length);
+    }
+    // summary() without iterating, aborted once the pairs are listed
+    {
+      const ac = new AbortController();
+      const e = evaluate(spec, { ...CPU, signal: ac.signal });
+      const s = e.summary();
+      await e.pairs();
+      ac.abort();
+      assert.strictEqual((await s).interrupted, true);
+    }
+  });
+
   it('options and inputs are checked at once (codes as the core API)', function () {
     const { evaluate } = evaluateModule();
     expectThrow(() => evaluate([], { color: 'cmyk' }), { code: 'ERR_SSIM_OPTION', message: /color/ });

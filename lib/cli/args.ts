@@ -1,6 +1,7 @@
 // Command-line parsing (node:util parseArgs) into a checked configuration; usage errors are
 // UsageError (exit code 2) with a message that names the option.
 
+import { constants as bufferConstants } from 'node:buffer';
 import { parseArgs } from 'node:util';
 import type { ColorMode, EvaluateOptions, ShardSpec } from '../evaluate/types';
 
@@ -22,6 +23,8 @@ Where:
   --shard I/N         only pairs whose id hashes to I modulo N (0 <= I < N): job arrays
   --concurrency N     pairs decoded at once
   --batch-size N      most pairs in one batched SSIM call (default 16)
+  --max-file-size B   largest image file read, bytes or with K, M, G (KiB, MiB, GiB; default 512M);
+                      a larger file, or one that is not a regular file, fails its pair
 Output:
   --json              one JSON document {summary, results} on stdout at the end
   --csv               CSV rows on stdout as pairs complete
@@ -69,6 +72,18 @@ function numArg(value: string | undefined, name: string): number | undefined {
   return n;
 }
 
+/** A byte count: digits, optionally followed by K, M or G (binary: KiB, MiB, GiB). */
+function sizeArg(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d+)([KMG]i?B?)?$/i.exec(value.trim());
+  const scale = m && m[2] ? 1024 ** ('KMG'.indexOf(m[2][0].toUpperCase()) + 1) : 1;
+  const n = m ? Number(m[1]) * scale : NaN;
+  if (!m || !Number.isSafeInteger(n) || n < 1 || n > bufferConstants.MAX_LENGTH) {
+    throw new UsageError(`--${name} expects a size in bytes from 1 to ${bufferConstants.MAX_LENGTH}, optionally with K, M or G (e.g. 512M), got '${value}'`);
+  }
+  return n;
+}
+
 function choice<T extends string>(value: string | undefined, name: string, choices: readonly T[]): T | undefined {
   if (value === undefined) return undefined;
   if (!(choices as readonly string[]).includes(value)) throw new UsageError(`--${name} expects one of ${choices.join(', ')}, got '${value}'`);
@@ -107,6 +122,7 @@ export function parseCli(argv: string[]): CliConfig {
         shard: { type: 'string' },
         concurrency: { type: 'string' },
         'batch-size': { type: 'string' },
+        'max-file-size': { type: 'string' },
         dssim: { type: 'boolean' },
         json: { type: 'boolean' },
         csv: { type: 'boolean' },
@@ -161,6 +177,7 @@ export function parseCli(argv: string[]): CliConfig {
     shard: shardArg(v.shard),
     concurrency: intArg(v.concurrency, 'concurrency', 1),
     batchSize: intArg(v['batch-size'], 'batch-size', 1),
+    maxFileSize: sizeArg(v['max-file-size'], 'max-file-size'),
   };
   if (command === 'merge' && (v.maps || v.resume || v.jsonl)) throw new UsageError('merge takes --json, --csv, --fail-below, --report, --worst and --quiet');
   return {

@@ -1,15 +1,16 @@
 // The `cuda-ssim` command (bin/cuda-ssim.js runs main()). Exit codes: 0 done, 1 --fail-below
-// failed, 2 bad usage or no pairs, 130 interrupted (SIGINT: pairs being computed finish and
-// every finished row is written before exiting).
+// failed, 2 bad usage or no pairs, 130 interrupted (SIGINT at any time: pairs being computed
+// finish and every finished row is written before exiting).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { evaluate } from '../evaluate/evaluate';
 import { heatmapPng } from '../evaluate/heatmap';
 import { jsonLine, merge, readJsonl, resultRecord } from '../evaluate/merge';
-import { IMAGE_EXTENSIONS } from '../evaluate/pairs';
+import { isEvaluated } from '../evaluate/summary';
 import type { PairResult, Summary } from '../evaluate/types';
 import { parseCli, UsageError, USAGE, type CliConfig } from './args';
+import { mapFile } from './mapnames';
 import { csvHeader, csvRow, summaryText } from './output';
 import { Progress } from './progress';
 import { buildReport } from './report';
@@ -21,17 +22,10 @@ export interface CliIo {
 
 export const EXIT = Object.freeze({ OK: 0, THRESHOLD: 1, USAGE: 2, INTERRUPTED: 130 });
 
-/** DIR/<id>.png for a pair's heat map; `..`, `.` and empty segments dropped, an image extension stripped. */
-export function mapFile(dir: string, id: string): string {
-  let rel = id.replace(/\\/g, '/').split('/').filter((s) => s !== '' && s !== '.' && s !== '..').join('/');
-  const ext = path.extname(rel).toLowerCase();
-  if (IMAGE_EXTENSIONS.has(ext)) rel = rel.slice(0, rel.length - ext.length);
-  return path.join(dir, `${rel || 'pair'}.png`);
-}
-
+/** --fail-below: a pair below the threshold, or a failed pair (an error, or no finite SSIM: isEvaluated). */
 function failed(results: PairResult[], threshold: number | null): boolean {
   if (threshold === null) return false;
-  return results.some((r) => r.status !== 'ok' || (r.ssim as number) < threshold);
+  return results.some((r) => !isEvaluated(r) || (r.ssim as number) < threshold);
 }
 
 async function finish(cfg: CliConfig, io: CliIo, results: PairResult[], summary: Summary, title: string): Promise<void> {
@@ -59,7 +53,23 @@ function runMerge(cfg: CliConfig, io: CliIo): Promise<number> {
     .then(() => (failed(results, cfg.failBelow) ? EXIT.THRESHOLD : EXIT.OK));
 }
 
-async function runPairs(cfg: CliConfig, io: CliIo): Promise<number> {
+/**
+ * Ctrl-C for a run of main() without a signal of its caller: the first SIGINT aborts the returned
+ * signal, a second exits at once (130). bin/cuda-ssim.js installs the same before loading anything.
+ */
+function sigintSignal(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts++;
+    if (interrupts > 1) process.exit(EXIT.INTERRUPTED);
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  return { signal: controller.signal, dispose: () => process.removeListener('SIGINT', onSigint) };
+}
+
+async function runPairs(cfg: CliConfig, io: CliIo, signal: AbortSignal): Promise<number> {
   const single = cfg.command === 'pair';
   const [refArg, testArg] = cfg.positionals;
   if (single) {
@@ -68,27 +78,19 @@ async function runPairs(cfg: CliConfig, io: CliIo): Promise<number> {
     }
   }
   const previous = cfg.jsonl && cfg.resume ? readJsonl(cfg.jsonl) : [];
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = (): void => {
-    interrupts++;
-    if (interrupts > 1) process.exit(EXIT.INTERRUPTED);
-    io.stderr.write('\ncuda-ssim: interrupted; finishing the pairs being computed (Ctrl-C again to quit at once)\n');
-    controller.abort();
-  };
   let evaluation;
   try {
     evaluation = evaluate(single ? [{ reference: refArg, test: testArg, id: testArg }] : { reference: refArg, test: testArg }, {
       ...cfg.evaluate,
       skip: previous.map((r) => r.id),
       maps: cfg.maps !== null,
-      signal: controller.signal,
+      signal,
     });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
   const pairs = await evaluation.pairs();
-  if (pairs.length === 0 && previous.length === 0) {
+  if (pairs.length === 0 && previous.length === 0 && !signal.aborted) {
     io.stderr.write(`cuda-ssim: no pairs found (no images in ${refArg} or ${testArg})\n`);
     return EXIT.USAGE;
   }
@@ -106,7 +108,7 @@ async function runPairs(cfg: CliConfig, io: CliIo): Promise<number> {
   if (cfg.csv) io.stdout.write(csvHeader());
   const fresh: PairResult[] = [];
   const writes: Promise<void>[] = [];
-  process.on('SIGINT', onSigint);
+  let interrupted = false;
   try {
     for await (const r of evaluation) {
       if (fd !== null) fs.writeSync(fd, jsonLine(r));
@@ -116,8 +118,13 @@ async function runPairs(cfg: CliConfig, io: CliIo): Promise<number> {
       if (cfg.maps && r.map) {
         const file = mapFile(cfg.maps, r.id);
         const map = r.map;
+        const id = r.id;
         writes.push(
-          fs.promises.mkdir(path.dirname(file), { recursive: true }).then(async () => fs.promises.writeFile(file, await heatmapPng(map))),
+          fs.promises.mkdir(path.dirname(file), { recursive: true })
+            .then(async () => fs.promises.writeFile(file, await heatmapPng(map)))
+            .catch((err: unknown) => {
+              io.stderr.write(`cuda-ssim: ${id}: cannot write the heat map ${file}: ${(err as Error).message ?? String(err)}\n`);
+            }),
         );
       }
       progress?.tick();
@@ -125,13 +132,18 @@ async function runPairs(cfg: CliConfig, io: CliIo): Promise<number> {
     const summary = await evaluation.summary();
     progress?.end();
     await Promise.all(writes);
-    if (summary.interrupted) {
-      io.stderr.write(`cuda-ssim: interrupted after ${fresh.length} of ${pairs.length} pairs${cfg.jsonl ? ` (rows in ${cfg.jsonl}; --resume goes on)` : ''}\n`);
-      return EXIT.INTERRUPTED;
-    }
+    interrupted = summary.interrupted || signal.aborted;
   } finally {
-    process.removeListener('SIGINT', onSigint);
     if (fd !== null) fs.closeSync(fd);
+  }
+  if (interrupted) {
+    io.stderr.write(`cuda-ssim: interrupted after ${fresh.length} of ${pairs.length} pairs${cfg.jsonl ? ` (rows in ${cfg.jsonl}; --resume goes on)` : ''}\n`);
+    if (!single) {
+      // what was done, marked interrupted (--json, the summary text); no report for a stopped run
+      const { results, summary } = merge([previous, fresh]);
+      await finish({ ...cfg, report: null }, io, results, { ...summary, interrupted: true }, `cuda-ssim: ${testArg} against ${refArg}`);
+    }
+    return EXIT.INTERRUPTED;
   }
   if (single) {
     const r = fresh[0];
@@ -146,8 +158,37 @@ async function runPairs(cfg: CliConfig, io: CliIo): Promise<number> {
   return failed(results, cfg.failBelow) ? EXIT.THRESHOLD : EXIT.OK;
 }
 
-/** Runs the command with `argv` (without node and the script); resolves to the exit code. */
-export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export interface MainOptions {
+  /**
+   * Aborted on Ctrl-C (bin/cuda-ssim.js: its SIGINT handler is the first thing it installs).
+   * Without it, main() handles SIGINT itself while it runs.
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs the command with `argv` (without node and the script); resolves to the exit code. An
+ * interrupt (the signal aborted) at any point gives 130: pairs being computed finish, their rows
+ * are written, and with --json the document says `interrupted: true`.
+ */
+export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }, options: MainOptions = {}): Promise<number> {
+  const own = options.signal === undefined ? sigintSignal() : null;
+  const signal = options.signal ?? (own as { signal: AbortSignal }).signal;
+  const notice = (): void => {
+    io.stderr.write('\ncuda-ssim: interrupted; finishing the pairs being computed (Ctrl-C again to quit at once)\n');
+  };
+  if (signal.aborted) notice();
+  else signal.addEventListener('abort', notice, { once: true });
+  try {
+    const code = await command(argv, io, signal);
+    return signal.aborted ? EXIT.INTERRUPTED : code;
+  } finally {
+    signal.removeEventListener('abort', notice);
+    own?.dispose();
+  }
+}
+
+async function command(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
   let cfg: CliConfig;
   try {
     cfg = parseCli(argv);
@@ -161,7 +202,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
       return EXIT.OK;
     }
     if (cfg.command === 'merge') return await runMerge(cfg, io);
-    return await runPairs(cfg, io);
+    return await runPairs(cfg, io, signal);
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr.write(`cuda-ssim: ${err.message}\nRun 'cuda-ssim --help' for usage.\n`);

@@ -3,8 +3,9 @@
 // by side.
 
 import { ssimMap } from '../map';
-import { decodeFile, loadSharp } from '../evaluate/decode';
+import { decodeFile, loadSharp, readImageFile } from '../evaluate/decode';
 import { heatmapPixels } from '../evaluate/heatmap';
+import { isEvaluated } from '../evaluate/summary';
 import type { ColorMode, EvaluateOptions, PairResult, Summary } from '../evaluate/types';
 
 const THUMB = 320;
@@ -48,14 +49,14 @@ function histogramSvg(values: number[]): string {
   return `<svg id="histogram" xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${axis}${bars.join('')}</svg>`;
 }
 
-async function thumb(file: string): Promise<string> {
+async function thumb(file: string, maxFileSize: number | undefined): Promise<string> {
   const sharp = loadSharp();
-  const buf = await sharp(file).removeAlpha().toColourspace('srgb').resize({ width: THUMB, height: THUMB, fit: 'inside', withoutEnlargement: true }).png().toBuffer();
+  const buf = await sharp(await readImageFile(file, maxFileSize)).removeAlpha().toColourspace('srgb').resize({ width: THUMB, height: THUMB, fit: 'inside', withoutEnlargement: true }).png().toBuffer();
   return `data:image/png;base64,${buf.toString('base64')}`;
 }
 
 async function heatThumb(r: PairResult, color: ColorMode, metric: EvaluateOptions): Promise<string> {
-  const [ref, test] = await Promise.all([decodeFile(r.reference as string, color), decodeFile(r.test as string, color)]);
+  const [ref, test] = await Promise.all([decodeFile(r.reference as string, color, metric.maxFileSize), decodeFile(r.test as string, color, metric.maxFileSize)]);
   let x: Uint8Array | Uint16Array = test.data;
   let y: Uint8Array | Uint16Array = ref.data;
   if (x instanceof Uint8Array && y instanceof Uint16Array) x = Uint16Array.from(x, (v) => v * 257);
@@ -82,20 +83,20 @@ export interface ReportOptions {
 
 /** The report's HTML. Worst pairs whose images cannot be read again show the reason instead. */
 export async function buildReport(results: PairResult[], summary: Summary, o: ReportOptions): Promise<string> {
-  const ok = results.filter((r) => r.status === 'ok').sort((a, b) => (a.ssim as number) - (b.ssim as number) || (a.id < b.id ? -1 : 1));
+  const ok = results.filter(isEvaluated).sort((a, b) => (a.ssim as number) - (b.ssim as number) || (a.id < b.id ? -1 : 1));
   const worst = ok.slice(0, o.worst);
   const rows: string[] = [];
   for (const r of worst) {
     let cells: string;
     try {
-      const [a, b, h] = await Promise.all([thumb(r.reference as string), thumb(r.test as string), heatThumb(r, o.color, o.metric)]);
+      const [a, b, h] = await Promise.all([thumb(r.reference as string, o.metric.maxFileSize), thumb(r.test as string, o.metric.maxFileSize), heatThumb(r, o.color, o.metric)]);
       cells = `<td><img class="thumb" alt="reference" src="${a}"></td><td><img class="thumb" alt="test" src="${b}"></td><td><img class="thumb heat" alt="SSIM map" src="${h}"></td>`;
     } catch (err) {
       cells = `<td colspan="3">images unavailable: ${esc((err as Error).message)}</td>`;
     }
     rows.push(`<tr class="worst"><td><b>${fmt(r.ssim)}</b><br>${esc(r.id)}<br><small>${esc(r.reference)}<br>${esc(r.test)}</small></td>${cells}</tr>`);
   }
-  const failures = results.filter((r) => r.status === 'error');
+  const failures = results.filter((r) => !isEvaluated(r));
   const below = o.failBelow === null ? null : ok.filter((r) => (r.ssim as number) < (o.failBelow as number)).length;
   const s = summary;
   return `<!DOCTYPE html>

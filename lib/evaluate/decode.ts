@@ -42,15 +42,97 @@ function luma(rgb: Uint8Array | Uint16Array, pixels: number): Uint8Array | Uint1
   return out;
 }
 
-/** Decodes one file; throws DecodeError ('unreadable' or 'decode') with the file named. */
-export async function decodeFile(file: string, color: ColorMode): Promise<DecodedImage> {
-  let bytes: Buffer;
+/** Default of the option maxFileSize (and --max-file-size): 512 MiB. */
+export const DEFAULT_MAX_FILE_SIZE = 512 * 1024 * 1024;
+
+function fileKind(st: fs.Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+function notAFile(file: string, st: fs.Stats): DecodeError {
+  return new DecodeError({ code: 'not-a-file', file, reason: `${file} is ${fileKind(st)}, not a regular file: only regular files are read` });
+}
+
+function tooLarge(file: string, size: number, maxFileSize: number): DecodeError {
+  return new DecodeError({ code: 'too-large', file, reason: `${file} has ${size} bytes, more than the maximum file size of ${maxFileSize} bytes (maxFileSize, --max-file-size)` });
+}
+
+function unreadable(file: string, err: unknown): DecodeError {
+  const e = err as NodeJS.ErrnoException;
+  return new DecodeError({ code: 'unreadable', file, reason: `cannot read ${file}: ${e.code ?? ''} ${e.message ?? String(err)}`.trim() });
+}
+
+// O_NONBLOCK: opening a FIFO that was swapped in after the stat below returns at once instead of
+// waiting for a writer (the fstat then refuses it). Not defined on Windows.
+const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
+
+/** Most bytes asked of one read() (reads of 2 GiB or more are refused). */
+const READ_CHUNK = 1 << 30;
+
+/**
+ * The bytes of an image file. Only a regular file is read (symbolic links followed): a FIFO, a
+ * device (/dev/zero), a socket or a directory is DecodeError 'not-a-file' without reading (a FIFO
+ * or a device is not even opened); a file of more than `maxFileSize` bytes is 'too-large' (checked
+ * before reading, and the read stops there if the file grows); other failures are 'unreadable'.
+ */
+export async function readImageFile(file: string, maxFileSize = DEFAULT_MAX_FILE_SIZE): Promise<Buffer> {
+  let st: fs.Stats;
   try {
-    bytes = await fs.promises.readFile(file);
+    st = await fs.promises.stat(file);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new DecodeError({ code: 'unreadable', file, reason: `cannot read ${file}: ${e.code ?? ''} ${e.message}`.trim() });
+    throw unreadable(file, err);
   }
+  if (!st.isFile()) throw notAFile(file, st);
+  if (st.size > maxFileSize) throw tooLarge(file, st.size, maxFileSize);
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(file, OPEN_FLAGS);
+  } catch (err) {
+    throw unreadable(file, err);
+  }
+  try {
+    // again on what was opened: the path may have been replaced since the stat
+    let size: number;
+    try {
+      const fst = await fh.stat();
+      if (!fst.isFile()) throw notAFile(file, fst);
+      size = fst.size;
+    } catch (err) {
+      throw err instanceof DecodeError ? err : unreadable(file, err);
+    }
+    if (size > maxFileSize) throw tooLarge(file, size, maxFileSize);
+    // one byte more than the size, to notice a file that grew while being read
+    const buf = Buffer.allocUnsafe(size + 1);
+    let n = 0;
+    try {
+      while (n < buf.length) {
+        const { bytesRead } = await fh.read(buf, n, Math.min(buf.length - n, READ_CHUNK), n);
+        if (bytesRead === 0) break;
+        n += bytesRead;
+      }
+    } catch (err) {
+      throw unreadable(file, err);
+    }
+    if (n > size) {
+      throw new DecodeError({ code: 'unreadable', file, reason: `cannot read ${file}: it grew while being read (from ${size} bytes)` });
+    }
+    return buf.subarray(0, n);
+  } finally {
+    await fh.close().catch(() => {});
+  }
+}
+
+/**
+ * Decodes one file; throws DecodeError ('unreadable', 'not-a-file', 'too-large' or 'decode') with
+ * the file named. `maxFileSize`: see readImageFile().
+ */
+export async function decodeFile(file: string, color: ColorMode, maxFileSize = DEFAULT_MAX_FILE_SIZE): Promise<DecodedImage> {
+  const bytes = await readImageFile(file, maxFileSize);
   const sharp = loadSharp();
   try {
     const meta = await sharp(bytes).metadata();

@@ -2,15 +2,16 @@
 // group decoded pairs of the same size and type, and hand each idle lane the largest ready group
 // as one batched SSIM call; results are yielded as batches complete, per-pair errors included.
 
+import { constants as bufferConstants } from 'node:buffer';
 import * as os from 'node:os';
 import { nativeInfo } from '../backend';
 import { expected, optionError } from '../errors';
 import { resolveCall } from '../validate';
 import { Channel } from './channel';
-import { decodeFile, DecodeError, widen, type DecodedImage } from './decode';
+import { decodeFile, DecodeError, DEFAULT_MAX_FILE_SIZE, widen, type DecodedImage } from './decode';
 import { LocalLane, WorkerLane, type Batch, type Lane, type MetricOptions } from './lanes';
 import { checkShard, explicitPairs, folderPairs, requireFolder, selectPairs } from './pairs';
-import { summarize } from './summary';
+import { nonFinite, summarize } from './summary';
 import type { ColorMode, Evaluation, EvaluateOptions, FolderSpec, PairInfo, PairResult, PairSpec, ShardSpec, Summary } from './types';
 
 /**
@@ -21,6 +22,9 @@ import type { ColorMode, Evaluation, EvaluateOptions, FolderSpec, PairInfo, Pair
  * elements or more goes alone, without a copy.
  */
 const MAX_BATCH_ELEMENTS = 1 << 22;
+
+/** The largest Buffer (the most maxFileSize can be). */
+const MAX_LENGTH = bufferConstants.MAX_LENGTH;
 
 /** The decoded array itself when it owns its whole buffer (it can be handed over), else a copy. */
 function whole(a: Uint8Array | Uint16Array): Uint8Array | Uint16Array {
@@ -36,6 +40,7 @@ interface Settings {
   concurrency: number;
   batchSize: number;
   maps: boolean;
+  maxFileSize: number;
   signal: AbortSignal | undefined;
 }
 
@@ -43,6 +48,14 @@ function positiveInt(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number') throw optionError('positive integer', name, value, true);
   if (!Number.isInteger(value) || value < 1) throw optionError('positive integer', name, value, false);
+  return value;
+}
+
+/** The option maxFileSize: a positive integer of bytes, at most what one Buffer can hold. */
+function maxFileSize(value: unknown): number {
+  if (value === undefined) return DEFAULT_MAX_FILE_SIZE;
+  if (typeof value !== 'number') throw optionError(`integer in [1, ${MAX_LENGTH}]`, 'options.maxFileSize', value, true);
+  if (!Number.isInteger(value) || value < 1 || value > MAX_LENGTH) throw optionError(`integer in [1, ${MAX_LENGTH}]`, 'options.maxFileSize', value, false);
   return value;
 }
 
@@ -86,6 +99,7 @@ function settings(o: EvaluateOptions): Settings {
     concurrency: positiveInt(o.concurrency, 'options.concurrency', Math.max(4, 2 * cpus)),
     batchSize: positiveInt(o.batchSize, 'options.batchSize', 16),
     maps: o.maps === true,
+    maxFileSize: maxFileSize(o.maxFileSize),
     signal: o.signal,
   };
 }
@@ -198,7 +212,9 @@ class Run implements Evaluation {
 
         const finishIfDone = (): void => {
           if (decoding === 0 && computing === 0 && (queued === 0 || stopped()) && (next >= pairs.length || stopped())) {
-            interrupted = stopped() && (next < pairs.length || queued > 0);
+            // an abort at any point of the run marks it interrupted: pairs being decoded when it
+            // came are dropped, so "every pair started" does not mean "every pair done"
+            interrupted = stopped();
             resolve();
           }
         };
@@ -249,6 +265,11 @@ class Run implements Evaluation {
             const mh = height - 2 * r;
             items.forEach((it, i) => {
               const v = values[i];
+              if (typeof v !== 'number' || !Number.isFinite(v)) {
+                // never trust the kernel: a value that is not a finite number is no SSIM
+                emit(errorResult(it.info, nonFinite(it.info.test, it.info.reference, v)));
+                return;
+              }
               const res: PairResult = {
                 id: it.info.id, reference: it.info.reference, test: it.info.test, status: 'ok',
                 ssim: v, dssim: 1 - v, width, height,
@@ -268,7 +289,7 @@ class Run implements Evaluation {
           let ref: DecodedImage;
           let test: DecodedImage;
           try {
-            [ref, test] = await Promise.all([decodeFile(info.reference as string, s.color), decodeFile(info.test as string, s.color)]);
+            [ref, test] = await Promise.all([decodeFile(info.reference as string, s.color, s.maxFileSize), decodeFile(info.test as string, s.color, s.maxFileSize)]);
           } catch (err) {
             emit(errorResult(info, err instanceof DecodeError ? err.pairError : { code: 'decode', file: info.test, reason: String(err) }));
             return;

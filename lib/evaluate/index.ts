@@ -3,8 +3,8 @@
 
 export { evaluate } from './evaluate';
 export { merge, readJsonl, jsonLine, resultRecord, type MergedResults } from './merge';
-export { summarize, quantile } from './summary';
-export { decodeFile, LUMA_WEIGHTS, type DecodedImage } from './decode';
+export { summarize, quantile, isEvaluated } from './summary';
+export { decodeFile, readImageFile, DEFAULT_MAX_FILE_SIZE, LUMA_WEIGHTS, type DecodedImage } from './decode';
 export { heatmapPng, heatmapPixels, heatColor } from './heatmap';
 export { stableHash, inShard, IMAGE_EXTENSIONS } from './pairs';
 export type {

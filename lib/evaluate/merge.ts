@@ -3,7 +3,7 @@
 
 import * as fs from 'node:fs';
 import { expected } from '../errors';
-import { summarize } from './summary';
+import { isEvaluated, nonFinite, summarize } from './summary';
 import type { PairResult, Summary } from './types';
 
 /** The JSON object of a result (the JSONL / JSON schema): `map` left out, `error` only for errors. */
@@ -19,6 +19,18 @@ export function resultRecord(r: PairResult): PairResult {
     height: r.height,
   };
   if (r.error) rec.error = r.error;
+  return rec;
+}
+
+/**
+ * A row as merge() keeps it: resultRecord(), and an 'ok' row without a finite SSIM (NaN and
+ * Infinity become null in JSON; rows of older versions) turned into the failed pair it is.
+ */
+function mergeRecord(r: PairResult): PairResult {
+  const rec = resultRecord(r);
+  if (rec.status === 'ok' && !isEvaluated(rec)) {
+    return { ...rec, status: 'error', ssim: null, dssim: null, error: nonFinite(rec.test, rec.reference, rec.ssim) };
+  }
   return rec;
 }
 
@@ -59,7 +71,10 @@ export function readJsonl(file: string): PairResult[] {
 
 /** What merge() returns. */
 export interface MergedResults {
-  /** One result per id (a later 'ok' row replaces an earlier one; an 'ok' row is never replaced by an error), sorted by id. */
+  /**
+   * One result per id (a later 'ok' row replaces an earlier one; an 'ok' row is never replaced by
+   * an error), sorted by id. An 'ok' row without a finite SSIM is read as an error ('non-finite').
+   */
   results: PairResult[];
   summary: Summary;
 }
@@ -75,8 +90,9 @@ export function merge(outputs: Iterable<string | Iterable<PairResult>>): MergedR
     else throw expected('ERR_SSIM_INVALID_ARGUMENT', 'a JSONL file path or an array of results', `outputs[${i}]`, output);
     for (const r of rows) {
       if (!isResult(r)) throw expected('ERR_SSIM_INVALID_ARGUMENT', 'a result ({ id, status, ... })', `outputs[${i}] row`, r);
-      const prev = byId.get(r.id);
-      if (prev === undefined || r.status === 'ok' || prev.status === 'error') byId.set(r.id, resultRecord(r));
+      const rec = mergeRecord(r);
+      const prev = byId.get(rec.id);
+      if (prev === undefined || rec.status === 'ok' || prev.status === 'error') byId.set(rec.id, rec);
     }
     i++;
   }

@@ -2,7 +2,7 @@
 // pairs. Independent of the order results arrived in (values are sorted before summing), so a
 // merged set of shards gives exactly the summary of one unsharded run.
 
-import type { PairResult, Summary, WorstPair } from './types';
+import type { PairError, PairResult, Summary, WorstPair } from './types';
 
 /** How many pairs the summary's `worst` list keeps. */
 export const WORST_COUNT = 10;
@@ -17,12 +17,30 @@ export function quantile(sorted: ArrayLike<number>, q: number): number | null {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
+/**
+ * True for a pair that was evaluated: status 'ok' with a finite SSIM. Everything else (status
+ * 'error', or an 'ok' row whose SSIM is NaN, infinite, null or missing) is a failed pair, for the
+ * summary, merge(), the report and --fail-below alike.
+ */
+export function isEvaluated(r: PairResult): boolean {
+  return r.status === 'ok' && typeof r.ssim === 'number' && Number.isFinite(r.ssim);
+}
+
+/** The error of a pair whose SSIM is not a finite number (`value`: what came instead). */
+export function nonFinite(test: string | null, reference: string | null, value: unknown): PairError {
+  return {
+    code: 'non-finite',
+    file: test,
+    reason: `the SSIM of ${test} against ${reference} is ${String(value)}, not a finite number (the metric options give no meaningful value)`,
+  };
+}
+
 /** The summary of a set of results (ids assumed unique; see merge() for deduplication). */
 export function summarize(results: Iterable<PairResult>, interrupted = false): Summary {
   const ok: PairResult[] = [];
   let failures = 0;
   for (const r of results) {
-    if (r.status === 'ok' && typeof r.ssim === 'number') ok.push(r);
+    if (isEvaluated(r)) ok.push(r);
     else failures++;
   }
   // ascending SSIM, ties by id: a deterministic order for the sum and the worst list

@@ -46,9 +46,17 @@ export interface EvaluateOptions {
   concurrency?: number;
   /** Most pairs in one batched SSIM call (default 16); an image of 4 Mi elements or more (1080p RGB) goes alone. */
   batchSize?: number;
+  /**
+   * Largest image file read, in bytes (default 512 MiB): a larger file is the pair's error
+   * 'too-large', checked before reading. Only regular files are read ('not-a-file' otherwise).
+   */
+  maxFileSize?: number;
   /** Attach each pair's SSIM map (channel-averaged) to its result as `map` (default false). */
   maps?: boolean;
-  /** Stops starting new pairs; pairs being computed still finish and are yielded. */
+  /**
+   * Stops starting new pairs; pairs being computed still finish and are yielded, pairs being
+   * decoded are dropped. An abort at any time before the run ends sets `interrupted` in the summary.
+   */
   signal?: AbortSignal;
 }
 
@@ -58,9 +66,12 @@ export type PairErrorCode =
   | 'missing-test'
   | 'ambiguous'
   | 'unreadable'
+  | 'not-a-file'
+  | 'too-large'
   | 'decode'
   | 'size-mismatch'
-  | 'compute';
+  | 'compute'
+  | 'non-finite';
 
 export interface PairError {
   code: PairErrorCode;
@@ -117,7 +128,7 @@ export interface Summary {
   p5: number | null;
   /** The lowest-SSIM pairs, lowest first (at most 10). */
   worst: WorstPair[];
-  /** The run was stopped (signal) before every pair was done. */
+  /** The run was stopped: the signal was aborted (or the iteration left early) before it ended. */
   interrupted: boolean;
 }
 

@@ -87,4 +87,101 @@ async function makeFolders(rng, dir, { n = 6, width = 48, height = 40 } = {}) {
   return { ref, test, good, bad };
 }
 
-module.exports = { sharp, tmpDir, pattern, distort, writeImage, luma, makeFolders };
+// Two folders with special files next to good pairs (POSIX: needs mkfifo):
+//   'good0', 'good1'  good pairs (small)
+//   'big'             a good pair whose test file is larger than `smallMax` bytes (the others are smaller)
+//   'zero'            ref/zero.png -> /dev/zero (a symbolic link to a character device)
+//   'fifo'            test/fifo.png -> a FIFO outside the folders
+//   'rawfifo'         ref/rawfifo.png is itself a FIFO
+// Returns { ref, test, smallMax, good: Map id -> { x, y, width, height }, bad: id -> [code, file] }.
+async function makeSpecialFolders(rng, dir) {
+  const { spawnSync } = require('child_process');
+  const ref = path.join(dir, 'ref');
+  const test = path.join(dir, 'test');
+  const good = new Map();
+  for (const [id, width, height] of [['good0', 24, 20], ['good1', 24, 20], ['big', 160, 120]]) {
+    const y = pattern(rng, width, height, 3, 255);
+    const x = distort(rng, y, 0.3, 255);
+    await writeImage(path.join(ref, `${id}.png`), y, width, height, 3);
+    await writeImage(path.join(test, `${id}.png`), x, width, height, 3);
+    good.set(id, { x, y, width, height });
+  }
+  const sizes = [...good.keys()].flatMap((id) => [fs.statSync(path.join(ref, `${id}.png`)).size, fs.statSync(path.join(test, `${id}.png`)).size]);
+  const bigSize = fs.statSync(path.join(test, 'big.png')).size;
+  const smallMax = Math.max(...sizes.filter((n) => n !== bigSize));
+  if (!(smallMax < bigSize)) throw new Error('makeSpecialFolders: big.png is not the largest file');
+  const y = pattern(rng, 24, 20, 3, 255);
+  for (const id of ['zero', 'fifo', 'rawfifo']) {
+    if (id === 'fifo') await writeImage(path.join(ref, `${id}.png`), y, 24, 20, 3);
+    if (id !== 'fifo') await writeImage(path.join(test, `${id}.png`), y, 24, 20, 3);
+  }
+  fs.symlinkSync('/dev/zero', path.join(ref, 'zero.png'));
+  const mkfifo = (p) => {
+    const r = spawnSync('mkfifo', [p]);
+    if (r.status !== 0) throw new Error(`mkfifo ${p}: ${r.stderr}`);
+  };
+  mkfifo(path.join(dir, 'pipe'));
+  fs.symlinkSync(path.join(dir, 'pipe'), path.join(test, 'fifo.png'));
+  mkfifo(path.join(ref, 'rawfifo.png'));
+  const bad = {
+    zero: ['not-a-file', path.join(ref, 'zero.png')],
+    fifo: ['not-a-file', path.join(test, 'fifo.png')],
+    rawfifo: ['not-a-file', path.join(ref, 'rawfifo.png')],
+  };
+  return { ref, test, smallMax, bigSize, good, bad };
+}
+
+// Two folders where one subfolder of the reference cannot be listed, for real and as root too:
+// its path is longer than PATH_MAX (4096 on Linux), so readdir fails with ENAMETOOLONG, while the
+// same relative folder under the (shorter) test root can be read. Linux only.
+//   'good0', 'good1'  good pairs;   `${deep}/img`  its test image can be read, its reference folder not
+// Returns { ref, test, deep (relative, POSIX), good, refDeep (the unreadable folder), cleanup() (call it:
+// fs.rmSync cannot remove the deep folder) }.
+async function makeDeepFolders(rng, dir) {
+  const { spawnSync } = require('child_process');
+  const ref = path.join(dir, 'r'.repeat(200));
+  const test = path.join(dir, 't');
+  const good = new Map();
+  for (const id of ['good0', 'good1']) {
+    const y = pattern(rng, 24, 20, 3, 255);
+    const x = distort(rng, y, 0.3, 255);
+    await writeImage(path.join(ref, `${id}.png`), y, 24, 20, 3);
+    await writeImage(path.join(test, `${id}.png`), x, 24, 20, 3);
+    good.set(id, { x, y, width: 24, height: 20 });
+  }
+  // ref/<deep> is 4110 characters long, its parent about 4010; test/<deep>/img.png about 3920
+  const total = 4110 - ref.length - 1;
+  const parts = ['deep'];
+  let len = 4;
+  while (total - len - 1 > 100) {
+    const n = Math.min(200, total - len - 1 - 101);
+    parts.push('x'.repeat(n));
+    len += n + 1;
+  }
+  parts.push('y'.repeat(total - len - 1));
+  const deep = parts.join('/');
+  if (ref.length + 1 + deep.length !== 4110 || test.length + deep.length + 9 >= 4000) throw new Error('makeDeepFolders: lengths');
+  const img = path.join(dir, 'img.png');
+  await writeImage(img, pattern(rng, 24, 20, 3, 255), 24, 20, 3);
+  for (const [root, what] of [[ref, 'ref'], [test, 'test']]) {
+    // relative paths (shorter than PATH_MAX) from the root: the absolute ones are too long for ref
+    const r = spawnSync('sh', ['-c', `mkdir -p "${deep}" && cp "${img}" "${deep}/img.png"`], { cwd: root, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`makeDeepFolders ${what}: ${r.stderr}`);
+  }
+  // fs.rmSync cannot remove what is below PATH_MAX: remove the deep folders relative to the roots
+  const cleanup = () => {
+    for (const root of [ref, test]) spawnSync('rm', ['-rf', 'deep'], { cwd: root });
+  };
+  return { ref, test, deep, good, refDeep: path.join(ref, deep), cleanup };
+}
+
+// Rejects when `promise` takes longer than `ms` (a hang becomes a failure with `what` named).
+function within(promise, ms, what) {
+  let timer;
+  const limit = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not done after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
+
+module.exports = { sharp, tmpDir, pattern, distort, writeImage, luma, makeFolders, makeSpecialFolders, makeDeepFolders, within };
