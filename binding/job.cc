@@ -222,11 +222,75 @@ Napi::Value runSyncJob(Napi::Env env, const std::function<void()>& work) {
   return env.Undefined();
 }
 
+namespace {
+
+class HostBlockCache {
+ public:
+  static constexpr std::size_t kMinBytes = std::size_t(64) << 10;
+  static constexpr std::size_t kMaxBlocks = 16;
+  static constexpr std::size_t kMaxBytes = std::size_t(512) << 20;
+
+  // Never destroyed: completions of other threads may still give blocks back at exit.
+  static HostBlockCache& instance() {
+    static HostBlockCache* cache = new HostBlockCache();
+    return *cache;
+  }
+
+  HostBlock take(std::size_t bytes) {
+    if (bytes >= kMinBytes) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      std::size_t best = blocks_.size();
+      for (std::size_t i = 0; i < blocks_.size(); i++) {
+        const std::size_t cap = blocks_[i].second;
+        if (cap >= bytes && cap / 2 <= bytes && (best == blocks_.size() || cap < blocks_[best].second)) best = i;
+      }
+      if (best != blocks_.size()) {
+        auto block = blocks_[best];
+        blocks_.erase(blocks_.begin() + std::ptrdiff_t(best));
+        cached_ -= block.second;
+        return HostBlock(block.first, HostBlockReturn{block.second});
+      }
+    }
+    return HostBlock(new char[bytes == 0 ? 1 : bytes], HostBlockReturn{bytes});
+  }
+
+  void give(char* p, std::size_t capacity) noexcept {
+    if (capacity >= kMinBytes && capacity <= kMaxBytes) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      try {
+        blocks_.emplace_back(p, capacity);
+        cached_ += capacity;
+        p = nullptr;
+      } catch (...) {
+      }
+      while (blocks_.size() > kMaxBlocks || cached_ > kMaxBytes) {  // drop the oldest
+        delete[] blocks_.front().first;
+        cached_ -= blocks_.front().second;
+        blocks_.erase(blocks_.begin());
+      }
+    }
+    delete[] p;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::pair<char*, std::size_t>> blocks_;
+  std::size_t cached_ = 0;
+};
+
+}  // namespace
+
+void HostBlockReturn::operator()(char* p) const noexcept {
+  if (p) HostBlockCache::instance().give(p, capacity);
+}
+
+HostBlock takeHostBlock(std::size_t bytes) { return HostBlockCache::instance().take(bytes); }
+
 OwnedHost::~OwnedHost() = default;
 
 void OwnedHost::input(napi_env, Operand& op) {
   if (!op.host) return;
-  std::unique_ptr<char[]> copy(new char[op.bytes]);
+  HostBlock copy = takeHostBlock(op.bytes);
   std::memcpy(copy.get(), op.host, op.bytes);
   op.host = copy.get();
   inputs_.push_back(std::move(copy));
@@ -235,7 +299,7 @@ void OwnedHost::input(napi_env, Operand& op) {
 void OwnedHost::output(napi_env env, Operand& op) {
   if (!op.host) return;
   Output out;
-  out.data.reset(new char[op.bytes]);
+  out.data = takeHostBlock(op.bytes);
   out.bytes = op.bytes;
   out.name = op.name;
   checkNapi(napi_create_reference(env, op.view, 1, &out.view), "napi_create_reference");

@@ -62,6 +62,17 @@ ParsedInputs parseInputs(const Napi::Object& o);
 // throws into a JS error with a code.
 Napi::Value runSyncJob(Napi::Env env, const std::function<void()>& work);
 
+// Host memory blocks for the copies of promise calls. Blocks of 64 KiB and more go back to a small
+// process-wide cache when released (at most 16 blocks, 512 MiB), and a request takes the smallest
+// cached block that holds it without wasting more than half: a fresh block costs a page fault per
+// page on first touch, which for image-sized blocks costs more than the copy itself.
+struct HostBlockReturn {
+  std::size_t capacity = 0;
+  void operator()(char* p) const noexcept;
+};
+using HostBlock = std::unique_ptr<char[], HostBlockReturn>;
+HostBlock takeHostBlock(std::size_t bytes);
+
 // What an asynchronous call owns so that the caller's memory may go away while it runs (an
 // ArrayBuffer transferred to another thread or realm and collected there, a worker ended): host
 // inputs are copied into native memory on the JS thread, host outputs are computed into native
@@ -85,11 +96,11 @@ class OwnedHost {
  private:
   struct Output {
     napi_ref view = nullptr;
-    std::unique_ptr<char[]> data;
+    HostBlock data;
     std::size_t bytes = 0;
     const char* name = "";
   };
-  std::vector<std::unique_ptr<char[]>> inputs_;
+  std::vector<HostBlock> inputs_;
   std::vector<Output> outputs_;
 };
 
