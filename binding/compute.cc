@@ -33,15 +33,20 @@ ParsedJob parseJob(const Napi::Object& o) {
   ParsedJob j;
   static_cast<ParsedInputs&>(j) = parseInputs(o);
   const ImageShape& s = j.core.shape;
-  j.out = jobOperand(o, "out", true);
-  j.grad = jobOperand(o, "grad", true);
-  j.workspace = jobOperand(o, "workspace", true);
+  j.out = jobOperand(o, "out", "out", true);
+  j.grad = jobOperand(o, "grad", "grad", true);
+  j.workspace = jobOperand(o, "workspace", "opts.workspace", true);
   if (!j.out.present() && !j.grad.present()) internalError("job has neither out nor grad");
 
   const std::size_t elems = s.elems();
   requireBytes(j.out, std::size_t(s.batch) * 4, j.out.host != nullptr, "out");
   requireBytes(j.grad, elems * 4, j.grad.host != nullptr, "grad");
   for (const Operand* op : {&j.out, &j.grad, &j.workspace}) requireJobDevice(j, *op);
+  requireDisjoint(j.out, j.grad);
+  for (const Operand* output : {&j.out, &j.grad}) {
+    requireDisjoint(*output, j.x);
+    requireDisjoint(*output, j.y);
+  }
   if (j.workspace.host) internalError("workspace must be a DeviceBuffer");
   if (j.workspace.device) {
     j.wsImages = jobPositiveInt(o, "workspaceImages");
@@ -54,6 +59,13 @@ ParsedJob parseJob(const Napi::Object& o) {
 #endif
   }
   return j;
+}
+
+void own(ParsedJob& j, OwnedHost& host, napi_env env) {
+  host.input(env, j.x);
+  host.input(env, j.y);
+  host.output(env, j.out);
+  host.output(env, j.grad);
 }
 
 void runCpu(ParsedJob& j) {
@@ -112,7 +124,7 @@ void run(ParsedJob& j, bool waitForDevice) {
 Napi::Value Compute(const Napi::CallbackInfo& info) { return syncJobEntry(info, "compute", parseJob, run); }
 
 Napi::Value ComputeAsync(const Napi::CallbackInfo& info) {
-  return asyncJobEntry(info, "computeAsync", "cuda-ssim:compute", parseJob, run);
+  return asyncJobEntry(info, "computeAsync", "cuda-ssim:compute", parseJob, own, run);
 }
 
 // Waits until every call queued on the device's stream has finished (and reports its errors).

@@ -4,6 +4,7 @@
 
 #include "cuda_context.h"
 #include "errors.h"
+#include "host_memory.h"
 
 namespace cudassim {
 
@@ -12,16 +13,12 @@ namespace {
 // can be loaded by several worker threads (each has its own environment).
 Napi::FunctionReference* constructorOf(Napi::Env env) { return env.GetInstanceData<Napi::FunctionReference>(); }
 
-struct HostView {
-  void* data;
-  std::size_t bytes;
-};
-
-HostView hostView(const Napi::Value& v, const char* name) {
-  if (!v.IsTypedArray()) throw CodedError("ERR_SSIM_INVALID_ARGUMENT", std::string("Expected a typed array for ") + name, ErrorKind::TypeError);
-  auto ta = v.As<Napi::TypedArray>();
-  auto* base = static_cast<char*>(ta.ArrayBuffer().Data());
-  return HostView{base + ta.ByteOffset(), ta.ByteLength()};
+// The typed array's memory as Node-API reports it (SharedArrayBuffer-backed arrays too).
+HostMemory hostView(const Napi::Value& v, const char* name) {
+  HostMemory mem;
+  if (!typedArrayMemory(v.Env(), v, &mem)) throw CodedError("ERR_SSIM_INVALID_ARGUMENT", std::string("Expected a typed array for ") + name, ErrorKind::TypeError);
+  if (mem.detached) throw CodedError("ERR_SSIM_DETACHED", std::string("Expected the ") + name + " to hold memory but its ArrayBuffer was detached (transferred)");
+  return mem;
 }
 }  // namespace
 
@@ -82,7 +79,10 @@ void DeviceBuffer::release(Napi::Env* env) {
 #endif
   ptr_ = nullptr;
   if (reported_ && env) {
-    Napi::MemoryManagement::AdjustExternalMemory(*env, -int64_t(bytes_));
+    // The C call: this also runs from finalizers while an environment is torn down, where the
+    // C++ wrapper's throw on failure would end the process.
+    int64_t adjusted = 0;
+    napi_adjust_external_memory(*env, -int64_t(bytes_), &adjusted);
     reported_ = false;
   }
 }
@@ -100,7 +100,7 @@ Napi::Value DeviceBuffer::GetFreed(const Napi::CallbackInfo& info) { return Napi
 void DeviceBuffer::copyHost(const Napi::CallbackInfo& info, bool toDevice) {
   try {
     requireLive(toDevice ? "upload to" : "download from");
-    HostView host = hostView(info[0], toDevice ? "source" : "destination");
+    HostMemory host = hostView(info[0], toDevice ? "source" : "destination");
     if (host.bytes > bytes_) internalError("copy larger than the device buffer");
 #if CUDA_SSIM_WITH_CUDA
     DeviceContext& ctx = deviceContext(device_);

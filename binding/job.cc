@@ -1,7 +1,10 @@
 // Job parsing and the sync/async runners shared by compute.cc and map.cc (job.h).
 #include "job.h"
 
+#include <cstring>
 #include <new>
+
+#include "host_memory.h"
 
 #include "ssim_math.h"
 
@@ -31,30 +34,68 @@ std::unique_ptr<CodedError> capture(const std::function<void()>& work) {
   return nullptr;
 }
 
-class JobWorker : public Napi::AsyncWorker {
- public:
-  JobWorker(Napi::Env env, Napi::Object jobObject, std::function<void()> work, const char* name)
-      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)) {
-    keepAlive_ = Napi::Persistent(jobObject);  // keeps the job's arrays and buffers alive until done
+// Makes the JS error of `e` with plain Node-API calls, which fail (never throw) while the
+// environment is being torn down.
+napi_status makeJsError(napi_env env, const CodedError& e, napi_value* result) {
+  napi_value code, message;
+  napi_status status = napi_create_string_utf8(env, e.code.c_str(), NAPI_AUTO_LENGTH, &code);
+  if (status != napi_ok) return status;
+  status = napi_create_string_utf8(env, e.what(), NAPI_AUTO_LENGTH, &message);
+  if (status != napi_ok) return status;
+  switch (e.kind) {
+    case ErrorKind::TypeError:
+      return napi_create_type_error(env, code, message, result);
+    case ErrorKind::RangeError:
+      return napi_create_range_error(env, code, message, result);
+    default:
+      return napi_create_error(env, code, message, result);
   }
-  Napi::Promise promise() { return deferred_.Promise(); }
+}
 
-  void Execute() override {
-    error_ = capture(work_);
-    if (error_) SetError(error_->what());
-  }
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
-  void OnError(const Napi::Error& e) override {
-    if (error_) deferred_.Reject(toJsError(Env(), *error_).Value());
-    else deferred_.Reject(e.Value());
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference keepAlive_;
-  std::function<void()> work_;
-  std::unique_ptr<CodedError> error_;
+// One asynchronous call. Not Napi::AsyncWorker: its completion runs Napi calls that throw C++
+// exceptions when the environment is going away (a worker thread being terminated), and an
+// exception out of a Node-API callback ends the whole process. Here the completion uses the C API,
+// checks what it can and throws nothing.
+struct AsyncCall {
+  napi_async_work work = nullptr;
+  napi_deferred deferred = nullptr;
+  napi_ref keepAlive = nullptr;
+  std::function<void()> run;
+  std::unique_ptr<OwnedHost> host;
+  std::unique_ptr<CodedError> error;
 };
+
+void executeCall(napi_env, void* data) {
+  auto* call = static_cast<AsyncCall*>(data);
+  call->error = capture(call->run);
+}
+
+void settleCall(napi_env env, AsyncCall& call) noexcept {
+  napi_handle_scope scope = nullptr;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;  // the environment is going away
+  std::unique_ptr<CodedError> error = std::move(call.error);
+  if (!error) error = call.host->deliver(env);
+  napi_value value = nullptr;
+  if (error) {
+    if (makeJsError(env, *error, &value) == napi_ok) napi_reject_deferred(env, call.deferred, value);
+  } else if (napi_get_undefined(env, &value) == napi_ok) {
+    napi_resolve_deferred(env, call.deferred, value);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+void completeCall(napi_env env, napi_status status, void* data) {
+  std::unique_ptr<AsyncCall> call(static_cast<AsyncCall*>(data));
+  // napi_cancelled: the environment is being torn down before the work ran; nothing to settle.
+  if (status != napi_cancelled) settleCall(env, *call);
+  call->host->release(env);
+  if (call->keepAlive) napi_delete_reference(env, call->keepAlive);
+  napi_delete_async_work(env, call->work);
+}
+
+void checkNapi(napi_status status, const char* what) {
+  if (status != napi_ok) internalError(std::string(what) + " failed");
+}
 
 }  // namespace
 
@@ -70,23 +111,48 @@ int jobPositiveInt(const Napi::Object& o, const char* key) {
   return int(v);
 }
 
-Operand jobOperand(const Napi::Object& o, const char* key, bool optional) {
+Operand jobOperand(const Napi::Object& o, const char* key, const char* name, bool optional) {
   Napi::Value v = o.Get(key);
   Operand r;
+  r.name = name;
   if (optional && (v.IsNull() || v.IsUndefined())) return r;
-  if (v.IsTypedArray()) {
-    auto ta = v.As<Napi::TypedArray>();
-    r.host = static_cast<char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-    r.bytes = ta.ByteLength();
+  HostMemory mem;
+  if (typedArrayMemory(o.Env(), v, &mem)) {
+    if (mem.detached) {
+      throw CodedError("ERR_SSIM_DETACHED", std::string("Expected ") + name +
+                                                " to hold memory but its ArrayBuffer was detached (transferred) before the call could use it");
+    }
+    r.host = mem.data;
+    r.bytes = mem.bytes;
+    r.view = v;
     return r;
   }
   if (DeviceBuffer* b = DeviceBuffer::Unwrap(v)) {
-    if (b->freed()) throw CodedError("ERR_SSIM_DISPOSED", std::string("Expected a live device array for ") + key + " but it was disposed");
+    if (b->freed()) throw CodedError("ERR_SSIM_DISPOSED", std::string("Expected a live device array for ") + name + " but it was disposed");
     r.device = b;
     r.bytes = b->byteLength();
     return r;
   }
   internalError(std::string("job.") + key + " is neither a typed array nor a DeviceBuffer");
+}
+
+void requireDisjoint(const Operand& output, const Operand& other) {
+  if (!output.present() || !other.present() || output.bytes == 0 || other.bytes == 0) return;
+  const char* a;
+  const char* b;
+  if (output.host && other.host) {
+    a = static_cast<const char*>(output.host);
+    b = static_cast<const char*>(other.host);
+  } else if (output.device && other.device) {
+    a = static_cast<const char*>(output.device->data());
+    b = static_cast<const char*>(other.device->data());
+  } else {
+    return;  // host and device memory never overlap
+  }
+  if (a < b + other.bytes && b < a + output.bytes) {
+    throw CodedError("ERR_SSIM_INVALID_ARGUMENT", std::string("Expected ") + output.name + " and " + other.name + " not to share memory, but they overlap",
+                     ErrorKind::TypeError);
+  }
 }
 
 void requireBytes(const Operand& op, std::size_t bytes, bool exact, const char* name) {
@@ -134,8 +200,8 @@ ParsedInputs parseInputs(const Napi::Object& o) {
   p.valueScale = float(jobNumber(o, "valueScale"));
   if (p.valid && (s.height < window || s.width < window)) internalError("'valid' image smaller than the window");
 
-  j.x = jobOperand(o, "x", false);
-  j.y = jobOperand(o, "y", false);
+  j.x = jobOperand(o, "x", "x.data", false);
+  j.y = jobOperand(o, "y", "y.data", false);
   const std::size_t inBytes = s.elems() * dtypeBytes(j.core.dtype);
   requireBytes(j.x, inBytes, j.x.host != nullptr, "x");
   requireBytes(j.y, inBytes, j.y.host != nullptr, "y");
@@ -156,11 +222,146 @@ Napi::Value runSyncJob(Napi::Env env, const std::function<void()>& work) {
   return env.Undefined();
 }
 
-Napi::Promise queueJob(Napi::Env env, Napi::Object keepAlive, std::function<void()> work, const char* name) {
-  auto* worker = new JobWorker(env, keepAlive, std::move(work), name);
-  Napi::Promise p = worker->promise();
-  worker->Queue();
-  return p;
+namespace {
+
+class HostBlockCache {
+ public:
+  static constexpr std::size_t kMinBytes = std::size_t(64) << 10;
+  static constexpr std::size_t kMaxBlocks = 16;
+  static constexpr std::size_t kMaxBytes = std::size_t(512) << 20;
+
+  // Never destroyed: completions of other threads may still give blocks back at exit.
+  static HostBlockCache& instance() {
+    static HostBlockCache* cache = new HostBlockCache();
+    return *cache;
+  }
+
+  HostBlock take(std::size_t bytes) {
+    if (bytes >= kMinBytes) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      std::size_t best = blocks_.size();
+      for (std::size_t i = 0; i < blocks_.size(); i++) {
+        const std::size_t cap = blocks_[i].second;
+        if (cap >= bytes && cap / 2 <= bytes && (best == blocks_.size() || cap < blocks_[best].second)) best = i;
+      }
+      if (best != blocks_.size()) {
+        auto block = blocks_[best];
+        blocks_.erase(blocks_.begin() + std::ptrdiff_t(best));
+        cached_ -= block.second;
+        return HostBlock(block.first, HostBlockReturn{block.second});
+      }
+    }
+    return HostBlock(new char[bytes == 0 ? 1 : bytes], HostBlockReturn{bytes});
+  }
+
+  void give(char* p, std::size_t capacity) noexcept {
+    if (capacity >= kMinBytes && capacity <= kMaxBytes) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      try {
+        blocks_.emplace_back(p, capacity);
+        cached_ += capacity;
+        p = nullptr;
+      } catch (...) {
+      }
+      while (blocks_.size() > kMaxBlocks || cached_ > kMaxBytes) {  // drop the oldest
+        delete[] blocks_.front().first;
+        cached_ -= blocks_.front().second;
+        blocks_.erase(blocks_.begin());
+      }
+    }
+    delete[] p;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::pair<char*, std::size_t>> blocks_;
+  std::size_t cached_ = 0;
+};
+
+}  // namespace
+
+void HostBlockReturn::operator()(char* p) const noexcept {
+  if (p) HostBlockCache::instance().give(p, capacity);
+}
+
+HostBlock takeHostBlock(std::size_t bytes) { return HostBlockCache::instance().take(bytes); }
+
+OwnedHost::~OwnedHost() = default;
+
+void OwnedHost::input(napi_env, Operand& op) {
+  if (!op.host) return;
+  HostBlock copy = takeHostBlock(op.bytes);
+  std::memcpy(copy.get(), op.host, op.bytes);
+  op.host = copy.get();
+  inputs_.push_back(std::move(copy));
+}
+
+void OwnedHost::output(napi_env env, Operand& op) {
+  if (!op.host) return;
+  Output out;
+  out.data = takeHostBlock(op.bytes);
+  out.bytes = op.bytes;
+  out.name = op.name;
+  checkNapi(napi_create_reference(env, op.view, 1, &out.view), "napi_create_reference");
+  op.host = out.data.get();
+  outputs_.push_back(std::move(out));
+}
+
+std::unique_ptr<CodedError> OwnedHost::deliver(napi_env env) noexcept {
+  try {
+    std::vector<HostMemory> targets;
+    for (const Output& out : outputs_) {
+      napi_value view = nullptr;
+      HostMemory mem;
+      if (napi_get_reference_value(env, out.view, &view) != napi_ok || view == nullptr || !typedArrayMemory(env, view, &mem)) {
+        return std::make_unique<CodedError>("ERR_SSIM_INTERNAL", std::string("cuda-ssim internal check failed: ") + out.name + " could not be read back");
+      }
+      if (mem.detached || mem.bytes != out.bytes) {
+        return std::make_unique<CodedError>("ERR_SSIM_DETACHED", std::string("Expected ") + out.name +
+                                                                     " to keep its memory until the call settled, but its ArrayBuffer was detached (transferred) meanwhile; nothing was written");
+      }
+      targets.push_back(mem);
+    }
+    for (std::size_t i = 0; i < outputs_.size(); i++) std::memcpy(targets[i].data, outputs_[i].data.get(), outputs_[i].bytes);
+    return nullptr;
+  } catch (...) {
+    return std::make_unique<CodedError>("ERR_SSIM_OUT_OF_MEMORY", "cuda-ssim: out of host memory");
+  }
+}
+
+void OwnedHost::release(napi_env env) noexcept {
+  for (Output& out : outputs_) {
+    if (out.view) napi_delete_reference(env, out.view);
+    out.view = nullptr;
+  }
+}
+
+Napi::Promise queueJob(Napi::Env env, Napi::Object keepAlive, std::function<void()> work, std::unique_ptr<OwnedHost> host,
+                       const char* name) {
+  auto call = std::make_unique<AsyncCall>();
+  call->run = std::move(work);
+  call->host = std::move(host);
+  napi_value promise = nullptr;
+  napi_value resourceName = nullptr;
+  checkNapi(napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resourceName), "napi_create_string_utf8");
+  checkNapi(napi_create_reference(env, keepAlive, 1, &call->keepAlive), "napi_create_reference");
+  napi_status status = napi_create_async_work(env, nullptr, resourceName, executeCall, completeCall, call.get(), &call->work);
+  if (status != napi_ok) {
+    call->host->release(env);
+    napi_delete_reference(env, call->keepAlive);
+    internalError("napi_create_async_work failed");
+  }
+  status = napi_create_promise(env, &call->deferred, &promise);
+  if (status == napi_ok) status = napi_queue_async_work(env, call->work);
+  if (status != napi_ok) {
+    call->host->release(env);
+    napi_delete_reference(env, call->keepAlive);
+    napi_delete_async_work(env, call->work);
+    // a created deferred that is never settled is collected with its promise
+    internalError("queueing the asynchronous call failed");
+  }
+  call.release();  // completeCall owns it now
+  return Napi::Promise(env, promise);
 }
 
 Napi::Promise rejectedJob(Napi::Env env, const CodedError& e) {

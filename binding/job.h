@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,11 +21,13 @@
 
 namespace cudassim {
 
-// A job argument: host memory (a typed array) or a DeviceBuffer.
+// A job argument: host memory (a typed array: its memory as Node-API reports it) or a DeviceBuffer.
 struct Operand {
   void* host = nullptr;
   DeviceBuffer* device = nullptr;
   std::size_t bytes = 0;
+  const char* name = "";      // as the caller knows it: "x.data", "out", ...
+  napi_value view = nullptr;  // the host typed array (valid on the JS thread during the entry call only)
   bool present() const { return host || device; }
 };
 
@@ -39,7 +42,13 @@ struct ParsedInputs {
 double jobNumber(const Napi::Object& o, const char* key);
 int jobPositiveInt(const Napi::Object& o, const char* key);
 // A typed array or a live DeviceBuffer (ERR_SSIM_DISPOSED for a freed one); `optional`: null/undefined allowed.
-Operand jobOperand(const Napi::Object& o, const char* key, bool optional);
+// `name` (a string literal) is how errors call it. A typed array whose ArrayBuffer was detached is
+// ERR_SSIM_DETACHED (the caller can do that, e.g. in an options getter, after lib/ checked it).
+Operand jobOperand(const Napi::Object& o, const char* key, const char* name, bool optional);
+// ERR_SSIM_INVALID_ARGUMENT when an output shares memory with an input or another output: host
+// operands by the addresses of their memory (so a view that lies about its `buffer` or two
+// SharedArrayBuffer objects over one block are caught), device operands by their allocation.
+void requireDisjoint(const Operand& output, const Operand& other);
 // ERR_SSIM_INTERNAL unless op holds `bytes` (exact: exactly; else at least). Absent operands pass.
 void requireBytes(const Operand& op, std::size_t bytes, bool exact, const char* name);
 // ERR_SSIM_INTERNAL for a device operand on the CPU backend or on another device.
@@ -53,9 +62,54 @@ ParsedInputs parseInputs(const Napi::Object& o);
 // throws into a JS error with a code.
 Napi::Value runSyncJob(Napi::Env env, const std::function<void()>& work);
 
-// Queues `work` on a libuv worker; the promise resolves when it returned, or rejects with a coded
-// error. `keepAlive` (the job object) holds the job's arrays until then.
-Napi::Promise queueJob(Napi::Env env, Napi::Object keepAlive, std::function<void()> work, const char* name);
+// Host memory blocks for the copies of promise calls. Blocks of 64 KiB and more go back to a small
+// process-wide cache when released (at most 16 blocks, 512 MiB), and a request takes the smallest
+// cached block that holds it without wasting more than half: a fresh block costs a page fault per
+// page on first touch, which for image-sized blocks costs more than the copy itself.
+struct HostBlockReturn {
+  std::size_t capacity = 0;
+  void operator()(char* p) const noexcept;
+};
+using HostBlock = std::unique_ptr<char[], HostBlockReturn>;
+HostBlock takeHostBlock(std::size_t bytes);
+
+// What an asynchronous call owns so that the caller's memory may go away while it runs (an
+// ArrayBuffer transferred to another thread or realm and collected there, a worker ended): host
+// inputs are copied into native memory on the JS thread, host outputs are computed into native
+// memory and copied into the caller's arrays on completion, if those still hold their memory
+// (ERR_SSIM_DETACHED otherwise; then no output is written).
+class OwnedHost {
+ public:
+  OwnedHost() = default;
+  OwnedHost(const OwnedHost&) = delete;
+  OwnedHost& operator=(const OwnedHost&) = delete;
+  ~OwnedHost();
+
+  // JS thread. Host operands only (device and absent ones are left as they are); op then points here.
+  void input(napi_env env, Operand& op);
+  void output(napi_env env, Operand& op);
+  // JS thread, after the work: copies the outputs back; the error (nothing copied) if one went away.
+  std::unique_ptr<CodedError> deliver(napi_env env) noexcept;
+  // JS thread: drops the references to the caller's output arrays.
+  void release(napi_env env) noexcept;
+
+ private:
+  struct Output {
+    napi_ref view = nullptr;
+    HostBlock data;
+    std::size_t bytes = 0;
+    const char* name = "";
+  };
+  std::vector<HostBlock> inputs_;
+  std::vector<Output> outputs_;
+};
+
+// Queues `work` on a libuv worker; the promise resolves when it returned and `host` delivered the
+// outputs, or rejects with a coded error. `keepAlive` (the job object) holds the job's arrays and
+// device buffers until then. If the environment is being torn down (a worker thread terminated)
+// when the work completes, nothing is settled and nothing is thrown: only that thread ends.
+Napi::Promise queueJob(Napi::Env env, Napi::Object keepAlive, std::function<void()> work, std::unique_ptr<OwnedHost> host,
+                       const char* name);
 
 // A rejected promise for an error thrown while a job was being parsed.
 Napi::Promise rejectedJob(Napi::Env env, const CodedError& e);
@@ -76,16 +130,22 @@ Napi::Value syncJobEntry(const Napi::CallbackInfo& info, const char* entry, Job 
   });
 }
 
+// `own` hands the job's host inputs and outputs to an OwnedHost (OwnedHost::input / output).
 template <typename Job>
 Napi::Value asyncJobEntry(const Napi::CallbackInfo& info, const char* entry, const char* resourceName,
-                          Job (*parse)(const Napi::Object&), void (*run)(Job&, bool)) {
+                          Job (*parse)(const Napi::Object&), void (*own)(Job&, OwnedHost&, napi_env),
+                          void (*run)(Job&, bool)) {
   Napi::Env env = info.Env();
   try {
     Napi::Object jobObject = jobObjectArg(info, entry);
     auto job = std::make_shared<Job>(parse(jobObject));
-    return queueJob(env, jobObject, [job, run] { run(*job, true); }, resourceName);
+    auto host = std::make_unique<OwnedHost>();
+    own(*job, *host, env);
+    return queueJob(env, jobObject, [job, run] { run(*job, true); }, std::move(host), resourceName);
   } catch (const CodedError& e) {
     return rejectedJob(env, e);
+  } catch (const std::bad_alloc&) {
+    return rejectedJob(env, CodedError("ERR_SSIM_OUT_OF_MEMORY", "cuda-ssim: out of host memory"));
   }
 }
 

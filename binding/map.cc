@@ -20,11 +20,19 @@ struct MapJob : ParsedInputs {
 MapJob parseMapJob(const Napi::Object& o) {
   MapJob j;
   static_cast<ParsedInputs&>(j) = parseInputs(o);
-  j.map = jobOperand(o, "map", false);
+  j.map = jobOperand(o, "map", "map", false);
   requireBytes(j.map, mapElems(j.core) * 4, j.map.host != nullptr, "map");
   requireJobDevice(j, j.map);
+  requireDisjoint(j.map, j.x);
+  requireDisjoint(j.map, j.y);
   if (j.map.host && !j.x.host) internalError("a host map needs host inputs here (lib downloads device maps)");
   return j;
+}
+
+void own(MapJob& j, OwnedHost& host, napi_env env) {
+  host.input(env, j.x);
+  host.input(env, j.y);
+  host.output(env, j.map);
 }
 
 #if CUDA_SSIM_WITH_CUDA
@@ -61,7 +69,7 @@ void run(MapJob& j, bool waitForDevice) {
 Napi::Value ComputeMap(const Napi::CallbackInfo& info) { return syncJobEntry(info, "computeMap", parseMapJob, run); }
 
 Napi::Value ComputeMapAsync(const Napi::CallbackInfo& info) {
-  return asyncJobEntry(info, "computeMapAsync", "cuda-ssim:computeMap", parseMapJob, run);
+  return asyncJobEntry(info, "computeMapAsync", "cuda-ssim:computeMap", parseMapJob, own, run);
 }
 
 }  // namespace cudassim

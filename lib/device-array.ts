@@ -2,7 +2,7 @@
 
 import { resolveDevice, requireCuda } from './backend';
 import { expected, fromNative, ssimError } from './errors';
-import { dtypeBytes, newHostArray, requireHostData } from './host-data';
+import { dtypeBytes, hostLength, newHostArray, requireHostData } from './host-data';
 import { getNative, type NativeDeviceBuffer } from './native';
 import type { DeviceArrayOptions, DType, HostArrayOf, HostData } from './types';
 import { installDispose, isOptionsObject } from './util';
@@ -26,6 +26,7 @@ function allocate(device: number, byteLength: number): NativeDeviceBuffer {
 }
 
 let bufferOf: (array: DeviceArray) => NativeDeviceBuffer | null;
+let isInstance: (value: unknown) => value is DeviceArray;
 let wrap: <D extends DType>(buffer: NativeDeviceBuffer, dtype: D, length: number) => DeviceArray<D>;
 
 /**
@@ -45,6 +46,7 @@ export class DeviceArray<D extends DType = DType> {
 
   static {
     bufferOf = (array) => array.#buffer;
+    isInstance = (value): value is DeviceArray => typeof value === 'object' && value !== null && #buffer in value;
     wrap = (buffer, dtype, length) => new DeviceArray(constructionToken, buffer, dtype, length);
   }
 
@@ -58,6 +60,8 @@ export class DeviceArray<D extends DType = DType> {
     this.byteLength = length * dtypeBytes[dtype];
     this.device = buffer.device;
     this.#buffer = buffer;
+    // What lib/ and the addon read must not be changed by callers (the private #buffer stays writable).
+    Object.freeze(this);
   }
 
   /** Uploads a host array to a new DeviceArray of the same dtype (Uint8ClampedArray gives uint8). */
@@ -68,17 +72,18 @@ export class DeviceArray<D extends DType = DType> {
   static from(src: HostData, opts?: DeviceArrayOptions): DeviceArray;
   static from(src: HostData, opts?: DeviceArrayOptions): DeviceArray {
     const dtype = requireHostData(src, 'src');
-    if (src.length === 0) throw expected('ERR_SSIM_INVALID_ARGUMENT', 'a non-empty array', 'src', src);
+    const length = hostLength(src, 'src');
+    if (length === 0) throw expected('ERR_SSIM_INVALID_ARGUMENT', 'a non-empty array', 'src', src);
     requireCuda('DeviceArray.from()');
     const device = deviceOption(opts, 'opts');
-    const buffer = allocate(device, src.byteLength);
+    const buffer = allocate(device, length * dtypeBytes[dtype]);
     try {
       buffer.upload(src);
     } catch (err) {
       buffer.free();
       throw fromNative(err);
     }
-    return wrap(buffer, dtype, src.length);
+    return wrap(buffer, dtype, length);
   }
 
   /** A new DeviceArray of `length` elements of `dtype`, uninitialised. */
@@ -104,8 +109,9 @@ export class DeviceArray<D extends DType = DType> {
     const buffer = this.#live('copyFrom()');
     const dtype = requireHostData(src, 'src');
     if (dtype !== this.dtype) throw expected('ERR_SSIM_DTYPE', `${this.dtype} data (the dtype of this DeviceArray)`, 'src', src);
-    if (src.length !== this.length) {
-      throw ssimError('ERR_SSIM_SHAPE', `Expected ${this.length} elements in src (the length of this DeviceArray) but received ${src.length}`);
+    const length = hostLength(src, 'src');
+    if (length !== this.length) {
+      throw ssimError('ERR_SSIM_SHAPE', `Expected ${this.length} elements in src (the length of this DeviceArray) but received ${length}`);
     }
     try {
       buffer.upload(src);
@@ -145,6 +151,14 @@ export class DeviceArray<D extends DType = DType> {
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
 export interface DeviceArray<D extends DType = DType> extends Disposable {}
 installDispose(DeviceArray.prototype);
+
+/**
+ * A DeviceArray made by this module (a brand check: a Proxy of one, or an object made from its
+ * prototype, is not one, and asking runs none of the caller's code).
+ */
+export function isDeviceArray(value: unknown): value is DeviceArray {
+  return isInstance(value);
+}
 
 /** The addon buffer of a DeviceArray, null once disposed. */
 export function deviceBufferOf(array: DeviceArray): NativeDeviceBuffer | null {

@@ -1,8 +1,11 @@
 // Errors with a stable `code` (docs/API.md, "Errors"), built like Node's own:
 // `RangeError [ERR_SSIM_SHAPE]: Expected positive integer for x.width but received 0`.
 
-import { DeviceArray } from './device-array';
-import { typedArrayTag } from './util';
+import { isDeviceArray } from './device-array';
+import { arrayCheck, isDetachedView, typedArrayLength, typedArrayTag } from './util';
+
+const dataViewByteLength = Object.getOwnPropertyDescriptor(DataView.prototype, 'byteLength')!.get as (this: unknown) => number;
+const arrayBufferByteLength = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength')!.get as (this: unknown) => number;
 
 /** Every error code this package throws (or passes through from the native addon). */
 export const errorCodes = Object.freeze({
@@ -15,6 +18,7 @@ export const errorCodes = Object.freeze({
   ERR_SSIM_OUTPUT_SIZE: 'ERR_SSIM_OUTPUT_SIZE',
   ERR_SSIM_WORKSPACE: 'ERR_SSIM_WORKSPACE',
   ERR_SSIM_DISPOSED: 'ERR_SSIM_DISPOSED',
+  ERR_SSIM_DETACHED: 'ERR_SSIM_DETACHED',
   ERR_SSIM_BACKEND: 'ERR_SSIM_BACKEND',
   ERR_SSIM_CUDA_UNAVAILABLE: 'ERR_SSIM_CUDA_UNAVAILABLE',
   ERR_SSIM_CUDA: 'ERR_SSIM_CUDA',
@@ -51,6 +55,7 @@ const defaultClass: Record<SsimErrorCode, ErrorClass> = {
   ERR_SSIM_OUTPUT_SIZE: RangeError,
   ERR_SSIM_WORKSPACE: RangeError,
   ERR_SSIM_DISPOSED: Error,
+  ERR_SSIM_DETACHED: Error,
   ERR_SSIM_BACKEND: Error,
   ERR_SSIM_CUDA_UNAVAILABLE: Error,
   ERR_SSIM_CUDA: Error,
@@ -85,8 +90,19 @@ export function optionError(expectedText: string, name: string, received: unknow
   return expected('ERR_SSIM_OPTION', expectedText, name, received, wrongType ? 'type' : 'range');
 }
 
-/** A short description of any value for error messages: `0`, `'nhwc'`, `Int16Array(12)`, `undefined`. */
+/**
+ * A short description of any value for error messages: `0`, `'nhwc'`, `Int16Array(12)`, `undefined`.
+ * Never throws, and reads arrays through the intrinsic getters (not their own, overridable properties).
+ */
 export function describe(value: unknown): string {
+  try {
+    return describeValue(value);
+  } catch {
+    return 'an object'; // a revoked Proxy, a throwing getter or trap
+  }
+}
+
+function describeValue(value: unknown): string {
   switch (typeof value) {
     case 'number':
       return Object.is(value, -0) ? '-0' : String(value);
@@ -103,18 +119,31 @@ export function describe(value: unknown): string {
       return `function ${value.name || '(anonymous)'}`;
   }
   if (value === null) return 'null';
-  if (value instanceof DeviceArray) {
+  if (isDeviceArray(value)) {
     return `${value.disposed ? 'a disposed ' : ''}DeviceArray(${value.dtype}, ${value.length} elements, device ${value.device})`;
   }
   const tag = typedArrayTag.call(value);
   if (tag !== undefined) {
     const ctor = (value as { constructor?: { name?: unknown } }).constructor;
     const name = typeof ctor?.name === 'string' && ctor.name !== '' ? ctor.name : tag;
-    return `${name}(${(value as { length: number }).length})`;
+    if (isDetachedView(value)) return `${name} (detached)`;
+    return `${name}(${typedArrayLength.call(value)})`;
   }
-  if (Array.isArray(value)) return `Array(${value.length})`;
-  if (value instanceof ArrayBuffer) return `ArrayBuffer(${value.byteLength} bytes)`;
-  if (ArrayBuffer.isView(value)) return `DataView(${value.byteLength} bytes)`;
+  const isArray = arrayCheck(value);
+  if (isArray === 'revoked') return 'a revoked Proxy';
+  if (isArray) return `Array(${(value as unknown[]).length})`;
+  try {
+    return `ArrayBuffer(${arrayBufferByteLength.call(value)} bytes)`;
+  } catch {
+    // not an ArrayBuffer
+  }
+  if (ArrayBuffer.isView(value)) {
+    try {
+      return `DataView(${dataViewByteLength.call(value)} bytes)`;
+    } catch {
+      return 'DataView (detached)';
+    }
+  }
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto === null || proto === Object.prototype) return 'an object';
   const ctorName = (proto as { constructor?: { name?: unknown } }).constructor?.name;

@@ -1,9 +1,9 @@
 // Host typed arrays: which dtype they hold. Uses the %TypedArray%.prototype[Symbol.toStringTag]
 // getter, so arrays from other realms (vm contexts, worker transfers) are recognised too.
 
-import { expected } from './errors';
+import { expected, ssimError } from './errors';
 import type { DType } from './types';
-import { typedArrayTag } from './util';
+import { arrayCheck, hasResizableBuffer, isArrayBuffer, isSharedArrayBuffer, isDetachedView, typedArrayLength, typedArrayTag } from './util';
 
 /** The dtype of a supported host array, else undefined. */
 export function hostDType(value: unknown): DType | undefined {
@@ -29,8 +29,25 @@ export function isFloat32Array(value: unknown): value is Float32Array {
 
 /** Array-like things that are arrays of the wrong element type (ERR_SSIM_DTYPE) rather than not arrays at all. */
 export function isArrayLike(value: unknown): boolean {
-  return ArrayBuffer.isView(value) || Array.isArray(value) || value instanceof ArrayBuffer ||
-    (typeof SharedArrayBuffer === 'function' && value instanceof SharedArrayBuffer);
+  // brand checks only: no Proxy trap or getter of the caller runs (a revoked Proxy is not array-like)
+  return ArrayBuffer.isView(value) || arrayCheck(value) === true || isArrayBuffer(value) || isSharedArrayBuffer(value);
+}
+
+/**
+ * The element count of a host typed array, read through the intrinsic getter (an overridden
+ * `length` is ignored). ERR_SSIM_DETACHED for an array whose ArrayBuffer was detached
+ * (transferred); ERR_SSIM_INVALID_ARGUMENT for one over a resizable ArrayBuffer or growable
+ * SharedArrayBuffer, whose memory could change size under a call.
+ */
+export function hostLength(value: unknown, name: string): number {
+  const length = typedArrayLength.call(value);
+  if (length === 0 && isDetachedView(value)) {
+    throw ssimError('ERR_SSIM_DETACHED', `Expected ${name} to hold memory but its ArrayBuffer was detached (transferred)`);
+  }
+  if (hasResizableBuffer(value)) {
+    throw expected('ERR_SSIM_INVALID_ARGUMENT', 'an array over a fixed-length ArrayBuffer or SharedArrayBuffer (a resizable or growable one could change size under the call)', name, value);
+  }
+  return length;
 }
 
 /** The supported host array types, for messages. */

@@ -1,6 +1,7 @@
 // `require('cuda-ssim/promises')`: the 12 functions returning Promises, computed off the JavaScript
 // thread (the addon's computeAsync), and ssimMap / ssimMapInto. Arguments are validated at once, but errors reject the
-// promise. Do not change x, y or the outputs until the promise settles.
+// promise. Host inputs are copied when the call is made; host outputs are written when it settles
+// (ERR_SSIM_DETACHED if one was transferred meanwhile). Device arrays are used in place.
 
 import { asyncFunction } from './compute';
 import type {

@@ -6,13 +6,13 @@
 // stays lean: no native call but the computation, no backendInfo() (cached), no environment read.
 
 import { resolveBackend, resolveDevice } from './backend';
-import { DeviceArray, deviceBufferOf } from './device-array';
+import { deviceBufferOf, isDeviceArray, type DeviceArray } from './device-array';
 import { expected, optionError, ssimError } from './errors';
-import { HOST_DATA_TYPES, hostDType, isArrayLike, isFloat32Array } from './host-data';
+import { HOST_DATA_TYPES, hostDType, hostLength, isArrayLike, isFloat32Array } from './host-data';
 import type { NativeDeviceBuffer, NativeJob, NativeMapJob } from './native';
 import type { DType, ImageBatch, Layout, SsimOptions } from './types';
-import { isOptionsObject, type Unchecked } from './util';
-import { dimension, MAX_DIMENSION, Workspace, workspaceBufferOf, workspaceFits } from './workspace';
+import { arrayCheck, isOptionsObject, typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset, type Unchecked } from './util';
+import { dimension, isWorkspace, MAX_DIMENSION, workspaceBufferOf, workspaceFits } from './workspace';
 
 /** What one of the 12 functions computes. */
 export interface CallSpec {
@@ -37,7 +37,7 @@ const NO_OPTIONS: Unchecked<SsimOptions> = Object.freeze({});
 const INPUT_SCALE: Readonly<Record<DType, number>> = { float32: 1, float64: 1, uint8: 1 / 255, uint16: 1 / 65535 };
 
 function imageObject(value: unknown, name: string): Unchecked<ImageBatch> {
-  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value) || Array.isArray(value)) {
+  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value) || arrayCheck(value) !== false) {
     throw expected('ERR_SSIM_INVALID_ARGUMENT', IMAGE, name, value);
   }
   return value as Unchecked<ImageBatch>;
@@ -63,11 +63,18 @@ function positiveOption(value: unknown, name: string, fallback: number, max = Nu
   return value;
 }
 
-/** Two job operands share memory (outputs must not alias inputs or each other). */
+/**
+ * Two job operands share memory (outputs must not alias inputs or each other). Read through the
+ * intrinsic getters, not the arrays' own (overridable) properties; the addon checks again by
+ * address (which also catches two SharedArrayBuffer objects over one block of memory).
+ */
 function overlaps(a: ArrayBufferView | NativeDeviceBuffer, b: ArrayBufferView | NativeDeviceBuffer): boolean {
   if (a === b) return true;
   if (!ArrayBuffer.isView(a) || !ArrayBuffer.isView(b)) return false;
-  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+  if (typedArrayBuffer.call(a) !== typedArrayBuffer.call(b)) return false;
+  const aStart = typedArrayByteOffset.call(a);
+  const bStart = typedArrayByteOffset.call(b);
+  return aStart < bStart + typedArrayByteLength.call(b) && bStart < aStart + typedArrayByteLength.call(a);
 }
 
 function overlapError(a: string, b: string): Error {
@@ -76,7 +83,7 @@ function overlapError(a: string, b: string): Error {
 
 /** Checks an output given by the caller; returns what the job gets. `onDevice`: x and y are DeviceArrays. */
 function output(value: unknown, name: string, length: number, of: string, onDevice: boolean, device: number): Float32Array | NativeDeviceBuffer {
-  if (value instanceof DeviceArray) {
+  if (isDeviceArray(value)) {
     const buffer = deviceBufferOf(value);
     if (buffer === null) throw expected('ERR_SSIM_DISPOSED', 'a live DeviceArray', name, value);
     if (value.dtype !== 'float32') throw expected('ERR_SSIM_DTYPE', OUTPUT_TYPES, name, value);
@@ -90,8 +97,9 @@ function output(value: unknown, name: string, length: number, of: string, onDevi
     return buffer;
   }
   if (isFloat32Array(value)) {
-    if (value.length !== length) {
-      throw ssimError('ERR_SSIM_OUTPUT_SIZE', `Expected ${length} elements in ${name} (Float32Array of ${of}) but received ${value.length}`);
+    const received = hostLength(value, name);
+    if (received !== length) {
+      throw ssimError('ERR_SSIM_OUTPUT_SIZE', `Expected ${length} elements in ${name} (Float32Array of ${of}) but received ${received}`);
     }
     return value;
   }
@@ -118,7 +126,7 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
   let length: number;
   let xIn: ArrayBufferView | NativeDeviceBuffer;
   let xArray: DeviceArray | null = null;
-  if (xData instanceof DeviceArray) {
+  if (isDeviceArray(xData)) {
     const buffer = deviceBufferOf(xData);
     if (buffer === null) throw expected('ERR_SSIM_DISPOSED', 'a live DeviceArray', 'x.data', xData);
     xArray = xData;
@@ -130,7 +138,7 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
     if (d === undefined) throw dataError(xData, 'x.data');
     xIn = xData as ArrayBufferView;
     dtype = d;
-    length = (xData as Float32Array).length;
+    length = hostLength(xData, 'x.data');
   }
   const width = dimension(xi.width, 'x.width');
   const height = dimension(xi.height, 'x.height');
@@ -156,7 +164,7 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
   let yIn: ArrayBufferView | NativeDeviceBuffer;
   let yDType: DType;
   let yLength: number;
-  if (yData instanceof DeviceArray) {
+  if (isDeviceArray(yData)) {
     const buffer = deviceBufferOf(yData);
     if (buffer === null) throw expected('ERR_SSIM_DISPOSED', 'a live DeviceArray', 'y.data', yData);
     if (xArray === null) throw expected('ERR_SSIM_BACKEND', 'a host array (x.data is one)', 'y.data', yData);
@@ -170,7 +178,7 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
     if (xArray !== null) throw expected('ERR_SSIM_BACKEND', 'a DeviceArray (x.data is one)', 'y.data', yData);
     yIn = yData as ArrayBufferView;
     yDType = d;
-    yLength = (yData as Float32Array).length;
+    yLength = hostLength(yData, 'y.data');
   }
   if (dimension(yi.width, 'y.width') !== width) throw expected('ERR_SSIM_SHAPE', `${width} (the width of x)`, 'y.width', yi.width);
   if (dimension(yi.height, 'y.height') !== height) throw expected('ERR_SSIM_SHAPE', `${height} (the height of x)`, 'y.height', yi.height);
@@ -229,7 +237,7 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
   let workspaceElements = 0;
   const ws = o.workspace;
   if (ws !== undefined) {
-    if (!(ws instanceof Workspace)) throw expected('ERR_SSIM_WORKSPACE', 'a Workspace (from Workspace.for())', 'opts.workspace', ws, 'type');
+    if (!isWorkspace(ws)) throw expected('ERR_SSIM_WORKSPACE', 'a Workspace (from Workspace.for())', 'opts.workspace', ws, 'type');
     if (ws.disposed) throw ssimError('ERR_SSIM_WORKSPACE', 'Expected a live Workspace for opts.workspace but received a disposed Workspace');
     if (ws.backend !== backend) {
       throw ssimError('ERR_SSIM_WORKSPACE', `Expected a ${backend} Workspace (this call runs on the ${backend} backend) for opts.workspace but received a ${ws.backend} Workspace`);

@@ -20,6 +20,7 @@ export function dimension(value: unknown, name: string, fallback?: number): numb
 }
 
 let bufferOf: (workspace: Workspace) => NativeDeviceBuffer | null;
+let isInstance: (value: unknown) => value is Workspace;
 
 /**
  * Scratch memory for calls of up to `images` images and `elements` elements, passed as
@@ -43,6 +44,7 @@ export class Workspace {
 
   static {
     bufferOf = (ws) => ws.#buffer;
+    isInstance = (value): value is Workspace => typeof value === 'object' && value !== null && #buffer in value;
   }
 
   /** Use {@link Workspace.for}. */
@@ -58,6 +60,8 @@ export class Workspace {
     this.backend = backend;
     this.gradient = gradient;
     this.#buffer = buffer;
+    // images, elements, ... are what calls are checked against: callers must not change them.
+    Object.freeze(this);
   }
 
   /**
@@ -124,6 +128,11 @@ export class Workspace {
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
 export interface Workspace extends Disposable {}
 installDispose(Workspace.prototype);
+
+/** A Workspace made by Workspace.for() (a brand check: not a Proxy of one; runs none of the caller's code). */
+export function isWorkspace(value: unknown): value is Workspace {
+  return isInstance(value);
+}
 
 /** The addon buffer of a CUDA workspace (null for CPU or disposed). */
 export function workspaceBufferOf(workspace: Workspace): NativeDeviceBuffer | null {

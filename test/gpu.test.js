@@ -10,9 +10,10 @@ const assert = require('assert');
 const pkg = require('./helpers/pkg');
 const { testRng } = require('./helpers/random');
 const { makePair, makeNoisePair, copyImage, DTYPE_NAMES } = require('./helpers/images');
-const { assertClose, assertRelL2, assertSameArray, assertAllFinite, expectThrow, poisoned, toArray } = require('./helpers/check');
+const { assertClose, assertRelL2, assertSameArray, assertAllFinite, expectThrow, expectReject, poisoned, toArray } = require('./helpers/check');
 const { valueCases, gradientCases, build, checkValues, checkGradients, checkValueType, valueTol, VALUE_TOL, GRAD_TOL } = require('./helpers/cases');
 const ref = require('./reference');
+const { runChild, expectClean } = require('./helpers/child');
 
 const info = pkg.tryBackendInfo();
 const gpu = !!(info && info.cuda && info.cuda.available);
@@ -414,6 +415,124 @@ describe(`gpu: CUDA backend${gpu ? ` (${info.cuda.devices.map((d) => `${d.name} 
         err = e;
       }
       assert.ok(err && err.code === 'ERR_SSIM_DISPOSED', `got ${err && err.code}`);
+    });
+  });
+
+  // Issue 11: memory that goes away under a call, and arrays that are not what they say
+  // (test/lifetime.test.js has the same on the CPU backend). Crashes would show in child processes.
+  describe('lifetime and odd arrays on the GPU', function () {
+    const CHILD = `
+      'use strict';
+      const root = process.env.SSIM_PKG_ROOT;
+      const api = require(root);
+      const P = require(root + '/dist/promises.js');
+      function image(w, h, c) {
+        const n = w * h * c, data = new Float32Array(n);
+        for (let i = 0; i < n; i++) data[i] = 0.5 + 0.3 * Math.sin(i * 0.013) + 0.2 * ((i * 2654435761) % 1000) / 1000;
+        return { data, width: w, height: h, channels: c };
+      }
+      function copy(img) { return { ...img, data: Float32Array.from(img.data) }; }
+      function relL2(a, b) { let n = 0, d = 0; for (let i = 0; i < a.length; i++) { n += (a[i] - b[i]) ** 2; d += b[i] ** 2; } return Math.sqrt(n / d); }
+      function report(obj) { console.log('RESULT ' + JSON.stringify(obj)); }
+      function churn() { for (let i = 0; i < 6; i++) { global.gc(); new Float32Array(1 << 22).fill(7); } }
+    `;
+
+    it('host inputs transferred and collected under a CUDA promise call: the result of the call as made; a transferred host output: ERR_SSIM_DETACHED', function () {
+      if (!gpu) this.skip();
+      const r = expectClean(runChild(CHILD + `
+        (async () => {
+          const x = image(3840, 2160, 3), y = image(3840, 2160, 3);
+          const want = api.ssimWithGradient(copy(x), copy(y), { backend: 'cuda' });
+          const p = P.ssimWithGradient(x, y, { backend: 'cuda' });
+          structuredClone(x.data.buffer, { transfer: [x.data.buffer] });
+          structuredClone(y.data.buffer, { transfer: [y.data.buffer] });
+          churn();
+          const got = await p;
+          const a = image(3840, 2160, 3), b = image(3840, 2160, 3);
+          const grad = new Float32Array(a.data.length).fill(NaN);
+          const q = P.ssimGradientInto(grad, a, b, { backend: 'cuda' });
+          const moved = new Float32Array(structuredClone(grad.buffer, { transfer: [grad.buffer] })).fill(42);
+          let code = 'resolved';
+          try { await q; } catch (e) { code = e.code; }
+          report({ dv: Math.abs(got.value - want.value), rel: relL2(got.gradient, want.gradient), code, untouched: moved.every((v) => v === 42) });
+        })();
+      `), 'CUDA transfer');
+      assert.ok(r.dv <= 1.2e-7, `value differs by ${r.dv}`);
+      assert.ok(r.rel <= 1e-6, `gradient rel L2 ${r.rel}`);
+      assert.strictEqual(r.code, 'ERR_SSIM_DETACHED');
+      assert.ok(r.untouched, 'the call wrote into memory that belongs to the new owner');
+    });
+
+    it('terminating a worker thread with CUDA promise calls in flight (host and device arrays) ends only the worker', function () {
+      if (!gpu) this.skip();
+      const r = expectClean(runChild(CHILD + `
+        const { Worker } = require('worker_threads');
+        const w = new Worker(\`
+          const root = process.env.SSIM_PKG_ROOT;
+          const api = require(root);
+          const P = require(root + '/dist/promises.js');
+          const n = 3840 * 2160 * 3, a = new Float32Array(n).fill(0.25), b = new Float32Array(n);
+          for (let i = 0; i < n; i++) b[i] = (i % 251) / 251;
+          const img = (d) => ({ data: d, width: 3840, height: 2160, channels: 3 });
+          const da = api.DeviceArray.from(a), db = api.DeviceArray.from(b);
+          for (let i = 0; i < 3; i++) { P.ssimWithGradient(img(a), img(b), { backend: 'cuda' }); P.ssimGradient(img(da), img(db)); }
+          P.ssimMap(img(a), img(b), { backend: 'cuda' });
+          require('worker_threads').parentPort.postMessage('queued');
+        \`, { eval: true });
+        w.once('message', () => setTimeout(() => w.terminate().then((code) => {
+          const x = image(256, 256, 3), y = image(256, 256, 3);
+          report({ workerExit: code, value: api.ssim(x, y, { backend: 'cuda' }), cpu: api.ssim(x, y, { backend: 'cpu' }) });
+        }), 5));
+      `), 'CUDA worker terminate');
+      assert.strictEqual(r.workerExit, 1);
+      assert.ok(Math.abs(r.value - r.cpu) <= 2e-5, `the main thread still computes on the GPU: ${r.value} vs cpu ${r.cpu}`);
+    });
+
+    it('SharedArrayBuffer-backed host arrays: DeviceArray.from / copyFrom, CUDA calls with host inputs and outputs (sync and promises)', async function () {
+      if (!gpu) this.skip();
+      const rng = testRng(this);
+      const api = pkg.api();
+      const p = pkg.promises();
+      const { x, y } = makePair(rng, { width: rng.int(30, 90), height: rng.int(30, 90), channels: 3, dtype: rng.pick(DTYPE_NAMES) });
+      const shared = (a) => { const s = new a.constructor(new SharedArrayBuffer(a.byteLength)); s.set(a); return s; };
+      const xs = { ...x, data: shared(x.data) };
+      const ys = { ...y, data: shared(y.data) };
+      const sRef = ref.ssimRef(x, y, {});
+      const gRef = ref.ssimGradientRef(x, y, {});
+      const tol = valueTol(x, {});
+      const n = x.data.length;
+      for (const f of [api, p]) {
+        const out = shared(poisoned(1));
+        const grad = shared(poisoned(n));
+        await f.ssimWithGradientInto(out, grad, xs, ys, CUDA);
+        assertClose(out, sRef, tol, 'out');
+        assertAllFinite(grad, 'grad');
+        assertRelL2(grad, gRef, GRAD_TOL, 'grad');
+      }
+      const dx = dev(api, xs.data);
+      assertSameArray(dx.toHost(), x.data, 'DeviceArray.from(shared) round trip');
+      dx.copyFrom(ys.data);
+      assertSameArray(dx.toHost(), y.data, 'copyFrom(shared)');
+    });
+
+    it('a Proxy of a DeviceArray is not one; DeviceArray instances are frozen; a host output lying about its buffer over x.data is refused', async function () {
+      if (!gpu) this.skip();
+      const rng = testRng(this);
+      const api = pkg.api();
+      const p = pkg.promises();
+      const { x, y } = makePair(rng, { width: 24, height: 20, channels: 2 });
+      const dx = onDevice(api, x);
+      const dy = onDevice(api, y);
+      expectThrow(() => api.ssim({ ...dx, data: new Proxy(dx.data, {}) }, dy), { code: 'ERR_SSIM_INVALID_ARGUMENT', type: TypeError, message: /x\.data/ }, 'Proxy(DeviceArray) x.data');
+      const grad = devAlloc(api, 'float32', x.data.length);
+      expectThrow(() => api.ssimGradientInto(new Proxy(grad, {}), dx, dy), { code: 'ERR_SSIM_INVALID_ARGUMENT', type: TypeError, message: /\bgrad\b/ }, 'Proxy(DeviceArray) grad');
+      assert.ok(Object.isFrozen(grad), 'DeviceArray is frozen');
+      assert.throws(() => { grad.length = 1e9; }, TypeError);
+      assert.strictEqual(grad.length, x.data.length);
+      const other = new ArrayBuffer(x.data.byteLength);
+      const lying = Object.defineProperty(new Float32Array(x.data.buffer, x.data.byteOffset, x.data.length), 'buffer', { get() { return other; } });
+      expectThrow(() => api.ssimGradientInto(lying, x, y, CUDA), { code: 'ERR_SSIM_INVALID_ARGUMENT', type: TypeError, message: /share memory/ }, 'lying grad (cuda)');
+      await expectReject(() => p.ssimGradientInto(lying, x, y, CUDA), { code: 'ERR_SSIM_INVALID_ARGUMENT', type: TypeError, message: /share memory/ }, 'lying grad (cuda, promise)');
     });
   });
 });
