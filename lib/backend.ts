@@ -2,7 +2,7 @@
 // with the addon's backendInfo() asked once and cached.
 
 import { optionError, ssimError, type SsimError } from './errors';
-import { getNative, type NativeBackendInfo, type NativeBinding } from './native';
+import { cudaVersionText, getNative, loadedBinary, type NativeBackendInfo, type NativeBinding } from './native';
 import type { BackendInfo, BackendName, BackendRequest, DeviceCounters } from './types';
 
 /** Environment variable that sets the default backend request. */
@@ -12,7 +12,10 @@ const BACKEND_CHOICES = "one of 'auto', 'cuda', 'cpu'";
 
 interface Cache {
   binding: NativeBinding;
+  /** The addon's answer, with only the devices it has code for (the ones calls may use). */
   info: NativeBackendInfo;
+  /** Every device the driver listed, usable or not (backendInfo()). */
+  allDevices: NativeBackendInfo['devices'];
   /** usable[i]: device index i is listed. */
   usable: boolean[];
   indexText: string;
@@ -23,7 +26,9 @@ let cache: Cache | null = null;
 function cached(): Cache {
   const binding = getNative();
   if (cache === null || cache.binding !== binding) {
-    const info = binding.backendInfo();
+    const raw = binding.backendInfo();
+    const allDevices = raw.devices;
+    const info = { ...raw, devices: raw.devices.filter((d) => d.usable !== false) };
     const usable: boolean[] = [];
     for (const d of info.devices) usable[d.index] = true;
     const indices = info.devices.map((d) => d.index);
@@ -31,7 +36,7 @@ function cached(): Cache {
       indices.length === 0 ? 'a CUDA device index (none found)'
       : indices.length === 1 ? `CUDA device index ${indices[0]} (1 device)`
       : `a CUDA device index in ${indices.join(', ')} (${indices.length} devices)`;
-    cache = { binding, info, usable, indexText };
+    cache = { binding, info, allDevices, usable, indexText };
   }
   return cache;
 }
@@ -79,11 +84,50 @@ export function resolveBackend(value: unknown, name: string, deviceArrays: boole
   const request = backendRequest(value, name);
   if (request === 'cpu') return 'cpu';
   const { info } = cached();
-  if (request === 'auto') return info.cudaAvailable ? 'cuda' : 'cpu';
+  if (request === 'auto') {
+    if (info.cudaAvailable) return 'cuda';
+    warnCpuFallback(info);
+    return 'cpu';
+  }
   if (!info.cudaAvailable) {
     throw cudaUnavailable(`Backend 'cuda' (${value === undefined ? `the environment variable ${BACKEND_ENV}` : name})`);
   }
   return 'cuda';
+}
+
+/** Warning codes of `'auto'` ending on the CPU where an NVIDIA GPU is present (README, Troubleshooting). */
+export const FALLBACK_WARNINGS = {
+  'no-cuda-build': 'CUDA_SSIM_NO_CUDA_BUILD',
+  'driver-too-old': 'CUDA_SSIM_DRIVER_TOO_OLD',
+  'no-kernel-image': 'CUDA_SSIM_NO_KERNEL_IMAGE',
+  other: 'CUDA_SSIM_CUDA_ERROR',
+} as const;
+
+let warned = false;
+
+/**
+ * One process warning, the first time `'auto'` picks the CPU on a machine whose NVIDIA driver
+ * lists a GPU: the user paid for a GPU and should hear why it sits idle. None without a driver
+ * or GPU, and none for an explicit 'cpu' (option or CUDA_SSIM_BACKEND=cpu).
+ */
+function warnCpuFallback(info: NativeBackendInfo): void {
+  if (warned || !info.driver?.found || info.driver.deviceCount === 0) return;
+  warned = true;
+  const code = info.reasonCode !== null && info.reasonCode in FALLBACK_WARNINGS
+    ? FALLBACK_WARNINGS[info.reasonCode as keyof typeof FALLBACK_WARNINGS] : FALLBACK_WARNINGS.other;
+  const driver = info.driver.version !== null ? `CUDA ${cudaVersionText(info.driver.version)}` : 'unknown version';
+  const todo: Record<string, string> = {
+    CUDA_SSIM_NO_CUDA_BUILD: 'install a package with the prebuilt CUDA binary (linux-x64, glibc), or rebuild with nvcc on the PATH: `npm rebuild cuda-ssim`',
+    CUDA_SSIM_DRIVER_TOO_OLD: 'update the NVIDIA driver (R580 or later runs every binary of this package; R450 or later runs its CUDA 11.8 variant)',
+    CUDA_SSIM_NO_KERNEL_IMAGE: 'rebuild from source for this GPU: `CUDAARCHS=native npm rebuild cuda-ssim` with nvcc on the PATH',
+    CUDA_SSIM_CUDA_ERROR: 'check `nvidia-smi` and the CUDA error above',
+  };
+  process.emitWarning(
+    `cuda-ssim computes on the CPU although the NVIDIA driver (${driver}) lists ${info.driver.deviceCount} GPU(s): ` +
+      `${info.reason ?? 'CUDA is unusable'}. To use the GPU: ${todo[code]}. ` +
+      `Set ${BACKEND_ENV}=cpu to choose the CPU and silence this warning.`,
+    { type: 'CudaSsimWarning', code },
+  );
 }
 
 /** A device option: non-negative integer (default 0) and, with `cuda`, a device that exists. */
@@ -103,21 +147,28 @@ export function resolveDevice(value: unknown, name: string, cuda: boolean): numb
 
 /** Which backends this machine has, which one `'auto'` picks, and each CUDA device. */
 export function backendInfo(): BackendInfo {
-  const info = nativeInfo();
+  const { info, allDevices } = cached();
+  const binary = loadedBinary();
   return {
     backend: info.cudaAvailable ? 'cuda' : 'cpu',
+    binary: binary === null ? null : { ...binary },
     cuda: {
       compiled: info.cudaCompiled,
       available: info.cudaAvailable,
       reason: info.reason,
+      reasonCode: info.reasonCode ?? null,
       runtimeVersion: info.runtimeVersion,
       driverVersion: info.driverVersion,
-      devices: info.devices.map((d) => ({
+      requiredDriverVersion: info.requiredDriverVersion ?? null,
+      driver: { ...info.driver },
+      devices: allDevices.map((d) => ({
         index: d.index,
         name: d.name,
         computeCapability: `${d.major}.${d.minor}`,
         totalMemory: d.totalMemory,
         multiProcessorCount: d.multiProcessorCount,
+        usable: d.usable !== false,
+        reason: d.reason ?? null,
       })),
     },
     cpu: { threads: info.cpuThreads },

@@ -1,17 +1,27 @@
 // The native addon (binding/), loaded lazily through node-gyp-build from the package root.
 // Its interface is docs/ARCHITECTURE.md, "Native module".
 
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fromNative, ssimError } from './errors';
 import type { DeviceCounters, DType, Layout } from './types';
+
+/** Why CUDA cannot be used (NativeBackendInfo.reasonCode); null where it can. */
+export type CudaReasonCode =
+  'no-cuda-build' | 'no-driver' | 'driver-too-old' | 'no-device' | 'no-kernel-image' | 'cuda-error';
 
 /** What the addon reports about the machine (docs/ARCHITECTURE.md). */
 export interface NativeBackendInfo {
   cudaCompiled: boolean;
   cudaAvailable: boolean;
   reason: string | null;
+  reasonCode: CudaReasonCode | null;
   runtimeVersion: number | null;
   driverVersion: number | null;
+  /** The NVIDIA driver as libcuda.so.1 answers, also in a CPU-only build. */
+  driver: { found: boolean; version: number | null; deviceCount: number; error: string | null };
+  /** The lowest driver CUDA version (cuDriverGetVersion) this binary runs on; null without CUDA. */
+  requiredDriverVersion: number | null;
   devices: {
     index: number;
     name: string;
@@ -19,6 +29,9 @@ export interface NativeBackendInfo {
     minor: number;
     totalMemory: number;
     multiProcessorCount: number;
+    /** This binary has code the device can run; `reason` says why not. */
+    usable: boolean;
+    reason: string | null;
   }[];
   cpuThreads: number;
 }
@@ -89,36 +102,127 @@ export interface NativeBinding {
 
 const packageRoot = path.join(__dirname, '..');
 
+/** Environment variable that picks a prebuilt binary by its variant name (manifest.json). */
+export const PREBUILT_ENV = 'CUDA_SSIM_PREBUILT';
+
+/** Which binary was loaded and why (backendInfo().binary). */
+export interface LoadedBinary {
+  /** The .node file. */
+  path: string;
+  /** 'main' or 'cuda11.8' for the package's prebuilt binaries, 'source' for a local build. */
+  variant: string;
+  prebuilt: boolean;
+  /** Why another binary than the first choice was loaded, else null. */
+  note: string | null;
+}
+
+interface ManifestEntry { variant: string; file: string; requiredDriverVersion: number }
+
 let binding: NativeBinding | null = null;
+let loaded: LoadedBinary | null = null;
 let loadFailure: unknown = null;
 let attempted = false;
+
+const prebuildDir = path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`);
+
+function readManifest(): ManifestEntry[] {
+  try {
+    const m = JSON.parse(fs.readFileSync(path.join(prebuildDir, 'manifest.json'), 'utf8')) as { binaries?: ManifestEntry[] };
+    return Array.isArray(m.binaries) ? m.binaries : [];
+  } catch {
+    return [];
+  }
+}
+
+function requireBinding(file: string): NativeBinding {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require(file) as Partial<NativeBinding> | null;
+  if (mod === null || typeof mod !== 'object' || typeof mod.compute !== 'function' ||
+      typeof mod.computeAsync !== 'function' || typeof mod.DeviceBuffer !== 'function' ||
+      typeof mod.backendInfo !== 'function') {
+    throw new Error(`${file} does not export compute, computeAsync, DeviceBuffer and backendInfo (a stale build?)`);
+  }
+  return mod as NativeBinding;
+}
+
+function variantOf(file: string, manifest: ManifestEntry[]): ManifestEntry | undefined {
+  return manifest.find((e) => path.join(prebuildDir, e.file) === file);
+}
+
+// A local build (build/Release, made by a source install or a developer) comes first, then the
+// package's main prebuilt binary, as node-gyp-build orders them. Where the main binary's CUDA
+// runtime needs a newer driver than the machine has, the prebuilt variant of the highest CUDA
+// version that the driver can run is loaded instead. CUDA_SSIM_PREBUILT=<variant> forces one.
+function choose(): { binding: NativeBinding; loaded: LoadedBinary } {
+  const manifest = readManifest();
+  const forced = process.env[PREBUILT_ENV];
+  if (forced !== undefined && forced !== '') {
+    const entry = manifest.find((e) => e.variant === forced);
+    if (entry === undefined) {
+      throw new Error(`${PREBUILT_ENV}=${forced}, but this package has prebuilt variants ` +
+        `${manifest.map((e) => `'${e.variant}'`).join(', ') || '(none for this platform)'}`);
+    }
+    const file = path.join(prebuildDir, entry.file);
+    return { binding: requireBinding(file), loaded: { path: file, variant: entry.variant, prebuilt: true, note: `${PREBUILT_ENV}=${forced}` } };
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const file = (require('node-gyp-build') as { path(dir: string): string }).path(packageRoot);
+  const first = requireBinding(file);
+  const entry = variantOf(file, manifest);
+  const loadedFirst: LoadedBinary = { path: file, variant: entry?.variant ?? 'source', prebuilt: entry !== undefined, note: null };
+  if (entry === undefined) return { binding: first, loaded: loadedFirst };
+  const info = first.backendInfo();
+  const driver = info.driver?.version ?? null;
+  if (driver === null || info.requiredDriverVersion === null || driver >= info.requiredDriverVersion) {
+    return { binding: first, loaded: loadedFirst };
+  }
+  const fallback = manifest
+    .filter((e) => e.file !== entry.file && e.requiredDriverVersion <= driver)
+    .sort((a, b) => b.requiredDriverVersion - a.requiredDriverVersion)[0];
+  if (fallback === undefined) return { binding: first, loaded: loadedFirst };
+  const fallbackFile = path.join(prebuildDir, fallback.file);
+  const note = `the driver offers CUDA ${cudaVersionText(driver)}, the '${entry.variant}' binary needs ` +
+    `${cudaVersionText(info.requiredDriverVersion)}: loaded the '${fallback.variant}' binary`;
+  try {
+    return { binding: requireBinding(fallbackFile), loaded: { path: fallbackFile, variant: fallback.variant, prebuilt: true, note } };
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    return { binding: first, loaded: { ...loadedFirst, note: `the '${fallback.variant}' binary did not load: ${why}` } };
+  }
+}
+
+/** '13.0' for 13000. */
+export function cudaVersionText(v: number): string {
+  return `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 10)}`;
+}
 
 function load(): NativeBinding {
   if (!attempted) {
     attempted = true;
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
-      const loaded = nodeGypBuild(packageRoot) as Partial<NativeBinding> | null;
-      if (loaded === null || typeof loaded !== 'object' || typeof loaded.compute !== 'function' ||
-          typeof loaded.computeAsync !== 'function' || typeof loaded.DeviceBuffer !== 'function') {
-        throw new Error('the loaded module does not export compute, computeAsync and DeviceBuffer (a stale build?)');
-      }
-      binding = loaded as NativeBinding;
+      ({ binding, loaded } = choose());
     } catch (err) {
       loadFailure = err;
     }
   }
   if (binding !== null) return binding;
   const reason = loadFailure instanceof Error ? loadFailure.message : String(loadFailure);
+  const glibc = /GLIBC_[0-9.]+' not found/.test(reason)
+    ? ' The prebuilt binaries need glibc 2.28 or later (RHEL 8, Ubuntu 20.04, Debian 10); on older systems build from source.'
+    : '';
   throw ssimError(
     'ERR_SSIM_NATIVE_LOAD',
-    `cuda-ssim: the native addon could not be loaded (package root ${packageRoot}). ` +
-      'Run `npm rebuild cuda-ssim` to build it (a C++17 compiler and CMake are needed; nvcc for CUDA). ' +
+    `cuda-ssim: the native addon could not be loaded (package root ${packageRoot}).${glibc} ` +
+      'Run `npm rebuild cuda-ssim` to build it from source (a C++17 compiler and CMake >= 3.18 are needed; nvcc for CUDA). ' +
       `Cause: ${reason}`,
     undefined,
     loadFailure,
   );
+}
+
+/** The binary that getNative() loaded (null before the first load). */
+export function loadedBinary(): LoadedBinary | null {
+  return loaded;
 }
 
 /** The addon; the first call loads it. Throws ERR_SSIM_NATIVE_LOAD (every time) if it cannot be loaded. */

@@ -128,12 +128,18 @@ export interface CudaDeviceInfo {
   /** Bytes. */
   totalMemory: number;
   multiProcessorCount: number;
+  /** This package's binary has code the device can run; calls on it are refused otherwise. */
+  usable: boolean;
+  /** Why the device is not usable, else null. */
+  reason: string | null;
 }
 
 /** What `backendInfo()` reports. */
 export interface BackendInfo {
   /** The backend `'auto'` picks. */
   backend: BackendName;
+  /** The native binary in use: a prebuilt variant of the package ('main', 'cuda11.8') or a 'source' build. */
+  binary: { path: string; variant: string; prebuilt: boolean; note: string | null } | null;
   cuda: {
     /** The addon was built with nvcc. */
     compiled: boolean;
@@ -141,9 +147,19 @@ export interface BackendInfo {
     available: boolean;
     /** Why CUDA is not available, else null. */
     reason: string | null;
+    /**
+     * The reason as a code: 'no-cuda-build', 'no-driver', 'driver-too-old', 'no-device',
+     * 'no-kernel-image' or 'cuda-error'; null where CUDA is available.
+     */
+    reasonCode: string | null;
     /** E.g. 13000 for CUDA 13.0. */
     runtimeVersion: number | null;
+    /** The CUDA version the driver offers (cuDriverGetVersion), null without a driver. */
     driverVersion: number | null;
+    /** The lowest driver CUDA version this binary runs on; null in a CPU-only build. */
+    requiredDriverVersion: number | null;
+    /** The NVIDIA driver as libcuda.so.1 answers (also in a CPU-only build). */
+    driver: { found: boolean; version: number | null; deviceCount: number; error: string | null };
     devices: CudaDeviceInfo[];
   };
   cpu: { threads: number };

@@ -10,6 +10,7 @@
 // toolchain; the package then lacks the older-driver variant and says so in the manifest).
 'use strict';
 const { spawnSync } = require('node:child_process');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { listFatbin } = require('./fatbin');
@@ -81,8 +82,38 @@ function linkage(file) {
   return { maxGlibc: glibc[glibc.length - 1] ?? null, cxx, needed, loose };
 }
 
+// The binaries depend on these sources and the compilers alone: when prebuilds/ holds binaries
+// built from the same ones (the manifest's sourceHash, each file's sha256), they are kept, so that
+// a second `npm pack` (the test suite packs too) does not rebuild them. CUDA_SSIM_PREBUILD_FORCE=1
+// rebuilds anyway.
+function sourceHash() {
+  const h = crypto.createHash('sha256');
+  const walk = (rel) => {
+    const abs = path.join(root, rel);
+    if (fs.statSync(abs).isDirectory()) for (const e of fs.readdirSync(abs).sort()) walk(path.join(rel, e));
+    else h.update(`${rel}\0`).update(fs.readFileSync(abs)).update('\0');
+  };
+  for (const rel of ['CMakeLists.txt', 'binding', 'cuda', 'scripts/prebuild']) walk(rel);
+  for (const v of variants) if (only.includes(v.name)) h.update(`${v.name}:${v.nvcc && fs.existsSync(v.nvcc) ? versionOf(v.nvcc) : '-'}\0`);
+  return h.digest('hex');
+}
+const sha256 = (file) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+const hash = sourceHash();
+if (!process.env.CUDA_SSIM_PREBUILD_FORCE) {
+  try {
+    const old = JSON.parse(fs.readFileSync(path.join(outDir, 'manifest.json'), 'utf8'));
+    if (old.sourceHash === hash && old.binaries.length === only.length &&
+        old.binaries.every((b) => sha256(path.join(outDir, b.file)) === b.sha256)) {
+      console.log(`prebuild: prebuilds/linux-x64 is up to date with the sources (${hash.slice(0, 12)}); CUDA_SSIM_PREBUILD_FORCE=1 rebuilds`);
+      process.exit(0);
+    }
+  } catch {
+    // no usable earlier build
+  }
+}
+
 const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
-const manifest = { package: require(path.join(root, 'package.json')).version, glibcFloor: GLIBC_FLOOR, binaries: [], missing: [] };
+const manifest = { package: require(path.join(root, 'package.json')).version, sourceHash: hash, glibcFloor: GLIBC_FLOOR, binaries: [], missing: [] };
 fs.rmSync(outDir, { recursive: true, force: true });
 fs.mkdirSync(outDir, { recursive: true });
 
@@ -131,6 +162,7 @@ for (const v of variants) {
   const entry = {
     variant: v.name, file: v.file.split(path.sep).join('/'), cuda, requiredDriverVersion: info.requiredDriverVersion,
     sass: fat.sass, ptx: fat.ptx, maxGlibc: link.maxGlibc, needed: link.needed, bytes: fs.statSync(dest).size,
+    sha256: sha256(dest),
   };
   manifest.binaries.push(entry);
   console.log(`prebuild: ${v.name}: built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
