@@ -5,7 +5,8 @@
 // up to 4, for interleaved hwc input, so each input row is read from memory once; one for chw).
 // A worker streams an item row by row through small per-worker buffers (Band below):
 //
-//   hrow    input row -> float32 x inputScale, zero-padded by R; x^2, y^2, xy;
+//   hrow    input row (the item's column tile plus R each side) -> float32 x inputScale minus the
+//           plane's shift (ssim_math.h, Shift), padded with -shift; x^2, y^2, xy;
 //           horizontal filter of the four rows x, y, x^2 + y^2, xy (map columns only;
 //           ssim_math.h, Moments4: S needs E[x^2] and E[y^2] only through their sum) -> ring1 (2R+4 rows)
 //   ablock  4 map rows at a time: vertical filter of ring1 rows, in column chunks that stay in

@@ -35,6 +35,10 @@
 // E[xy], which is what keeps ssim(x, x) at 1. Four moments, not five (v7, bench/NOTES.md):
 // S needs E[x^2] and E[y^2] only through their sum (ssim_math.h, Moments4).
 //
+// Shifted moments (cuda/MATH.md): every loaded pixel is fma(v, inputScale, -shift), the shift
+// being the intensity of its plane's reference pixel (each thread loads its column's; threads
+// 0..3 put the strip's planes' in shared memory for the per-item terms); zero padding is -shift.
+//
 // Backward: the same strip walk over the three partial maps (alpha, beta, gamma: 33 registers
 // of shift register), then grad = scale * (G*alpha + 2 x G*beta + y G*gamma) per item.
 //
