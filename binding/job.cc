@@ -198,6 +198,11 @@ ParsedInputs parseInputs(const Napi::Object& o) {
   p.valid = o.Get("valid").ToBoolean();
   p.valueOffset = float(jobNumber(o, "valueOffset"));
   p.valueScale = float(jobNumber(o, "valueScale"));
+  p.gradFactor = o.Has("gradFactor") ? float(jobNumber(o, "gradFactor")) : 1.0f;
+  // A window whose off-centre taps round to zero: every window's variance and covariance are
+  // exactly zero, S = A1 / B1 whatever C2, so a large C2 keeps float32 rounding of the (zero)
+  // variance out of the value and the gradient.
+  if (p.radius > 0 && p.taps[1] == 0.0f && p.c2 < 1.0f) p.c2 = 1.0f;
   if (p.valid && (s.height < window || s.width < window)) internalError("'valid' image smaller than the window");
 
   j.x = jobOperand(o, "x", "x.data", false);

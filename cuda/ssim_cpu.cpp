@@ -5,7 +5,8 @@
 // up to 4, for interleaved hwc input, so each input row is read from memory once; one for chw).
 // A worker streams an item row by row through small per-worker buffers (Band below):
 //
-//   hrow    input row -> float32 x inputScale, zero-padded by R; x^2, y^2, xy;
+//   hrow    input row (the item's column tile plus R each side) -> float32 x inputScale minus the
+//           plane's shift (ssim_math.h, Shift), padded with -shift; x^2, y^2, xy;
 //           horizontal filter of the four rows x, y, x^2 + y^2, xy (map columns only;
 //           ssim_math.h, Moments4: S needs E[x^2] and E[y^2] only through their sum) -> ring1 (2R+4 rows)
 //   ablock  4 map rows at a time: vertical filter of ring1 rows, in column chunks that stay in
@@ -93,6 +94,7 @@ constexpr int kChunk = 128;   // columns per vertical-pass chunk (multiple of 8)
 constexpr int kBlock = 4;     // output rows per vertical pass: their 2R+4 input rows are read once
 constexpr int kMom = 4;       // filtered moments: E[x], E[y], E[x^2 + y^2], E[xy]
 constexpr std::size_t kMinWorkPerThread = 1u << 15;  // pixel-rows below which a thread is not worth spawning
+constexpr int kTileCols = 8192;  // output columns per item: a worker's buffers are O(tile), not O(width)
 
 // Row stride (floats) for n columns: whole cache lines, an odd number of them, so that the
 // 2R+kBlock rows a vertical pass reads never share cache sets (strides of 4 KiB would).
@@ -108,12 +110,16 @@ struct Plan {
   MapRegion mr;
   int nx;                       // map columns
   int G;                        // channels an item processes together (see Item)
-  std::size_t nxS, WS, padW;    // row strides: map-width rows, image-width rows, padded input rows
+  int TW, nTiles;               // column tiles: output columns per tile (map columns for values,
+                                //   image columns with the gradient) and their number
+  std::size_t nxS, WS, padW, partS;  // row strides: a tile's map columns, its gradient columns,
+                                     //   its padded input columns, its padded partial columns
   float w[kMaxRadius + 1];
   float c1, c2, inScale;
+  bool fastRcp;                 // fastReciprocalInRange(c1, c2)
   bool wantValue, wantGrad;
   float gradScale;
-  double* rowSums;              // [plane * H + row], map rows only
+  double* rowSums;              // [(plane * H + row) * nTiles + tile], map rows only
 };
 
 // Rows [r0, r1) of channels [c0, c0 + nc) of image b (grad: grad rows; value only: map rows).
@@ -122,6 +128,7 @@ struct Plan {
 struct Item {
   int b, c0, nc;
   int r0, r1;
+  int t;  // column tile
 };
 
 #if SSIM_CPU_ASAN
@@ -134,10 +141,11 @@ struct Scratch {
   std::vector<float> storage;
   float *xp, *yp, *ssp, *xyp;        // padW each, pixel j at [j + R]
   float* ring1;                      // G * (2R+kBlock) * kMom rows of nxS: horizontally filtered input rows
+  float* pad1;                       // G * kMom rows of nxS: the same for a row outside the image
   float* mom;                        // kBlock * kMom * kChunk: the four moments of a block of rows
   float* sbuf;                       // kChunk: SSIM values
   float* zero;                       // max(nxS, WS) zeros: rows outside the image / the map
-  float* part;                       // kBlock * 3 rows of padW: alpha/beta/gamma (gradient)
+  float* part;                       // kBlock * 3 rows of partS: alpha/beta/gamma (gradient)
   float* ring2;                      // G * (2R+kBlock) * 3 rows of WS: their horizontal blur (gradient)
   float* gv;                         // kBlock * 3 * kChunk: vertical blur (gradient)
   float* gtmp;                       // kChunk (gradient)
@@ -153,9 +161,9 @@ struct Scratch {
 #endif
 
   void init(const Plan& p) {
-    const std::size_t W = std::size_t(p.W), G = std::size_t(p.G), slots = std::size_t(2 * p.R + kBlock);
-    std::size_t total = kMom * p.padW + G * slots * kMom * p.nxS + kBlock * kMom * kChunk + kChunk + std::max(p.nxS, p.WS);
-    if (p.wantGrad) total += kBlock * 3 * p.padW + G * slots * 3 * p.WS + kBlock * 3 * kChunk + kChunk + 2 * kBlock * W;
+    const std::size_t W = p.WS, G = std::size_t(p.G), slots = std::size_t(2 * p.R + kBlock);
+    std::size_t total = kMom * p.padW + G * (slots + 1) * kMom * p.nxS + kBlock * kMom * kChunk + kChunk + std::max(p.nxS, p.WS);
+    if (p.wantGrad) total += kBlock * 3 * p.partS + G * slots * 3 * p.WS + kBlock * 3 * kChunk + kChunk + 2 * kBlock * W;
 #if SSIM_CPU_ASAN
     total += 16 * kRedZone;
 #endif
@@ -173,40 +181,44 @@ struct Scratch {
     };
     xp = take(p.padW); yp = take(p.padW); ssp = take(p.padW); xyp = take(p.padW);
     ring1 = take(G * slots * kMom * p.nxS);
+    pad1 = take(G * kMom * p.nxS);
     mom = take(kBlock * kMom * kChunk);
     sbuf = take(kChunk);
     zero = take(std::max(p.nxS, p.WS));
     if (p.wantGrad) {
-      part = take(kBlock * 3 * p.padW);
+      part = take(kBlock * 3 * p.partS);
       ring2 = take(G * slots * 3 * p.WS);
       gv = take(kBlock * 3 * kChunk);
       gtmp = take(kChunk);
       xg = take(kBlock * W); yg = take(kBlock * W);
     } else {
       part = ring2 = gv = gtmp = xg = yg = nullptr;
+      (void)W;
     }
   }
 };
 
 // ---------------------------------------------------------------------------------------------
 
+// dst[i] = intensity of src[i * stride] minus the plane's shift (ssim_math.h, Shift).
 template <int Stride, typename T>
-SSIM_ALWAYS_INLINE void convertRowStrided(const T* SSIM_RESTRICT src, int n, float scale, float* SSIM_RESTRICT dst) {
-  for (int i = 0; i < n; ++i) dst[i] = float(src[std::ptrdiff_t(i) * Stride]) * scale;
+SSIM_ALWAYS_INLINE void convertRowStrided(const T* SSIM_RESTRICT src, int n, float scale, float shift,
+                                          float* SSIM_RESTRICT dst) {
+  for (int i = 0; i < n; ++i) dst[i] = toIntensity(src[std::ptrdiff_t(i) * Stride], scale) - shift;
 }
 
 // dst[i] = float(src[i * stride]) * scale. Strides up to 4 (interleaved RGB/RGBA) are compile-time
 // constants so that the de-interleaving loads vectorise too.
 template <typename T>
 SSIM_ALWAYS_INLINE void convertRow(const T* SSIM_RESTRICT src, std::ptrdiff_t stride, int n, float scale,
-                                   float* SSIM_RESTRICT dst) {
+                                   float shift, float* SSIM_RESTRICT dst) {
   switch (stride) {
-    case 1: convertRowStrided<1>(src, n, scale, dst); break;
-    case 2: convertRowStrided<2>(src, n, scale, dst); break;
-    case 3: convertRowStrided<3>(src, n, scale, dst); break;
-    case 4: convertRowStrided<4>(src, n, scale, dst); break;
+    case 1: convertRowStrided<1>(src, n, scale, shift, dst); break;
+    case 2: convertRowStrided<2>(src, n, scale, shift, dst); break;
+    case 3: convertRowStrided<3>(src, n, scale, shift, dst); break;
+    case 4: convertRowStrided<4>(src, n, scale, shift, dst); break;
     default:
-      for (int i = 0; i < n; ++i) dst[i] = float(src[std::ptrdiff_t(i) * stride]) * scale;
+      for (int i = 0; i < n; ++i) dst[i] = toIntensity(src[std::ptrdiff_t(i) * stride], scale) - shift;
       break;
   }
 }
@@ -215,11 +227,29 @@ SSIM_ALWAYS_INLINE void convertRow(const T* SSIM_RESTRICT src, std::ptrdiff_t st
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noinline))
 #endif
-void loadRow(const Plan& p, const void* base, std::size_t off, float* dst) {
+// Columns [col0, col0 + n) of the row at element offset off, shifted; columns outside the image
+// are zero padding, i.e. -shift.
+void loadRow(const Plan& p, const void* base, std::size_t off, int col0, int n, float shift, float* dst) {
   const std::ptrdiff_t st = p.job->shape.pixStride();
+  const int lo = std::min(std::max(0, -col0), n);
+  const int hi = std::max(lo, std::min(n, p.W - col0));
+  for (int i = 0; i < lo; ++i) dst[i] = -shift;
+  for (int i = hi; i < n; ++i) dst[i] = -shift;
+  if (hi <= lo) return;
   withElementType(p.job->dtype, [&](auto e) {
     using T = typename decltype(e)::type;
-    convertRow(static_cast<const T*>(base) + off, st, p.W, p.inScale, dst);
+    convertRow(static_cast<const T*>(base) + off + std::size_t(col0 + lo) * std::size_t(st), st, hi - lo, p.inScale,
+               shift, dst + lo);
+  });
+}
+
+// The shift of plane (b, c): its reference pixel's intensities.
+Shift planeShift(const Plan& p, int b, int c) {
+  const std::size_t off = p.job->shape.offset(b, c, referenceRow(p.H), referenceCol(p.W));
+  return withElementType(p.job->dtype, [&](auto e) {
+    using T = typename decltype(e)::type;
+    return Shift{toIntensity(static_cast<const T*>(p.job->x)[off], p.inScale),
+                 toIntensity(static_cast<const T*>(p.job->y)[off], p.inScale)};
   });
 }
 
@@ -288,29 +318,31 @@ SSIM_ALWAYS_INLINE void accumulateImpl(const float* SSIM_RESTRICT s, int n, doub
 }
 
 // m points at 4 moment rows (Moments4 order), mStride apart. SSIM of n pixels into sb; acc (if not null) += sb.
+template <Reciprocal M>
 SSIM_ALWAYS_INLINE void ssimValueImpl(const float* m, std::ptrdiff_t mStride, float* SSIM_RESTRICT sb, int n,
-                                      float c1, float c2, double* acc) {
+                                      Shift sh, float c1, float c2, double* acc) {
   const float* SSIM_RESTRICT m0 = m;
   const float* SSIM_RESTRICT m1 = m + mStride;
   const float* SSIM_RESTRICT m2 = m + 2 * mStride;
   const float* SSIM_RESTRICT m3 = m + 3 * mStride;
   for (int i = 0; i < n; ++i) {
     const Moments4 mm{m0[i], m1[i], m2[i], m3[i]};
-    sb[i] = pixelSsimValue(mm, c1, c2);
+    sb[i] = pixelSsimValue<M>(mm, sh, c1, c2);
   }
   if (acc) accumulateImpl(sb, n, acc);
 }
 
+template <Reciprocal M>
 SSIM_ALWAYS_INLINE void ssimPartialsImpl(const float* m, std::ptrdiff_t mStride, float* SSIM_RESTRICT sb,
                                          float* SSIM_RESTRICT al, float* SSIM_RESTRICT be, float* SSIM_RESTRICT ga,
-                                         int n, float c1, float c2, double* acc) {
+                                         int n, Shift sh, float c1, float c2, double* acc) {
   const float* SSIM_RESTRICT m0 = m;
   const float* SSIM_RESTRICT m1 = m + mStride;
   const float* SSIM_RESTRICT m2 = m + 2 * mStride;
   const float* SSIM_RESTRICT m3 = m + 3 * mStride;
   for (int i = 0; i < n; ++i) {
     const Moments4 mm{m0[i], m1[i], m2[i], m3[i]};
-    const PixelSsim ps = pixelSsimWithPartials(mm, c1, c2);
+    const PixelSsim ps = pixelSsimWithPartials<M>(mm, sh, c1, c2);
     sb[i] = ps.s;
     al[i] = ps.alpha;
     be[i] = ps.beta;
@@ -348,13 +380,15 @@ SSIM_ALWAYS_INLINE void gradientImpl(const float* g, std::ptrdiff_t gStride, con
     static SSIM_NOINLINE void products(const float* x, const float* y, float* ss, float* xy, int n) {           \
       productsImpl(x, y, ss, xy, n);                                                                           \
     }                                                                                                          \
-    static SSIM_NOINLINE void ssimValue(const float* m, std::ptrdiff_t ms, float* sb, int n, float c1, float c2, \
-                                        double* acc) {                                                         \
-      ssimValueImpl(m, ms, sb, n, c1, c2, acc);                                                                \
+    template <Reciprocal M>                                                                                    \
+    static SSIM_NOINLINE void ssimValue(const float* m, std::ptrdiff_t ms, float* sb, int n, Shift sh, float c1, \
+                                        float c2, double* acc) {                                               \
+      ssimValueImpl<M>(m, ms, sb, n, sh, c1, c2, acc);                                                         \
     }                                                                                                          \
+    template <Reciprocal M>                                                                                    \
     static SSIM_NOINLINE void ssimPartials(const float* m, std::ptrdiff_t ms, float* sb, float* al, float* be,  \
-                                           float* ga, int n, float c1, float c2, double* acc) {                \
-      ssimPartialsImpl(m, ms, sb, al, be, ga, n, c1, c2, acc);                                                 \
+                                           float* ga, int n, Shift sh, float c1, float c2, double* acc) {      \
+      ssimPartialsImpl<M>(m, ms, sb, al, be, ga, n, sh, c1, c2, acc);                                          \
     }                                                                                                          \
     static SSIM_NOINLINE void gradient(const float* g, std::ptrdiff_t gs, const float* xv, const float* yv,      \
                                        float* dst, int n, float scale) {                                       \
@@ -398,9 +432,44 @@ struct Band {
   const Plan& p;
   Scratch& s;
   const int b, c0, nc;
+  // The item's columns: map columns [m0, m1) (n of them); gradient columns [g0c, g1c); the map
+  // columns whose sums it stores [s0, s1) (its own tile's, not the halo it recomputes).
+  int m0, m1, n, g0c, g1c, s0, s1;
+  const int tile;
+  Shift sh[4];  // per channel of the item
 
   SSIM_ALWAYS_INLINE Band(const Plan& plan, Scratch& scratch, const Item& it)
-      : p(plan), s(scratch), b(it.b), c0(it.c0), nc(it.nc) {}
+      : p(plan), s(scratch), b(it.b), c0(it.c0), nc(it.nc), tile(it.t) {
+    if (p.wantGrad) {
+      g0c = it.t * p.TW;
+      g1c = std::min(p.W, g0c + p.TW);
+      m0 = std::max(g0c - R, p.mr.x0);
+      m1 = std::min(g1c + R, p.mr.x1);
+      s0 = std::max(g0c, p.mr.x0);
+      s1 = std::min(g1c, p.mr.x1);
+    } else {
+      g0c = g1c = 0;
+      m0 = s0 = p.mr.x0 + it.t * p.TW;
+      m1 = s1 = std::min(p.mr.x1, m0 + p.TW);
+    }
+    m1 = std::max(m1, m0);
+    s1 = std::max(s1, s0);
+    n = m1 - m0;
+    for (int ci = 0; ci < nc; ++ci) sh[ci] = planeShift(p, b, c0 + ci);
+    // Rows outside the image: every column is padding (-shift).
+    for (int ci = 0; ci < nc; ++ci) filterRow(ci, -1);
+    if (p.wantGrad) {
+      // Partial columns outside this item's map columns are zero (another item may have
+      // written them).
+      const int lo = m0 - (g0c - R), hi = m1 - (g0c - R), w = (g1c - g0c) + 2 * R;
+      for (int j = 0; j < kBlock; ++j)
+        for (int q = 0; q < 3; ++q) {
+          float* r = partRow(j, q);
+          std::fill(r, r + std::max(0, std::min(lo, w)), 0.0f);
+          if (hi < w) std::fill(r + std::max(hi, 0), r + w, 0.0f);
+        }
+    }
+  }
 
   // Software prefetch of the input rows of the next block, spread over the compute of the
   // current one: rows are read in bursts, which the hardware prefetchers do not cover well.
@@ -412,7 +481,7 @@ struct Band {
   // Rows [y, y + kBlock) of the item's channels (contiguous in memory for both layouts).
   SSIM_ALWAYS_INLINE void prefetchArm(int y, int stepsPerBlock) {
     const int y1 = std::min(y + kBlock, p.H);
-    if (y >= y1) {
+    if (y >= y1 || p.nTiles > 1) {  // (tiles: whole rows would be prefetched)
       pfNext[0] = pfEnd[0];
       pfNext[1] = pfEnd[1];
       return;
@@ -444,29 +513,41 @@ struct Band {
   SSIM_ALWAYS_INLINE float* ring1Row(int ci, int yy, int m) const {
     return s.ring1 + ((std::size_t(ci) * kSlots + std::size_t(yy % kSlots)) * kMom + std::size_t(m)) * p.nxS;
   }
+  SSIM_ALWAYS_INLINE float* pad1Row(int ci, int m) const {
+    return s.pad1 + (std::size_t(ci) * kMom + std::size_t(m)) * p.nxS;
+  }
   SSIM_ALWAYS_INLINE float* ring2Row(int ci, int a, int q) const {
     return s.ring2 + ((std::size_t(ci) * kSlots + std::size_t(a % kSlots)) * 3 + std::size_t(q)) * p.WS;
   }
   SSIM_ALWAYS_INLINE float* partRow(int j, int q) const {
-    return s.part + (std::size_t(j) * 3 + std::size_t(q)) * p.padW;
+    return s.part + (std::size_t(j) * 3 + std::size_t(q)) * p.partS;
   }
 
-  // Horizontal pass of input row yy of every channel of the item, over the map columns.
-  SSIM_ALWAYS_INLINE void hrow(int yy) {
-    const int W = p.W;
-    for (int ci = 0; ci < nc; ++ci) {
+  // Horizontal pass of one shifted input row of channel ci (input columns m0 - R .. m1 + R - 1)
+  // over the item's map columns, into ring1 (yy >= 0: row yy of the image) or pad1 (yy < 0: a
+  // row outside the image).
+  SSIM_ALWAYS_INLINE void filterRow(int ci, int yy) {
+    const int len = n + 2 * R;
+    if (yy >= 0) {
       const std::size_t off = rowOff(ci, yy);
-      float* SSIM_RESTRICT xp = s.xp + R;
-      float* SSIM_RESTRICT yp = s.yp + R;
-      loadRow(p, p.job->x, off, xp);
-      loadRow(p, p.job->y, off, yp);
-      K::products(xp, yp, s.ssp + R, s.xyp + R, W);
-      const int x0 = p.mr.x0, n = p.nx;
-      K::template hfilter<R>(s.xp + x0, ring1Row(ci, yy, 0), n, p.w);
-      K::template hfilter<R>(s.yp + x0, ring1Row(ci, yy, 1), n, p.w);
-      K::template hfilter<R>(s.ssp + x0, ring1Row(ci, yy, 2), n, p.w);
-      K::template hfilter<R>(s.xyp + x0, ring1Row(ci, yy, 3), n, p.w);
+      loadRow(p, p.job->x, off, m0 - R, len, sh[ci].x, s.xp);
+      loadRow(p, p.job->y, off, m0 - R, len, sh[ci].y, s.yp);
+    } else {
+      std::fill(s.xp, s.xp + len, -sh[ci].x);
+      std::fill(s.yp, s.yp + len, -sh[ci].y);
     }
+    K::products(s.xp, s.yp, s.ssp, s.xyp, len);
+    float* const dst[kMom] = {yy >= 0 ? ring1Row(ci, yy, 0) : pad1Row(ci, 0), yy >= 0 ? ring1Row(ci, yy, 1) : pad1Row(ci, 1),
+                              yy >= 0 ? ring1Row(ci, yy, 2) : pad1Row(ci, 2), yy >= 0 ? ring1Row(ci, yy, 3) : pad1Row(ci, 3)};
+    K::template hfilter<R>(s.xp, dst[0], n, p.w);
+    K::template hfilter<R>(s.yp, dst[1], n, p.w);
+    K::template hfilter<R>(s.ssp, dst[2], n, p.w);
+    K::template hfilter<R>(s.xyp, dst[3], n, p.w);
+  }
+
+  // Horizontal pass of input row yy of every channel of the item.
+  SSIM_ALWAYS_INLINE void hrow(int yy) {
+    for (int ci = 0; ci < nc; ++ci) filterRow(ci, yy);
   }
 
   // Map rows [a, a+nb) of channel ci (their input rows a-R .. a+nb-1+R are in ring1). Rows in
@@ -474,39 +555,55 @@ struct Band {
   // horizontally, go to ring2.
   template <bool Grad>
   SSIM_ALWAYS_INLINE void ablock(int ci, int a, int nb, int sumLo, int sumHi) {
-    const int H = p.H, n = p.nx;
+    const int H = p.H;
     const float* rp[kMom][kSpan];
     for (int t = 0; t < kSpan; ++t) {
       const int yy = a - R + t;
-      for (int m = 0; m < kMom; ++m) rp[m][t] = (yy >= 0 && yy < H) ? ring1Row(ci, yy, m) : s.zero;
+      for (int m = 0; m < kMom; ++m) rp[m][t] = (yy >= 0 && yy < H) ? ring1Row(ci, yy, m) : pad1Row(ci, m);
     }
     double acc[kBlock][8] = {};
     const float c1 = p.c1, c2 = p.c2;
+    // One division per pixel (q = 1/4: the same value bit for bit) where B1 B2 cannot leave
+    // the normal range, two otherwise (ssim_math.h, Reciprocal).
+    const float c2q = termScale<Reciprocal::Ftz>() * c2;
+    const Shift shc = sh[ci];
     for (int x0 = 0; x0 < n; x0 += kChunk) {
       prefetchStep();
       const int cn = std::min(kChunk, n - x0);
       // Moment by moment, so that the 2R+nb input row pieces of a moment stay in L1 while the
       // nb output rows are filtered from them. Moment m of row j at mom + (m*kBlock + j)*kChunk.
       for (int m = 0; m < kMom; ++m) K::template vfilter<R>(rp[m], x0, s.mom + m * kBlock * kChunk, kChunk, nb, cn, p.w);
+      // The chunk's columns whose sums this item stores: [lo, hi).
+      const int lo = std::min(std::max(s0 - (m0 + x0), 0), cn);
+      const int hi = std::max(lo, std::min(s1 - (m0 + x0), cn));
       for (int j = 0; j < nb; ++j) {
-        double* sum = (a + j >= sumLo && a + j < sumHi) ? acc[j] : nullptr;
+        const bool sum = a + j >= sumLo && a + j < sumHi && hi > lo;
         if (Grad) {
-          const std::ptrdiff_t pc = R + p.mr.x0 + x0;
-          K::ssimPartials(s.mom + j * kChunk, kBlock * kChunk, s.sbuf, partRow(j, 0) + pc, partRow(j, 1) + pc,
-                          partRow(j, 2) + pc, cn, c1, c2, sum);
+          const std::ptrdiff_t pc = (m0 + x0) - (g0c - R);
+          float* const al = partRow(j, 0) + pc;
+          float* const be = partRow(j, 1) + pc;
+          float* const ga = partRow(j, 2) + pc;
+          if (p.fastRcp)
+            K::template ssimPartials<Reciprocal::Ftz>(s.mom + j * kChunk, kBlock * kChunk, s.sbuf, al, be, ga, cn, shc, c1, c2q, nullptr);
+          else
+            K::template ssimPartials<Reciprocal::Exact>(s.mom + j * kChunk, kBlock * kChunk, s.sbuf, al, be, ga, cn, shc, c1, c2, nullptr);
+        } else if (p.fastRcp) {
+          K::template ssimValue<Reciprocal::Ftz>(s.mom + j * kChunk, kBlock * kChunk, s.sbuf, cn, shc, c1, c2q, nullptr);
         } else {
-          K::ssimValue(s.mom + j * kChunk, kBlock * kChunk, s.sbuf, cn, c1, c2, sum);
+          K::template ssimValue<Reciprocal::Exact>(s.mom + j * kChunk, kBlock * kChunk, s.sbuf, cn, shc, c1, c2, nullptr);
         }
+        if (sum) accumulateImpl(s.sbuf + lo, hi - lo, acc[j]);
       }
     }
     const std::size_t plane = std::size_t(b) * std::size_t(p.C) + std::size_t(c0 + ci);
     for (int j = 0; j < nb; ++j) {
-      if (a + j >= sumLo && a + j < sumHi) p.rowSums[plane * std::size_t(H) + std::size_t(a + j)] = combine(acc[j]);
+      if (a + j >= sumLo && a + j < sumHi)
+        p.rowSums[(plane * std::size_t(H) + std::size_t(a + j)) * std::size_t(p.nTiles) + std::size_t(tile)] = combine(acc[j]);
       if (Grad) {
-        const int W = p.W;
-        K::template hfilter<R>(partRow(j, 0), ring2Row(ci, a + j, 0), W, p.w);
-        K::template hfilter<R>(partRow(j, 1), ring2Row(ci, a + j, 1), W, p.w);
-        K::template hfilter<R>(partRow(j, 2), ring2Row(ci, a + j, 2), W, p.w);
+        const int gw = g1c - g0c;
+        K::template hfilter<R>(partRow(j, 0), ring2Row(ci, a + j, 0), gw, p.w);
+        K::template hfilter<R>(partRow(j, 1), ring2Row(ci, a + j, 1), gw, p.w);
+        K::template hfilter<R>(partRow(j, 2), ring2Row(ci, a + j, 2), gw, p.w);
       }
     }
   }
@@ -514,7 +611,8 @@ struct Band {
   // Grad rows [g, g+nb) of channel ci: vertical blur of alpha/beta/gamma (rows g-R .. g+nb-1+R
   // of the map are in ring2; others are zero) and the gradient.
   SSIM_ALWAYS_INLINE void gblock(int ci, int g, int nb) {
-    const int W = p.W;
+    const int W = g1c - g0c;  // this item's gradient columns
+    const std::size_t WS = p.WS;
     const float* rp[3][kSpan];
     for (int t = 0; t < kSpan; ++t) {
       const int a = g - R + t;
@@ -523,8 +621,8 @@ struct Band {
     }
     for (int j = 0; j < nb; ++j) {
       const std::size_t off = rowOff(ci, g + j);
-      loadRow(p, p.job->x, off, s.xg + std::size_t(j) * W);
-      loadRow(p, p.job->y, off, s.yg + std::size_t(j) * W);
+      loadRow(p, p.job->x, off, g0c, W, sh[ci].x, s.xg + std::size_t(j) * WS);
+      loadRow(p, p.job->y, off, g0c, W, sh[ci].y, s.yg + std::size_t(j) * WS);
     }
     const std::ptrdiff_t st = p.job->shape.pixStride();
     const float scale = p.gradScale;
@@ -533,9 +631,9 @@ struct Band {
       // Partial q of row j at gv + (q*kBlock + j)*kChunk.
       for (int q = 0; q < 3; ++q) K::template vfilter<R>(rp[q], x0, s.gv + q * kBlock * kChunk, kChunk, nb, cn, p.w);
       for (int j = 0; j < nb; ++j) {
-        const float* xv = s.xg + std::size_t(j) * W + x0;
-        const float* yv = s.yg + std::size_t(j) * W + x0;
-        float* const gradRow = p.job->grad + rowOff(ci, g + j);
+        const float* xv = s.xg + std::size_t(j) * WS + x0;
+        const float* yv = s.yg + std::size_t(j) * WS + x0;
+        float* const gradRow = p.job->grad + rowOff(ci, g + j) + std::ptrdiff_t(g0c) * st;
         if (st == 1) {
           K::gradient(s.gv + j * kChunk, kBlock * kChunk, xv, yv, gradRow + x0, cn, scale);
         } else {
@@ -554,7 +652,7 @@ struct Band {
       const int nb = std::min(kBlock, a1 - a);
       const int hNeed = std::min(a + nb + R, p.H);
       while (hNext < hNeed) hrow(hNext++);
-      if (a + nb < a1) prefetchArm(hNext, nc * ((p.nx + kChunk - 1) / kChunk));
+      if (a + nb < a1) prefetchArm(hNext, nc * ((n + kChunk - 1) / kChunk));
       for (int ci = 0; ci < nc; ++ci) ablock<false>(ci, a, nb, a0, a1);
     }
   }
@@ -645,19 +743,28 @@ void computeSsimCpu(const SsimJob& job, int threads) {
   p.R = std::max(pr.radius, 3);
   p.mr = mapRegion(sh, pr);
   p.nx = std::max(p.mr.x1 - p.mr.x0, 0);
-  p.nxS = rowStride(std::size_t(p.nx));
-  p.WS = rowStride(std::size_t(p.W));
-  p.padW = rowStride(std::size_t(p.W) + 2 * std::size_t(p.R));
+  p.wantValue = job.out != nullptr;
+  p.wantGrad = job.grad != nullptr;
+  {  // column tiles: at most kTileCols output columns per item (one tile up to 8K images)
+    const int cols = p.wantGrad ? p.W : p.nx;
+    p.nTiles = std::max(1, (cols + kTileCols - 1) / kTileCols);
+    p.TW = std::max(1, (cols + p.nTiles - 1) / p.nTiles);
+    const int mapCols = std::min(p.nx, p.wantGrad ? p.TW + 2 * p.R : p.TW);
+    const int gradCols = p.wantGrad ? p.TW : 0;
+    p.nxS = rowStride(std::size_t(mapCols));
+    p.WS = rowStride(std::size_t(gradCols));
+    p.padW = rowStride(std::size_t(mapCols) + 2 * std::size_t(p.R));
+    p.partS = rowStride(std::size_t(gradCols) + 2 * std::size_t(p.R));
+  }
   for (int k = 0; k <= kMaxRadius; ++k) p.w[k] = k <= pr.radius ? pr.taps[k] : 0.0f;
   p.c1 = pr.c1;
   p.c2 = pr.c2;
   p.inScale = pr.inputScale;
-  p.wantValue = job.out != nullptr;
-  p.wantGrad = job.grad != nullptr;
+  p.fastRcp = fastReciprocalInRange(p.c1, p.c2);
   const bool emptyMap = p.mr.y1 <= p.mr.y0 || p.mr.x1 <= p.mr.x0;
   const double mapCount = emptyMap ? 0.0 : double(p.mr.count());
   const double denom = double(p.C) * mapCount;
-  p.gradScale = emptyMap ? 0.0f : float(double(pr.valueScale) / denom);
+  p.gradScale = emptyMap ? 0.0f : float(double(pr.valueScale) * double(pr.gradFactor) / denom);
   p.rowSums = nullptr;
 
   if (emptyMap) {  // no map pixel ('valid' on an image smaller than the window): lib rejects this
@@ -669,7 +776,7 @@ void computeSsimCpu(const SsimJob& job, int threads) {
 
   std::vector<double> rowSums;
   if (p.wantValue) {
-    rowSums.assign(std::size_t(p.B) * std::size_t(p.C) * std::size_t(p.H), 0.0);
+    rowSums.assign(std::size_t(p.B) * std::size_t(p.C) * std::size_t(p.H) * std::size_t(p.nTiles), 0.0);
     p.rowSums = rowSums.data();
   }
 
@@ -686,7 +793,7 @@ void computeSsimCpu(const SsimJob& job, int threads) {
     while (p.G > 1 && std::size_t(p.G) * perChannel > (std::size_t(64) << 20)) --p.G;
   }
   const int groups = (p.C + p.G - 1) / p.G;        // channel groups per image
-  const int units = p.B * groups;                  // items before splitting rows into bands
+  const int units = p.B * groups * p.nTiles;       // items before splitting rows into bands
   const int rowLo = p.wantGrad ? 0 : p.mr.y0;
   const int rowHi = p.wantGrad ? p.H : p.mr.y1;
   const int rowsPerPlane = rowHi - rowLo;
@@ -710,7 +817,8 @@ void computeSsimCpu(const SsimJob& job, int threads) {
   items.reserve(std::size_t(units) * std::size_t(bands));
   for (int b = 0; b < p.B; ++b)
     for (int r = rowLo; r < rowHi; r += bandRows)
-      for (int c = 0; c < p.C; c += p.G) items.push_back(Item{b, c, std::min(p.G, p.C - c), r, std::min(r + bandRows, rowHi)});
+      for (int t = 0; t < p.nTiles; ++t)
+        for (int c = 0; c < p.C; c += p.G) items.push_back(Item{b, c, std::min(p.G, p.C - c), r, std::min(r + bandRows, rowHi), t});
   workers = std::max(1, std::min<int>(workers, int(items.size())));
 
   std::vector<Scratch> scratch(static_cast<std::size_t>(workers));
@@ -742,9 +850,11 @@ void computeSsimCpu(const SsimJob& job, int threads) {
     for (int b = 0; b < p.B; ++b) {
       double total = 0.0;
       for (int c = 0; c < p.C; ++c) {
-        const double* rs = rowSums.data() + std::size_t(b * p.C + c) * H;
+        const std::size_t T = std::size_t(p.nTiles);
+        const double* rs = rowSums.data() + std::size_t(b * p.C + c) * H * T;
         double planeSum = 0.0;
-        for (int a = p.mr.y0; a < p.mr.y1; ++a) planeSum += rs[a];
+        for (int a = p.mr.y0; a < p.mr.y1; ++a)
+          for (std::size_t t = 0; t < T; ++t) planeSum += rs[std::size_t(a) * T + t];
         total += planeSum;
       }
       job.out[b] = float(double(pr.valueOffset) + double(pr.valueScale) * (total / denom));

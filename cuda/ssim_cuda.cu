@@ -371,7 +371,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
     ba.vecInputs = planarRows && job.dtype == DType::F32 && aligned(job.x, 16) && aligned(job.y, 16) ? 1 : 0;
     ba.taps = fa.taps;
     ba.inputScale = p.inputScale;
-    ba.gradScale = float(double(p.valueScale) / denom);
+    ba.gradScale = float(double(p.valueScale) * double(p.gradFactor) / denom);
     backwardGrid = ba.work.ranges;
   }
   const BackwardArgs* bap = wantGrad ? &ba : nullptr;

@@ -35,6 +35,10 @@
 // E[xy], which is what keeps ssim(x, x) at 1. Four moments, not five (v7, bench/NOTES.md):
 // S needs E[x^2] and E[y^2] only through their sum (ssim_math.h, Moments4).
 //
+// Shifted moments (cuda/MATH.md): every loaded pixel is fma(v, inputScale, -shift), the shift
+// being the intensity of its plane's reference pixel (each thread loads its column's; threads
+// 0..3 put the strip's planes' in shared memory for the per-item terms); zero padding is -shift.
+//
 // Backward: the same strip walk over the three partial maps (alpha, beta, gamma: 33 registers
 // of shift register), then grad = scale * (G*alpha + 2 x G*beta + y G*gamma) per item.
 //
@@ -188,9 +192,13 @@ struct BackwardArgs {
   float gradScale;  // valueScale / (channels * mapCount)
 };
 
+// A stored value as an intensity minus the plane's shift (ssim_math.h, Shift): one fma.
 template <typename T>
-__device__ __forceinline__ float loadScaled(const T* __restrict__ p, long long off, float scale) {
-  return static_cast<float>(__ldg(p + off)) * scale;
+__device__ __forceinline__ float loadShifted(const T* __restrict__ p, long long off, float scale, float shift) {
+  return __fmaf_rn(static_cast<float>(__ldg(p + off)), scale, -shift);
+}
+__device__ __forceinline__ float loadShifted(const double* __restrict__ p, long long off, float scale, float shift) {
+  return __fsub_rn(toIntensity(__ldg(p + off), scale), shift);
 }
 
 // Folded symmetric filter of v around index c (compile-time after unrolling):
@@ -469,6 +477,32 @@ __device__ __forceinline__ long long firstPlaneOffset(const Args& a, const Segme
   return (long long)sg.b0 * a.imageElems + (long long)sg.ch0 * a.chanStride;
 }
 
+// The shift of plane p (element offset planeOff): its reference pixel's intensities.
+template <typename T, typename Args>
+__device__ __forceinline__ Shift planeShift(const Args& a, const T* xp, const T* yp, long long planeOff) {
+  const long long off =
+      planeOff + (long long)referenceRow(a.height) * a.rowStride + (long long)referenceCol(a.width) * a.pixStride;
+  return Shift{toIntensity(__ldg(xp + off), a.inputScale), toIntensity(__ldg(yp + off), a.inputScale)};
+}
+
+// Shifts of the planes a segment's strip touches (slot j: the strip's first plane + j), into
+// shared memory by threads 0 .. kSlots - 1; read per item after the segment's first barrier.
+template <typename T, typename Args>
+__device__ __forceinline__ void slotShifts(const Args& a, const T* xp, const T* yp, const Segment& sg, Shift* sref) {
+  const int tid = threadIdx.x;
+  if (tid < kSlots) {
+    const WorkLayout& w = a.work;
+    int l0;
+    const int p0 = planeOfColumn(w, sg.gx0, l0);
+    Shift sh{0.0f, 0.0f};
+    if (p0 + tid < w.nPack && sg.plane0 + p0 + tid < w.planes) {
+      const long long off = p0 + tid == 0 ? firstPlaneOffset(a, sg) : planeOffset(a, unsigned(sg.plane0 + p0 + tid));
+      sh = planeShift(a, xp, yp, off);
+    }
+    sref[tid] = sh;
+  }
+}
+
 // The columns of item column group `seg` of a segment, computed once per segment into a
 // shared table (scols) by threads 0..28; each thread then keeps its own items' mask and slot
 // in a register (loadItemBits), and only packed strips read `off` back per item (computed
@@ -494,12 +528,12 @@ __device__ __forceinline__ ItemColumns forwardColumns(const ForwardArgs& a, cons
 __device__ __forceinline__ ItemColumns backwardColumns(const BackwardArgs& a, const Segment& sg, int seg,
                                                        long long planeBase) {
   const WorkLayout& w = a.work;
-  int lc;
+  int lc, l0;
   const int pc = planeOfColumn(w, sg.gx0 + seg * kSegW, lc);
   ItemColumns ic;
   ic.off = 0;
   ic.mask = 0;
-  ic.slot = 0;
+  ic.slot = pc - planeOfColumn(w, sg.gx0, l0);  // the item's shift (sref)
   if (pc < w.nPack && sg.plane0 + pc < w.planes) {
     const long long base = pc == 0 ? planeBase : planeOffset(a, unsigned(sg.plane0 + pc));
     ic.off = base + (long long)lc * a.pixStride;
@@ -525,6 +559,7 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
   __shared__ __align__(16) ItemColumns scols[kSegs];
   __shared__ double sitem[kItems];  // packed: map sum of each item over the segment (owner only)
   __shared__ float sred[kWarps * kSlots];
+  __shared__ Shift sref[kSlots];  // the shifts of the strip's planes (slot order)
 
   const T* __restrict__ xp = static_cast<const T*>(a.x);
   const T* __restrict__ yp = static_cast<const T*>(a.y);
@@ -546,14 +581,19 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
       const InputColumn col = inputColumn(w, sg, a.width);
       const bool colOk = col.ok;
       long long colOff = 0;
-      if (colOk)
-        colOff = (col.p == 0 ? firstPlaneOffset(a, sg) : planeOffset(a, unsigned(col.plane))) +
-                 (long long)col.gx * a.pixStride;
+      // This column's shift: its plane's (padding too: zero padding becomes -shift).
+      Shift csh{0.0f, 0.0f};
+      if (tid < kInCols && col.p < w.nPack && col.plane < w.planes) {
+        const long long po = col.p == 0 ? firstPlaneOffset(a, sg) : planeOffset(a, unsigned(col.plane));
+        csh = planeShift(a, xp, yp, po);
+        if (colOk) colOff = po + (long long)col.gx * a.pixStride;
+      }
 
       // The segment's item columns, once per segment (packed, they divide by the pitch); each
       // thread keeps the bits of its own items in a register (read after the first barrier).
       const bool packed = w.nPack > 1;
       if (tid < kSegs) scols[tid] = forwardColumns(a, sg, tid);
+      slotShifts(a, xp, yp, sg, sref);
       int itemBits = 0;
       const long long mapBase = (long long)sg.plane0 * a.planeElems + w.regX0 + sg.gx0;  // not packed
 
@@ -568,11 +608,11 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
 #pragma unroll
           for (int j = 0; j < kRB; ++j) {
             const int gy = rb0 + kHalo + j;
-            float vx = 0.0f, vy = 0.0f;
+            float vx = -csh.x, vy = -csh.y;
             if (colOk && gy < a.height) {
               const long long off = colOff + (long long)gy * a.rowStride;
-              vx = loadScaled(xp, off, a.inputScale);
-              vy = loadScaled(yp, off, a.inputScale);
+              vx = loadShifted(xp, off, a.inputScale, csh.x);
+              vy = loadShifted(yp, off, a.inputScale, csh.y);
             }
             lx[j] = vx;
             ly[j] = vy;
@@ -587,11 +627,11 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
 #pragma unroll
       for (int k = 1; k < kWin; ++k) {
         const int gy = sg.gy0 - kHalo - 1 + k;
-        float vx = 0.0f, vy = 0.0f;
+        float vx = -csh.x, vy = -csh.y;
         if (colOk && unsigned(gy) < unsigned(a.height)) {
           const long long off = colOff + (long long)gy * a.rowStride;
-          vx = loadScaled(xp, off, a.inputScale);
-          vy = loadScaled(yp, off, a.inputScale);
+          vx = loadShifted(xp, off, a.inputScale, csh.x);
+          vy = loadShifted(yp, off, a.inputScale, csh.y);
         }
         rx[k] = vx;
         ry[k] = vy;
@@ -614,8 +654,8 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
           for (int j = 0; j < kRB; ++j) {
             // (Unconditional: skipping the multiplies for a scale of 1 took two copies of
             // lx, ly and 24 moves to merge them, more than the 24 multiplies.)
-            lx[j] = sstage[j * kThreads + tid] * a.inputScale;
-            ly[j] = sstage[(kRB + j) * kThreads + tid] * a.inputScale;
+            lx[j] = __fmaf_rn(sstage[j * kThreads + tid], a.inputScale, -csh.x);  // zero padding: -shift
+            ly[j] = __fmaf_rn(sstage[(kRB + j) * kThreads + tid], a.inputScale, -csh.y);
           }
         }
         // 1. Vertical pass: rows rb0 .. rb0 + kRB - 1 of this column.
@@ -652,6 +692,7 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
           const int gy = rb0 + row;
           if (gy >= sg.gyEnd) continue;
           if ((bits & 0xF) == 0) continue;  // a gap between packed planes, or past the edge
+          const Shift sh = sref[(bits >> 8) & 3];  // the item's plane
           const float* src = sm + row * kPitch + seg * kSegW;
           float mx[kSegW], my[kSegW], mss[kSegW], mxy[kSegW];
           filterItem(src + 0 * kBuf, taps, mx);
@@ -666,7 +707,7 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
             for (int j = 0; j < kSegW; ++j) {
               // Computed for all 4 (no branches), kept only inside the map.
               const Moments4 m{mx[j], my[j], mss[j], mxy[j]};
-              const PixelSsim ps = pixelSsimWithPartials<M>(m, a.c1, a.c2q);
+              const PixelSsim ps = pixelSsimWithPartials<M>(m, sh, a.c1, a.c2q);
               const bool in = rowInMap && (bits >> (4 + j)) & 1;
               s += in ? ps.s : 0.0f;
               al[j] = in ? ps.alpha : 0.0f;
@@ -693,7 +734,7 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
 #pragma unroll
             for (int j = 0; j < kSegW; ++j) {
               const Moments4 m{mx[j], my[j], mss[j], mxy[j]};
-              const float v = pixelSsimValue<M>(m, a.c1, a.c2q);  // computed for all 4: no branches
+              const float v = pixelSsimValue<M>(m, sh, a.c1, a.c2q);  // computed for all 4: no branches
               s += ((bits >> (4 + j)) & 1) ? v : 0.0f;
             }
           }
@@ -777,6 +818,7 @@ __global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKern
   __shared__ __align__(16) float sm[3 * kBuf];
   __shared__ __align__(16) float sstage[3 * kRB * kThreads];  // next batch's alpha, beta, gamma
   __shared__ __align__(16) ItemColumns scols[kSegs];
+  __shared__ Shift sref[kSlots];  // the forward's shifts of the strip's planes (slot order)
 
   const T* __restrict__ xp = static_cast<const T*>(a.x);
   const T* __restrict__ yp = static_cast<const T*>(a.y);
@@ -801,6 +843,7 @@ __global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKern
       const bool packed = w.nPack > 1;
       const long long planeBase = firstPlaneOffset(a, sg);
       if (tid < kSegs) scols[tid] = backwardColumns(a, sg, tid, planeBase);
+      slotShifts(a, xp, yp, sg, sref);
       int itemBits = 0;
 
       // The partial maps of a batch, staged asynchronously (stageBatchRows).
@@ -852,6 +895,8 @@ __global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKern
           // x and y first: their latency hides behind the three filters.
           const long long colOff0 = packed ? scols[seg].off : planeBase + (long long)(sg.gx0 + seg * kSegW) * a.pixStride;
           const long long off0 = colOff0 + (long long)gy * a.rowStride;
+          // x - sx, y - sy: the alpha map was taken with respect to the shifted moments.
+          const Shift sh = sref[(bits >> 8) & 3];
           float xv[kSegW], yv[kSegW];
           if (std::is_same<T, float>::value && a.vecInputs) {  // planar, width % 4 == 0, aligned
             const float4 x4 = __ldg(reinterpret_cast<const float4*>(reinterpret_cast<const float*>(xp) + off0));
@@ -860,15 +905,15 @@ __global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKern
             yv[0] = y4.x, yv[1] = y4.y, yv[2] = y4.z, yv[3] = y4.w;
 #pragma unroll
             for (int j = 0; j < kSegW; ++j) {
-              xv[j] *= a.inputScale;
-              yv[j] *= a.inputScale;
+              xv[j] = __fmaf_rn(xv[j], a.inputScale, -sh.x);
+              yv[j] = __fmaf_rn(yv[j], a.inputScale, -sh.y);
             }
           } else {
 #pragma unroll
             for (int j = 0; j < kSegW; ++j) {
               const bool in = (bits >> j) & 1;
-              xv[j] = in ? loadScaled(xp, off0 + j * a.pixStride, a.inputScale) : 0.0f;
-              yv[j] = in ? loadScaled(yp, off0 + j * a.pixStride, a.inputScale) : 0.0f;
+              xv[j] = in ? loadShifted(xp, off0 + j * a.pixStride, a.inputScale, sh.x) : 0.0f;
+              yv[j] = in ? loadShifted(yp, off0 + j * a.pixStride, a.inputScale, sh.y) : 0.0f;
             }
           }
           const float* src = sm + row * kPitch + seg * kSegW;

@@ -33,18 +33,24 @@ __global__ void ssimMapKernel(SsimJob job, MapGeometry g, float* map) {
   for (int b = blockIdx.z; b < g.batch; b += gridDim.z) {
     float total = 0.0f;
     for (int c = 0; c < g.channels; ++c) {
+      const long long plane = b * g.imageElems + c * g.chanStride;
+      // Shifted moments (ssim_math.h, Shift): the plane's reference pixel; padding is -shift.
+      const long long ri = plane + referenceRow(g.height) * g.rowStride + referenceCol(g.width) * g.pixStride;
+      const Shift sh{toIntensity(xs[ri], p.inputScale), toIntensity(ys[ri], p.inputScale)};
       Moments4 m{0.0f, 0.0f, 0.0f, 0.0f};
       for (int dy = -R; dy <= R; ++dy) {
         const int qy = py + dy;
-        if (qy < 0 || qy >= g.height) continue;
+        const bool rowIn = qy >= 0 && qy < g.height;
         const float wy = p.taps[dy < 0 ? -dy : dy];
         float rx = 0.0f, ry = 0.0f, rss = 0.0f, rxy = 0.0f;
         for (int dx = -R; dx <= R; ++dx) {
           const int qx = px + dx;
-          if (qx < 0 || qx >= g.width) continue;
-          const long long i = b * g.imageElems + c * g.chanStride + qy * g.rowStride + qx * g.pixStride;
-          const float xv = float(xs[i]) * p.inputScale;
-          const float yv = float(ys[i]) * p.inputScale;
+          float xv = -sh.x, yv = -sh.y;
+          if (rowIn && qx >= 0 && qx < g.width) {
+            const long long i = plane + qy * g.rowStride + qx * g.pixStride;
+            xv = toIntensity(xs[i], p.inputScale) - sh.x;
+            yv = toIntensity(ys[i], p.inputScale) - sh.y;
+          }
           const float w = p.taps[dx < 0 ? -dx : dx];
           rx += w * xv;
           ry += w * yv;
@@ -56,7 +62,7 @@ __global__ void ssimMapKernel(SsimJob job, MapGeometry g, float* map) {
         m.ss += wy * rss;
         m.xy += wy * rxy;
       }
-      total += pixelSsimValue(m, p.c1, p.c2);
+      total += pixelSsimValue(m, sh, p.c1, p.c2);
     }
     map[(long long)b * mw * mh + (long long)my * mw + mx] = total / float(g.channels);
   }

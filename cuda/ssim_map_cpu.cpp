@@ -40,16 +40,19 @@ void bandWork(const SsimJob& job, const T* xs, const T* ys, int b, int r0, int r
   for (int y = r0; y < r1; ++y) std::fill_n(band + std::size_t(y - region.y0) * mw, mw, 0.0f);
 
   for (int c = 0; c < s.channels; ++c) {
+    // Shifted moments (ssim_math.h, Shift); zero padding pads with -shift.
+    const std::size_t ri = s.offset(b, c, referenceRow(H), referenceCol(W));
+    const Shift sh{toIntensity(xs[ri], scale), toIntensity(ys[ri], scale)};
+    auto value = [&](const T* v, float shift, int yy, int x) {
+      return yy >= 0 && yy < H && x >= 0 && x < W ? toIntensity(v[s.offset(b, c, yy, x)], scale) - shift : -shift;
+    };
     for (int yy = h0; yy < h1; ++yy) {
       const std::size_t row = std::size_t(yy - h0) * W;
       for (int x = 0; x < W; ++x) {
         float mx = 0, my = 0, ss = 0, xy = 0;
-        const int k0 = std::max(-R, -x);
-        const int k1 = std::min(R, W - 1 - x);
-        for (int k = k0; k <= k1; ++k) {
-          const std::size_t i = s.offset(b, c, yy, x + k);
-          const float xv = float(xs[i]) * scale;
-          const float yv = float(ys[i]) * scale;
+        for (int k = -R; k <= R; ++k) {
+          const float xv = value(xs, sh.x, yy, x + k);
+          const float yv = value(ys, sh.y, yy, x + k);
           const float w = p.taps[k < 0 ? -k : k];
           mx += w * xv;
           my += w * yv;
@@ -62,21 +65,29 @@ void bandWork(const SsimJob& job, const T* xs, const T* ys, int b, int r0, int r
         hxy[row + x] = xy;
       }
     }
+    // A row outside the image: all padding.
+    float px = 0, py = 0, pss = 0, pxy = 0;
+    for (int k = -R; k <= R; ++k) {
+      const float w = p.taps[k < 0 ? -k : k];
+      px += w * -sh.x;
+      py += w * -sh.y;
+      pss += w * (mulRounded(sh.x, sh.x) + mulRounded(sh.y, sh.y));
+      pxy += w * mulRounded(sh.x, sh.y);
+    }
     for (int y = r0; y < r1; ++y) {
       float* out = band + std::size_t(y - region.y0) * mw;
-      const int k0 = std::max(-R, -y);
-      const int k1 = std::min(R, H - 1 - y);
       for (int x = region.x0; x < region.x1; ++x) {
         Moments4 m{0, 0, 0, 0};
-        for (int k = k0; k <= k1; ++k) {
-          const std::size_t i = std::size_t(y + k - h0) * W + x;
+        for (int k = -R; k <= R; ++k) {
+          const bool in = y + k >= 0 && y + k < H;
+          const std::size_t i = in ? std::size_t(y + k - h0) * W + x : 0;
           const float w = p.taps[k < 0 ? -k : k];
-          m.mx += w * hx[i];
-          m.my += w * hy[i];
-          m.ss += w * hss[i];
-          m.xy += w * hxy[i];
+          m.mx += w * (in ? hx[i] : px);
+          m.my += w * (in ? hy[i] : py);
+          m.ss += w * (in ? hss[i] : pss);
+          m.xy += w * (in ? hxy[i] : pxy);
         }
-        const float v = pixelSsimValue(m, p.c1, p.c2);
+        const float v = pixelSsimValue(m, sh, p.c1, p.c2);
         out[x - region.x0] += s.channels == 1 ? v : v * invC;
       }
     }

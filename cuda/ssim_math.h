@@ -19,7 +19,8 @@ inline void gaussianTaps(int radius, double sigma, float taps[kMaxRadius + 1]) {
   double w[kMaxRadius + 1] = {};
   double sum = 0.0;
   for (int k = 0; k <= radius; ++k) {
-    w[k] = std::exp(-double(k * k) / (2.0 * sigma * sigma));
+    const double t = double(k) / sigma;  // (k / sigma)^2: no 0 / 0 when sigma^2 underflows
+    w[k] = std::exp(-0.5 * t * t);
     sum += (k == 0 ? 1.0 : 2.0) * w[k];
   }
   for (int k = 0; k <= kMaxRadius; ++k) taps[k] = k <= radius ? float(w[k] / sum) : 0.0f;
@@ -155,27 +156,55 @@ inline bool fastReciprocalInRange(float c1, float c2) {
   return c1 >= 0x1p-124f && c2 >= 0x1p-124f && double(c1) * double(c2) >= 0x1p-122;
 }
 
-// The four terms of S = (A1 A2) / (B1 B2) at one pixel, a2 and b2 times q = termScale<M>().
-struct SsimTerms {
-  float a1, a2, b1, b2;
+// Cancellation-free moments (cuda/MATH.md, "Shifted moments"): both paths filter x - sx and
+// y - sy, where sx, sy are the intensities of one reference pixel of the channel plane
+// (planeReference), so that E[x^2] - E[x]^2 cancels only what the window's distance from the
+// reference puts into it, not the whole intensity. Variances and the covariance do not change;
+// the means are the filtered shifted means plus the shift. Zero padding pads with -shift.
+struct Shift {
+  float x, y;
 };
 
-// From the means, the summed variance s_xx + s_yy (unclamped) and E[xy]; c2q = q C2. With
-// p = mx my (rounded once):
-//   A1 = 2p + C1,   B1 = mx^2 + my^2 + C1 = A1 + (mx - my)^2,
-//   s_xx + s_yy = (E[x^2] + E[y^2] - 2p) - (mx - my)^2,   s_xy = E[xy] - p.
-// When x == y: mx - my = 0 and E[x^2] + E[y^2] = 2 E[xy] exactly, so B1 = A1 and
+// A stored value as an intensity (value times inputScale), rounded once: float64 data are
+// scaled in float64 first, so that data far outside float32's range still normalise.
+template <typename T>
+SSIM_HD float toIntensity(T v, float scale) {
+  return mulRounded(float(v), scale);
+}
+SSIM_HD float toIntensity(double v, float scale) { return float(v * double(scale)); }
+
+// The reference pixel of a plane: row height / 2, column width / 2.
+SSIM_HD int referenceRow(int height) { return height / 2; }
+SSIM_HD int referenceCol(int width) { return width / 2; }
+
+// The four terms of S = (A1 A2) / (B1 B2) at one pixel, a2 and b2 times q = termScale<M>();
+// mx, my: the means (unshifted), needed again by the partials.
+struct SsimTerms {
+  float a1, a2, b1, b2;
+  float mx, my;
+};
+
+// From the shifted means (ex, ey: E[x - sx], E[y - sy]), the shifted E[(x-sx)^2 + (y-sy)^2]
+// (sumSq) and E[(x-sx)(y-sy)] (exy); c2q = q C2. With p' = ex ey, d' = ex - ey (rounded once):
+//   s_xx + s_yy = (sumSq - 2p') - d'^2,   s_xy = exy - p',
+// and with the means mx = ex + sx, my = ey + sy, p = mx my, d = mx - my:
+//   A1 = 2p + C1,   B1 = mx^2 + my^2 + C1 = A1 + d^2.
+// When x == y (so sx == sy): ex == ey and sumSq = 2 exy exactly, so B1 = A1 and
 // s_xx + s_yy = 2 s_xy bit for bit, hence A2 = B2 and S = 1 (up to the reciprocal's ulp).
 template <Reciprocal M>
-SSIM_HD SsimTerms ssimTermsFromSum(float mx, float my, float sumSq, float exy, float c1, float c2q) {
+SSIM_HD SsimTerms ssimTermsFromSum(float ex, float ey, float sumSq, float exy, Shift sh, float c1, float c2q) {
   constexpr float q = termScale<M>();
-  const float p = mulRounded(mx, my);
-  const float dm = mx - my;
-  const float sumVar = clampBelowAtZero(mulAdd(-dm, dm, mulAdd(-2.0f, p, sumSq)));
+  const float ps = mulRounded(ex, ey);
+  const float ds = ex - ey;
+  const float sumVar = clampBelowAtZero(mulAdd(-ds, ds, mulAdd(-2.0f, ps, sumSq)));
   // Cauchy-Schwarz bounds the covariance by (sxx + syy) / 2. Rounding can break that where a
   // variance was clamped (flat windows): then A2 > B2 and ssim(x, x) drifts below 1.
-  const float sxy = clampToBound(exy - p, 0.5f * sumVar);
+  const float sxy = clampToBound(exy - ps, 0.5f * sumVar);
   SsimTerms t;
+  t.mx = ex + sh.x;
+  t.my = ey + sh.y;
+  const float p = mulRounded(t.mx, t.my);
+  const float dm = t.mx - t.my;
   t.a1 = mulAdd(2.0f, p, c1);
   t.a2 = mulAdd(2.0f * q, sxy, c2q);
   t.b1 = mulAdd(dm, dm, t.a1);
@@ -184,51 +213,83 @@ SSIM_HD SsimTerms ssimTermsFromSum(float mx, float my, float sumSq, float exy, f
 }
 
 template <Reciprocal M>
-SSIM_HD SsimTerms ssimTerms(const Moments4& m, float c1, float c2q) {
-  return ssimTermsFromSum<M>(m.mx, m.my, m.ss, m.xy, c1, c2q);
+SSIM_HD SsimTerms ssimTerms(const Moments4& m, Shift sh, float c1, float c2q) {
+  return ssimTermsFromSum<M>(m.mx, m.my, m.ss, m.xy, sh, c1, c2q);
 }
 
 // Five moments: the same arithmetic on E[x^2] + E[y^2] (summed after filtering, so ssim(x, x)
 // stays exact: E[x^2] == E[y^2] == E[xy] there).
 template <Reciprocal M>
-SSIM_HD SsimTerms ssimTerms(const Moments& m, float c1, float c2q) {
-  return ssimTermsFromSum<M>(m.mx, m.my, m.xx + m.yy, m.xy, c1, c2q);
+SSIM_HD SsimTerms ssimTerms(const Moments& m, Shift sh, float c1, float c2q) {
+  return ssimTermsFromSum<M>(m.mx, m.my, m.xx + m.yy, m.xy, sh, c1, c2q);
 }
 
 // S from its terms: one reciprocal, no division (the GPU's is approximate: 1 ulp); q cancels.
+// Exact: two reciprocals, (A1 / B1) (A2 / B2): B1 >= C1 and B2 >= C2 are normal numbers, but
+// their product need not be (C1 C2 < 2^-122, e.g. all-zero windows with tiny k1, k2).
 template <Reciprocal M>
 SSIM_HD float ssimFromTerms(const SsimTerms& t) {
+  if constexpr (M == Reciprocal::Exact) return clampAboveAtOne((t.a1 * reciprocal<M>(t.b1)) * (t.a2 * reciprocal<M>(t.b2)));
   return clampAboveAtOne((t.a1 * t.a2) * reciprocal<M>(t.b1 * t.b2));
 }
 
-// With inv = 1 / (q B1 B2):  S = a1 a2 inv,  dS/dE[x] = 2q inv (my (A2 - A1) - mx S (B2 - B1)),
-// dS/dE[x^2] = -S / B2 = -q S (b1 inv),  dS/dE[xy] = 2q a1 inv  (A2 = a2 / q, B2 = b2 / q).
+// The partials with respect to the moments of the shifted x (what the backward blurs: its
+// gradient formula then takes x - sx too): with inv = 1 / (q B1 B2),
+//   S = a1 a2 inv,  beta = dS/dE[x'^2] = -q S b1 inv,  gamma = dS/dE[x'y'] = 2q a1 inv,
+//   alpha' = dS/dE[x'] = 2 inv (my a2 - mx S b2) - 2 E[x'] beta - E[y'] gamma
+// (alpha of cuda/MATH.md with the variance terms taken at the shifted means: for a flat
+// window E[x'] = E[y'] = 0 and no large terms cancel, here or in the backward).
 template <Reciprocal M>
-SSIM_HD PixelSsim partialsFromTerms(const SsimTerms& t, float mx, float my) {
+SSIM_HD PixelSsim partialsFromTerms(const SsimTerms& t, float ex, float ey) {
+  if constexpr (M == Reciprocal::Exact) {  // q = 1; no product of B1 and B2 (see ssimFromTerms)
+    const float r1 = reciprocal<M>(t.b1), r2 = reciprocal<M>(t.b2);
+    const float l1 = t.a1 * r1, l2 = t.a2 * r2;  // A1 / B1, A2 / B2
+    const float s = l1 * l2;
+    PixelSsim r;
+    r.s = clampAboveAtOne(s);
+    r.beta = -s * r2;
+    r.gamma = 2.0f * l1 * r2;
+    const float lead = (2.0f * r1) * mulAdd(t.my, l2, -(t.mx * s));
+    r.alpha = mulAdd(-2.0f * ex, r.beta, mulAdd(-ey, r.gamma, lead));
+    return r;
+  }
   constexpr float q = termScale<M>();
   const float inv = reciprocal<M>(t.b1 * t.b2);
   const float s = t.a1 * t.a2 * inv;
   PixelSsim r;
   r.s = clampAboveAtOne(s);
-  r.alpha = (2.0f * q) * inv * (my * mulAdd(t.a2, 1.0f / q, -t.a1) - mx * s * mulAdd(t.b2, 1.0f / q, -t.b1));
   r.beta = (-q * s) * (t.b1 * inv);
   r.gamma = (2.0f * q) * t.a1 * inv;
+  const float lead = (2.0f * inv) * mulAdd(t.my, t.a2, -(t.mx * s) * t.b2);
+  r.alpha = mulAdd(-2.0f * ex, r.beta, mulAdd(-ey, r.gamma, lead));
   return r;
 }
 
-// c2q = termScale<M>() * C2 (C2 itself for the CPU and Reciprocal::Exact).
+// c2q = termScale<M>() * C2 (C2 itself for the CPU and Reciprocal::Exact). m: moments of the
+// shifted data; sh: the shift ({0, 0}: plain moments).
+template <Reciprocal M = Reciprocal::Exact, typename Mom>
+SSIM_HD float pixelSsimValue(const Mom& m, Shift sh, float c1, float c2q) {
+  return ssimFromTerms<M>(ssimTerms<M>(m, sh, c1, c2q));
+}
+
+template <Reciprocal M = Reciprocal::Exact, typename Mom>
+SSIM_HD PixelSsim pixelSsimWithPartials(const Mom& m, Shift sh, float c1, float c2q) {
+  return partialsFromTerms<M>(ssimTerms<M>(m, sh, c1, c2q), m.mx, m.my);
+}
+
 template <Reciprocal M = Reciprocal::Exact, typename Mom>
 SSIM_HD float pixelSsimValue(const Mom& m, float c1, float c2q) {
-  return ssimFromTerms<M>(ssimTerms<M>(m, c1, c2q));
+  return pixelSsimValue<M>(m, Shift{0.0f, 0.0f}, c1, c2q);
 }
 
 template <Reciprocal M = Reciprocal::Exact, typename Mom>
 SSIM_HD PixelSsim pixelSsimWithPartials(const Mom& m, float c1, float c2q) {
-  return partialsFromTerms<M>(ssimTerms<M>(m, c1, c2q), m.mx, m.my);
+  return pixelSsimWithPartials<M>(m, Shift{0.0f, 0.0f}, c1, c2q);
 }
 
 // Gradient at one pixel from the Gaussian-blurred partial maps (G*alpha, G*beta, G*gamma),
-// the pixel's own intensities and the factor d(reported value)/d(mean map).
+// the pixel's own shifted intensities (x - sx, y - sy: the shift of the forward) and the
+// factor d(reported value)/d(mean map).
 SSIM_HD float pixelGradient(float gAlpha, float gBeta, float gGamma, float x, float y, float scale) {
   return scale * (gAlpha + 2.0f * x * gBeta + y * gGamma);
 }

@@ -75,6 +75,8 @@ struct SsimParams {
   bool valid = false;                  // false: 'same' (zero padding, whole map); true: crop by radius
   float valueOffset = 0.0f;            // reported value = valueOffset + valueScale * mean SSIM
   float valueScale = 1.0f;             // the gradient is scaled by valueScale too
+  float gradFactor = 1.0f;             // and by gradFactor: 1 / dataRange for float data
+                                       //   (normalised by inputScale), 1 for integer data
 };
 
 // One call: the inputs, what to compute, where to write it.

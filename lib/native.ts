@@ -67,6 +67,8 @@ export interface NativeJob {
   c1: number;
   c2: number;
   inputScale: number;
+  /** Extra factor on the gradient: 1 / dataRange for float data (normalised by inputScale), 1 for integer data. */
+  gradFactor: number;
   valid: boolean;
   valueOffset: number;
   valueScale: number;

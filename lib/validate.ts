@@ -63,6 +63,23 @@ function positiveOption(value: unknown, name: string, fallback: number, max = Nu
   return value;
 }
 
+/** A number in [min, max] (default `fallback`): the range where the float32 kernels stay finite and accurate. */
+function rangeOption(value: unknown, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw optionError(`number in [${min}, ${max}]`, name, value, true);
+  if (!(value >= min && value <= max)) throw optionError(`number in [${min}, ${max}]`, name, value, false);
+  return value;
+}
+
+// k >= 1e-18 keeps C = k^2 (>= 1e-36) a normal float32 number, and 1 / C2 and 2 / C2 (the
+// partials' bounds) finite (cuda/MATH.md); k <= 1e4 keeps A1 A2 and B1 B2 far from overflow for
+// data in [0, dataRange].
+const K_MIN = 1e-18;
+const K_MAX = 1e4;
+// Float data are divided by dataRange (inputScale = 1 / dataRange must be a normal float32).
+const RANGE_MIN = 1e-30;
+const RANGE_MAX = 1e30;
+
 /**
  * Two job operands share memory (outputs must not alias inputs or each other). Read through the
  * intrinsic getters, not the arrays' own (overridable) properties; the addon checks again by
@@ -199,13 +216,20 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
     throw optionError('one of 7, 9, 11', 'opts.windowSize', windowSize, typeof windowSize !== 'number');
   }
   const sigma = positiveOption(o.sigma, 'opts.sigma', 1.5, 1e30); // the addon's limit
-  const k1 = positiveOption(o.k1, 'opts.k1', 0.01);
-  const k2 = positiveOption(o.k2, 'opts.k2', 0.03);
-  const dataRange = positiveOption(o.dataRange, 'opts.dataRange', 1);
-  const inputScale = INPUT_SCALE[dtype];
-  if (inputScale !== 1 && dataRange !== 1) {
-    throw optionError(`1 (${dtype} data are normalised to [0, 1])`, 'opts.dataRange', dataRange, false);
+  const k1 = rangeOption(o.k1, 'opts.k1', 0.01, K_MIN, K_MAX);
+  const k2 = rangeOption(o.k2, 'opts.k2', 0.03, K_MIN, K_MAX);
+  const intScale = INPUT_SCALE[dtype];
+  let dataRange: number;
+  if (intScale !== 1) {
+    dataRange = positiveOption(o.dataRange, 'opts.dataRange', 1);
+    if (dataRange !== 1) throw optionError(`1 (${dtype} data are normalised to [0, 1])`, 'opts.dataRange', dataRange, false);
+  } else {
+    dataRange = rangeOption(o.dataRange, 'opts.dataRange', 1, RANGE_MIN, RANGE_MAX);
   }
+  // Float data are normalised too (x / dataRange, C = k^2), so that the float32 moments neither
+  // underflow nor overflow whatever the scale; the gradient takes the 1 / dataRange back.
+  const inputScale = intScale !== 1 ? intScale : 1 / dataRange;
+  const gradFactor = intScale !== 1 ? 1 : inputScale;
   const padding = o.padding;
   if (padding !== undefined && padding !== 'same' && padding !== 'valid') {
     throw optionError("one of 'same', 'valid'", 'opts.padding', padding, typeof padding !== 'string');
@@ -272,8 +296,6 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
   }
 
   const scale = spec.dssim ? (divideByTwo === true ? -0.5 : -1) : 1;
-  const c1 = k1 * dataRange;
-  const c2 = k2 * dataRange;
   return {
     backend,
     device,
@@ -287,9 +309,10 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
     layout,
     windowSize,
     sigma,
-    c1: c1 * c1,
-    c2: c2 * c2,
+    c1: k1 * k1,
+    c2: k2 * k2,
     inputScale,
+    gradFactor,
     valid,
     valueOffset: spec.dssim ? -scale : 0,
     valueScale: scale,

@@ -14,6 +14,7 @@ const { assertClose, assertRelL2, assertSameArray, assertAllFinite, expectThrow,
 const { valueCases, gradientCases, build, checkValues, checkGradients, checkValueType, valueTol, VALUE_TOL, GRAD_TOL } = require('./helpers/cases');
 const ref = require('./reference');
 const { runChild, expectClean } = require('./helpers/child');
+const accuracy = require('./helpers/accuracy');
 
 const info = pkg.tryBackendInfo();
 const gpu = !!(info && info.cuda && info.cuda.available);
@@ -68,6 +69,39 @@ describe(`gpu: CUDA backend${gpu ? ` (${info.cuda.devices.map((d) => `${d.name} 
         assertRelL2(g, cpu, GRAD_TOL, `cuda vs cpu gradient ${t.desc}`);
       });
     }
+  });
+
+  // Shifted moments (per-plane reference pixel) in the forward, backward and map kernels:
+  // flat, near-flat, saturated, tiny-variance, extreme-scale inputs; packed narrow planes,
+  // interleaved and planar layouts, batches (helpers/accuracy.js).
+  describe(`accuracy (cuda): flat and extreme inputs (|value - ref| <= ${accuracy.VALUE_TOL}, gradient rel. L2 <= ${accuracy.GRAD_TOL})`, function () {
+    for (const c of accuracy.CASES) {
+      it(c.title, function () {
+        if (!gpu) this.skip();
+        const rng = testRng(this);
+        for (let k = 0; k < 6; k++) accuracy.checkCase(pkg.api(), c.make(rng), 'cuda');
+      });
+    }
+    it('device inputs: flat uint8 and float64 planes at random levels, values and gradients', function () {
+      if (!gpu) this.skip();
+      const rng = testRng(this);
+      const api = pkg.api();
+      for (const Ctor of [Uint8Array, Float64Array, Uint16Array]) {
+        const top = Ctor === Uint8Array ? 255 : Ctor === Uint16Array ? 65535 : 1;
+        const lv = () => (top === 1 ? rng.next() : rng.int(0, top));
+        const a = [lv(), lv(), lv()];
+        const b = [lv(), a[1], lv()];
+        const t = accuracy.pair(rng.int(120, 300), rng.int(20, 60), 3, (p) => a[p], (p) => b[p], Ctor, rng.pick(['hwc', 'chw']));
+        const what = `${Ctor.name} ${t.x.width}x${t.x.height} ${t.x.layout} ${a} / ${b}`;
+        const out = dev(api, poisoned(1));
+        const grad = dev(api, poisoned(t.x.data.length));
+        api.ssimWithGradientInto(out, grad, { ...onDevice(api, t.x), batch: 1 }, { ...onDevice(api, t.y), batch: 1 });
+        assertClose(out.toHost()[0], ref.ssimRef(t.x, t.y)[0], accuracy.VALUE_TOL, `value ${what}`);
+        const g = grad.toHost();
+        assertAllFinite(g, `grad ${what}`);
+        accuracy.assertGradient(g, ref.ssimGradientRef(t.x, t.y), 3 * t.x.width * t.x.height, `gradient ${what}`);
+      }
+    });
   });
 
   describe('DeviceArray', function () {
