@@ -66,6 +66,7 @@ void own(ParsedJob& j, OwnedHost& host, napi_env env) {
   host.input(env, j.y);
   host.output(env, j.out);
   host.output(env, j.grad);
+  host.pin(j.workspace);
 }
 
 void runCpu(ParsedJob& j) {

@@ -87,13 +87,19 @@ void DeviceBuffer::release(Napi::Env* env) {
   }
 }
 
+void DeviceBuffer::unpin(napi_env env) {
+  if (--pins_ > 0 || !freeRequested_) return;
+  Napi::Env e(env);
+  release(&e);
+}
+
 void DeviceBuffer::requireLive(const char* what) const {
-  if (!ptr_) throw CodedError("ERR_SSIM_DISPOSED", std::string("Cannot ") + what + " a disposed device array");
+  if (freed()) throw CodedError("ERR_SSIM_DISPOSED", std::string("Cannot ") + what + " a disposed device array");
 }
 
 Napi::Value DeviceBuffer::GetByteLength(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(bytes_)); }
 Napi::Value DeviceBuffer::GetDevice(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), device_); }
-Napi::Value DeviceBuffer::GetFreed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), ptr_ == nullptr); }
+Napi::Value DeviceBuffer::GetFreed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), freed()); }
 
 // Both directions wait for the copy: an upload's source is JS memory that may change as soon as
 // we return, and a download's destination is read by JS right after.
@@ -132,6 +138,10 @@ void DeviceBuffer::Zero(const Napi::CallbackInfo& info) {
 
 void DeviceBuffer::Free(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (pins_ > 0) {
+    freeRequested_ = true;  // a promise call still uses it: the last one to settle frees it
+    return;
+  }
 #if CUDA_SSIM_WITH_CUDA
   if (ptr_) {
     // Work already queued on the stream may still read this buffer.

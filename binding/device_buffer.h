@@ -21,7 +21,14 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   void* data() const { return ptr_; }
   std::size_t byteLength() const { return bytes_; }
   int device() const { return device_; }
-  bool freed() const { return ptr_ == nullptr; }
+  // Freed for JS (free() was called or the memory is gone); the memory itself may outlive this
+  // while promise calls that use it are in flight (pin).
+  bool freed() const { return ptr_ == nullptr || freeRequested_; }
+
+  // JS thread. A promise call pins the buffers it uses from queueing until it settles: free()
+  // meanwhile only marks the buffer freed, and the memory goes when the last such call unpins.
+  void pin() { ++pins_; }
+  void unpin(napi_env env);
 
  private:
   Napi::Value GetByteLength(const Napi::CallbackInfo& info);
@@ -39,6 +46,8 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   std::size_t bytes_ = 0;
   int device_ = 0;
   bool reported_ = false;  // external memory reported to V8
+  int pins_ = 0;           // promise calls in flight that use this buffer (JS thread only)
+  bool freeRequested_ = false;
 };
 
 }  // namespace cudassim

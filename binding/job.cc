@@ -293,7 +293,14 @@ HostBlock takeHostBlock(std::size_t bytes) { return HostBlockCache::instance().t
 
 OwnedHost::~OwnedHost() = default;
 
+void OwnedHost::pin(const Operand& op) {
+  if (!op.device) return;
+  op.device->pin();
+  pinned_.push_back(op.device);
+}
+
 void OwnedHost::input(napi_env, Operand& op) {
+  pin(op);
   if (!op.host) return;
   HostBlock copy = takeHostBlock(op.bytes);
   std::memcpy(copy.get(), op.host, op.bytes);
@@ -302,6 +309,7 @@ void OwnedHost::input(napi_env, Operand& op) {
 }
 
 void OwnedHost::output(napi_env env, Operand& op) {
+  pin(op);
   if (!op.host) return;
   Output out;
   out.data = takeHostBlock(op.bytes);
@@ -339,6 +347,8 @@ void OwnedHost::release(napi_env env) noexcept {
     if (out.view) napi_delete_reference(env, out.view);
     out.view = nullptr;
   }
+  for (DeviceBuffer* b : pinned_) b->unpin(env);
+  pinned_.clear();
 }
 
 Napi::Promise queueJob(Napi::Env env, Napi::Object keepAlive, std::function<void()> work, std::unique_ptr<OwnedHost> host,

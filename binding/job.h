@@ -85,12 +85,15 @@ class OwnedHost {
   OwnedHost& operator=(const OwnedHost&) = delete;
   ~OwnedHost();
 
-  // JS thread. Host operands only (device and absent ones are left as they are); op then points here.
+  // JS thread. A host operand is copied (input) or given a block (output) and op then points
+  // there; a device operand is pinned until release (DeviceBuffer::pin); absent ones are skipped.
   void input(napi_env env, Operand& op);
   void output(napi_env env, Operand& op);
+  // JS thread: pins a device operand (e.g. the workspace) for the call's life.
+  void pin(const Operand& op);
   // JS thread, after the work: copies the outputs back; the error (nothing copied) if one went away.
   std::unique_ptr<CodedError> deliver(napi_env env) noexcept;
-  // JS thread: drops the references to the caller's output arrays.
+  // JS thread: drops the references to the caller's output arrays, unpins the device buffers.
   void release(napi_env env) noexcept;
 
  private:
@@ -102,6 +105,7 @@ class OwnedHost {
   };
   std::vector<HostBlock> inputs_;
   std::vector<Output> outputs_;
+  std::vector<DeviceBuffer*> pinned_;
 };
 
 // Queues `work` on a libuv worker; the promise resolves when it returned and `host` delivered the

@@ -497,6 +497,33 @@ describe(`gpu: CUDA backend${gpu ? ` (${info.cuda.devices.map((d) => `${d.name} 
       assert.ok(r.untouched, 'the call wrote into memory that belongs to the new owner');
     });
 
+    it('device arrays and a workspace disposed while promise calls use them: the calls finish right, the memory goes after they settle', async function () {
+      if (!gpu) this.skip();
+      const { DeviceArray, Workspace, deviceCounters } = pkg.api();
+      const P = pkg.promises();
+      const rng = testRng(this.test.title);
+      const w = 1920, h = 1080, c = 3, n = w * h * c;
+      const hx = Float32Array.from({ length: n }, () => rng());
+      const hy = Float32Array.from(hx, (v) => Math.min(1, Math.max(0, v + 0.2 * (rng() - 0.5))));
+      const want = pkg.api().dssimWithGradient({ data: hx, width: w, height: h, channels: c }, { data: hy, width: w, height: h, channels: c }, { backend: 'cpu' });
+      const before = deviceCounters().bytesInUse;
+      const x = DeviceArray.from(hx), y = DeviceArray.from(hy), grad = DeviceArray.alloc('float32', n);
+      const ws = Workspace.for({ width: w, height: h, channels: c }, { backend: 'cuda' });
+      const out = new Float32Array(1).fill(NaN);
+      const calls = [];
+      for (let i = 0; i < 4; i++) {
+        calls.push(P.dssimWithGradientInto(out, grad, { data: x, width: w, height: h, channels: c }, { data: y, width: w, height: h, channels: c }, { workspace: ws }));
+      }
+      x.dispose(); y.dispose(); ws.dispose();  // before the worker has launched the kernels
+      assert.ok(x.disposed && y.disposed);
+      assert.throws(() => x.toHost(), { code: 'ERR_SSIM_DISPOSED' });
+      await Promise.all(calls);
+      assertClose(out[0], want.value, 2e-6, 'dssim after dispose');
+      assertRelL2(grad.toHost(), want.gradient, 1e-4, 'gradient after dispose');
+      grad.dispose();
+      assert.strictEqual(deviceCounters().bytesInUse, before, 'device memory of the disposed arrays not freed after the calls settled');
+    });
+
     it('terminating a worker thread with CUDA promise calls in flight (host and device arrays) ends only the worker', function () {
       if (!gpu) this.skip();
       const r = expectClean(runChild(CHILD + `
