@@ -6,7 +6,8 @@ import { constants as bufferConstants } from 'node:buffer';
 import * as os from 'node:os';
 import { nativeInfo } from '../backend';
 import { expected, optionError } from '../errors';
-import { resolveCall } from '../validate';
+import { parseBackend } from '../parse/backend';
+import { parseMetricOptions } from '../parse/options';
 import { Channel } from './channel';
 import { decodeFile, DecodeError, DEFAULT_MAX_FILE_SIZE, widen, type DecodedImage } from './decode';
 import { LocalLane, WorkerLane, type Batch, type Lane, type MetricOptions } from './lanes';
@@ -59,9 +60,6 @@ function maxFileSize(value: unknown): number {
   return value;
 }
 
-// A tiny image that any window fits: resolveCall() checks the metric options exactly as ssim() would.
-const PROBE = Object.freeze({ data: new Float32Array(121), width: 11, height: 11 });
-
 function settings(o: EvaluateOptions): Settings {
   if (typeof o !== 'object' || o === null) throw expected('ERR_SSIM_INVALID_ARGUMENT', 'an options object', 'options', o);
   const metric: MetricOptions = {
@@ -73,8 +71,8 @@ function settings(o: EvaluateOptions): Settings {
     backend: o.backend,
     device: o.device,
   };
-  const job = resolveCall({ name: 'evaluate', dssim: false, value: true, gradient: false, into: false }, PROBE, PROBE, metric, undefined, undefined);
-  metric.backend = job.backend; // resolved once: 'auto' and CUDA_SSIM_BACKEND read here
+  parseMetricOptions(metric); // checked exactly as ssim() checks them
+  metric.backend = parseBackend(metric, null).backend; // resolved once: 'auto' and CUDA_SSIM_BACKEND read here
   const color = o.color ?? 'rgb';
   if (color !== 'rgb' && color !== 'luma') throw optionError("one of 'rgb', 'luma'", 'options.color', color, typeof color !== 'string');
   const devices = o.devices;
