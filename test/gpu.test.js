@@ -501,10 +501,10 @@ describe(`gpu: CUDA backend${gpu ? ` (${info.cuda.devices.map((d) => `${d.name} 
       if (!gpu) this.skip();
       const { DeviceArray, Workspace, deviceCounters } = pkg.api();
       const P = pkg.promises();
-      const rng = testRng(this.test.title);
+      const rng = testRng(this);
       const w = 1920, h = 1080, c = 3, n = w * h * c;
-      const hx = Float32Array.from({ length: n }, () => rng());
-      const hy = Float32Array.from(hx, (v) => Math.min(1, Math.max(0, v + 0.2 * (rng() - 0.5))));
+      const hx = Float32Array.from({ length: n }, () => rng.next());
+      const hy = Float32Array.from(hx, (v) => Math.min(1, Math.max(0, v + 0.2 * (rng.next() - 0.5))));
       const want = pkg.api().dssimWithGradient({ data: hx, width: w, height: h, channels: c }, { data: hy, width: w, height: h, channels: c }, { backend: 'cpu' });
       const before = deviceCounters().bytesInUse;
       const x = DeviceArray.from(hx), y = DeviceArray.from(hy), grad = DeviceArray.alloc('float32', n);
