@@ -4,7 +4,9 @@
 
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { nativeInfo } from '../backend';
 import { asyncFunction } from '../compute';
+import { optionError } from '../errors';
 import { ssimMapAsync } from '../map';
 import type { AsyncValueFunction, SsimOptions } from '../types';
 
@@ -103,4 +105,18 @@ export class WorkerLane implements Lane {
   async close(): Promise<void> {
     await this.#worker.terminate();
   }
+}
+
+/** The lanes of a run: one per device with `devices` (CUDA), else one in-process lane. */
+export function makeLanes(metric: MetricOptions, maps: boolean, devices: 'all' | number[] | undefined): Lane[] {
+  if (devices === undefined) return [new LocalLane(metric, maps)];
+  if (metric.backend === 'cpu') {
+    // The CPU path already uses every core; an explicit list gives one CPU worker per entry (tests).
+    if (devices === 'all') return [new LocalLane(metric, maps)];
+    return devices.map(() => new WorkerLane({ ...metric, device: undefined }, maps));
+  }
+  const indices = devices === 'all' ? nativeInfo().devices.map((d) => d.index) : devices;
+  const known = new Set(nativeInfo().devices.map((d) => d.index));
+  for (const d of indices) if (!known.has(d)) throw optionError(`device indices among ${[...known].join(', ') || '(none)'}`, 'options.devices', devices, false);
+  return indices.map((device) => new WorkerLane({ ...metric, device }, maps));
 }
