@@ -88,9 +88,19 @@ export interface ValueAndGradient<V, G> {
 type Opts = SsimOptions;
 type DeviceF32 = DeviceArray<'float32'>;
 
+/**
+ * The gradient of a call on `x`: a float32 DeviceArray for device data, a Float32Array for host
+ * data (both possible when x's type allows both).
+ */
+export type GradientOf<X extends ImageBatch> = X extends DeviceImage ? DeviceF32 : X extends HostImage ? Float32Array : Float32Array | DeviceF32;
+
+// Values follow `batch`: with `batch` on x or y (even 1), a Float32Array of one value per image;
+// without it on both, a number; both possible when a type allows `batch` (`batch?: number`).
+
 /** `ssim` / `dssim`: a number without `batch`, else a Float32Array of `batch` values. */
 export interface ValueFunction {
   (x: BatchedImage, y: ImageBatch, opts?: Opts): Float32Array;
+  (x: ImageBatch, y: BatchedImage, opts?: Opts): Float32Array;
   (x: SingleImage, y: SingleImage, opts?: Opts): number;
   (x: ImageBatch, y: ImageBatch, opts?: Opts): number | Float32Array;
 }
@@ -102,15 +112,12 @@ export interface GradientFunction {
   (x: ImageBatch, y: ImageBatch, opts?: Opts): Float32Array | DeviceF32;
 }
 
-/** `ssimWithGradient` / `dssimWithGradient`. */
+/** `ssimWithGradient` / `dssimWithGradient`: the value as {@link ValueFunction}, the gradient as {@link GradientFunction}. */
 export interface WithGradientFunction {
-  (x: BatchedImage & DeviceImage, y: ImageBatch, opts?: Opts): ValueAndGradient<Float32Array, DeviceF32>;
-  (x: BatchedImage & HostImage, y: ImageBatch, opts?: Opts): ValueAndGradient<Float32Array, Float32Array>;
-  (x: SingleImage & DeviceImage, y: SingleImage, opts?: Opts): ValueAndGradient<number, DeviceF32>;
-  (x: SingleImage & HostImage, y: SingleImage, opts?: Opts): ValueAndGradient<number, Float32Array>;
-  (x: DeviceImage, y: ImageBatch, opts?: Opts): ValueAndGradient<number | Float32Array, DeviceF32>;
-  (x: HostImage, y: ImageBatch, opts?: Opts): ValueAndGradient<number | Float32Array, Float32Array>;
-  (x: ImageBatch, y: ImageBatch, opts?: Opts): ValueAndGradient<number | Float32Array, Float32Array | DeviceF32>;
+  <X extends BatchedImage>(x: X, y: ImageBatch, opts?: Opts): ValueAndGradient<Float32Array, GradientOf<X>>;
+  <X extends ImageBatch>(x: X, y: BatchedImage, opts?: Opts): ValueAndGradient<Float32Array, GradientOf<X>>;
+  <X extends SingleImage>(x: X, y: SingleImage, opts?: Opts): ValueAndGradient<number, GradientOf<X>>;
+  <X extends ImageBatch>(x: X, y: ImageBatch, opts?: Opts): ValueAndGradient<number | Float32Array, GradientOf<X>>;
 }
 
 /** `ssimInto` / `dssimInto`: writes `batch` values (1 without batch) into `out`, returns `out`. */
@@ -131,6 +138,7 @@ export type WithGradientIntoFunction = <O extends OutputArray, G extends OutputA
 /** `ssim` / `dssim` of `cuda-ssim/promises`. */
 export interface AsyncValueFunction {
   (x: BatchedImage, y: ImageBatch, opts?: Opts): Promise<Float32Array>;
+  (x: ImageBatch, y: BatchedImage, opts?: Opts): Promise<Float32Array>;
   (x: SingleImage, y: SingleImage, opts?: Opts): Promise<number>;
   (x: ImageBatch, y: ImageBatch, opts?: Opts): Promise<number | Float32Array>;
 }
@@ -144,13 +152,10 @@ export interface AsyncGradientFunction {
 
 /** `ssimWithGradient` / `dssimWithGradient` of `cuda-ssim/promises`. */
 export interface AsyncWithGradientFunction {
-  (x: BatchedImage & DeviceImage, y: ImageBatch, opts?: Opts): Promise<ValueAndGradient<Float32Array, DeviceF32>>;
-  (x: BatchedImage & HostImage, y: ImageBatch, opts?: Opts): Promise<ValueAndGradient<Float32Array, Float32Array>>;
-  (x: SingleImage & DeviceImage, y: SingleImage, opts?: Opts): Promise<ValueAndGradient<number, DeviceF32>>;
-  (x: SingleImage & HostImage, y: SingleImage, opts?: Opts): Promise<ValueAndGradient<number, Float32Array>>;
-  (x: DeviceImage, y: ImageBatch, opts?: Opts): Promise<ValueAndGradient<number | Float32Array, DeviceF32>>;
-  (x: HostImage, y: ImageBatch, opts?: Opts): Promise<ValueAndGradient<number | Float32Array, Float32Array>>;
-  (x: ImageBatch, y: ImageBatch, opts?: Opts): Promise<ValueAndGradient<number | Float32Array, Float32Array | DeviceF32>>;
+  <X extends BatchedImage>(x: X, y: ImageBatch, opts?: Opts): Promise<ValueAndGradient<Float32Array, GradientOf<X>>>;
+  <X extends ImageBatch>(x: X, y: BatchedImage, opts?: Opts): Promise<ValueAndGradient<Float32Array, GradientOf<X>>>;
+  <X extends SingleImage>(x: X, y: SingleImage, opts?: Opts): Promise<ValueAndGradient<number, GradientOf<X>>>;
+  <X extends ImageBatch>(x: X, y: ImageBatch, opts?: Opts): Promise<ValueAndGradient<number | Float32Array, GradientOf<X>>>;
 }
 
 /** `ssimInto` / `dssimInto` of `cuda-ssim/promises`. */

@@ -8,7 +8,7 @@ import { nativeInfo } from '../backend';
 import { asyncFunction } from '../compute';
 import { optionError } from '../errors';
 import { ssimMapAsync } from '../map';
-import type { AsyncValueFunction, SsimOptions } from '../types';
+import type { AsyncValueFunction, BatchedImage, HostImage, SsimOptions } from '../types';
 
 /** Same-size images stacked: x = test images, y = reference images, hwc. */
 export interface Batch {
@@ -37,7 +37,7 @@ export type MetricOptions = Pick<SsimOptions, 'windowSize' | 'sigma' | 'k1' | 'k
 
 const ssimAsync = asyncFunction<AsyncValueFunction>('ssim');
 
-function images(b: Batch): [Record<string, unknown>, Record<string, unknown>] {
+function images(b: Batch): [BatchedImage & HostImage, BatchedImage & HostImage] {
   const shape = { width: b.width, height: b.height, channels: b.channels, batch: b.count };
   return [{ ...shape, data: b.x }, { ...shape, data: b.y }];
 }
@@ -50,8 +50,8 @@ export class LocalLane implements Lane {
   }
   async run(batch: Batch): Promise<BatchOutput> {
     const [x, y] = images(batch);
-    const values = (await ssimAsync(x as never, y as never, this.opts)) as unknown as Float32Array;
-    const maps = this.maps ? ((await ssimMapAsync(x as never, y as never, this.opts)) as unknown as Float32Array) : null;
+    const values = await ssimAsync(x, y, this.opts);
+    const maps = this.maps ? await ssimMapAsync(x, y, this.opts) : null;
     return { values, maps };
   }
   async close(): Promise<void> {}
