@@ -3,7 +3,7 @@
 
 import { optionError, ssimError, type SsimError } from './errors';
 import { cudaVersionText, getNative, loadedBinary, type NativeBackendInfo, type NativeBinding } from './native';
-import type { BackendInfo, BackendName, BackendRequest, DeviceCounters } from './types';
+import type { BackendInfo, BackendName, BackendRequest, DeviceCounters } from './basic-types';
 
 /** Environment variable that sets the default backend request. */
 export const BACKEND_ENV = 'CUDA_SSIM_BACKEND';

@@ -1,10 +1,10 @@
 // DeviceArray: a typed array in CUDA device memory, wrapping the addon's DeviceBuffer.
 
 import { resolveDevice, requireCuda } from './backend';
-import { expected, fromNative, ssimError } from './errors';
+import { expected, fromNative, setDeviceArrayDescriber, ssimError } from './errors';
 import { dtypeBytes, hostLength, newHostArray, requireHostData } from './host-data';
 import { getNative, type NativeDeviceBuffer } from './native';
-import type { DeviceArrayOptions, DType, HostArrayOf, HostData } from './types';
+import type { DeviceArrayOptions, DType, HostArrayOf, HostData } from './basic-types';
 import { installDispose, isOptionsObject } from './util';
 
 const DTYPE_CHOICES = "one of 'float32', 'float64', 'uint8', 'uint16'";
@@ -159,6 +159,10 @@ installDispose(DeviceArray.prototype);
 export function isDeviceArray(value: unknown): value is DeviceArray {
   return isInstance(value);
 }
+
+// How error messages name a DeviceArray: `DeviceArray(float32, 12 elements, device 0)`.
+setDeviceArrayDescriber((value) =>
+  isInstance(value) ? `${value.disposed ? 'a disposed ' : ''}DeviceArray(${value.dtype}, ${value.length} elements, device ${value.device})` : undefined);
 
 /** The addon buffer of a DeviceArray, null once disposed. */
 export function deviceBufferOf(array: DeviceArray): NativeDeviceBuffer | null {

@@ -1,7 +1,9 @@
 // Errors with a stable `code` (docs/API.md, "Errors"), built like Node's own:
 // `RangeError [ERR_SSIM_SHAPE]: Expected positive integer for x.width but received 0`.
 
-import { isDeviceArray } from './device-array';
+// A leaf of lib/: it imports only util.ts, so every module can throw coded errors without an
+// import circle. (describe() names DeviceArrays through a describer that device-array.ts installs.)
+
 import { arrayCheck, isDetachedView, typedArrayLength, typedArrayTag } from './util';
 
 const dataViewByteLength = Object.getOwnPropertyDescriptor(DataView.prototype, 'byteLength')!.get as (this: unknown) => number;
@@ -90,6 +92,17 @@ export function optionError(expectedText: string, name: string, received: unknow
   return expected('ERR_SSIM_OPTION', expectedText, name, received, wrongType ? 'type' : 'range');
 }
 
+/** Gives the description of a DeviceArray, or undefined for any other value. */
+export type DeviceArrayDescriber = (value: unknown) => string | undefined;
+
+// Installed by device-array.ts when it loads, so before that no DeviceArray can exist.
+let describeDeviceArray: DeviceArrayDescriber = () => undefined;
+
+/** Sets how describe() recognises and names a DeviceArray (called once, by device-array.ts). */
+export function setDeviceArrayDescriber(describer: DeviceArrayDescriber): void {
+  describeDeviceArray = describer;
+}
+
 /**
  * A short description of any value for error messages: `0`, `'nhwc'`, `Int16Array(12)`, `undefined`.
  * Never throws, and reads arrays through the intrinsic getters (not their own, overridable properties).
@@ -119,9 +132,8 @@ function describeValue(value: unknown): string {
       return `function ${value.name || '(anonymous)'}`;
   }
   if (value === null) return 'null';
-  if (isDeviceArray(value)) {
-    return `${value.disposed ? 'a disposed ' : ''}DeviceArray(${value.dtype}, ${value.length} elements, device ${value.device})`;
-  }
+  const deviceArray = describeDeviceArray(value);
+  if (deviceArray !== undefined) return deviceArray;
   const tag = typedArrayTag.call(value);
   if (tag !== undefined) {
     const ctor = (value as { constructor?: { name?: unknown } }).constructor;

@@ -2,7 +2,7 @@
 // getter, so arrays from other realms (vm contexts, worker transfers) are recognised too.
 
 import { expected, ssimError } from './errors';
-import type { DType } from './types';
+import type { DType } from './basic-types';
 import { arrayCheck, hasResizableBuffer, isArrayBuffer, isSharedArrayBuffer, isDetachedView, typedArrayLength, typedArrayTag } from './util';
 
 /** The dtype of a supported host array, else undefined. */

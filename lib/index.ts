@@ -39,6 +39,7 @@ export type {
   DeviceImage,
   DType,
   GradientFunction,
+  GradientOf,
   GradientIntoFunction,
   HostArrayOf,
   HostData,

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fromNative, ssimError } from './errors';
-import type { DeviceCounters, DType, Layout } from './types';
+import type { DeviceCounters, DType, Layout } from './basic-types';
 
 /** Why CUDA cannot be used (NativeBackendInfo.reasonCode); null where it can. */
 export type CudaReasonCode =

@@ -1,39 +1,25 @@
 // Public types (docs/API.md).
 
+import type { BackendRequest, DType, HostData, Layout, Padding, WindowSize } from './basic-types';
 import type { DeviceArray } from './device-array';
 import type { Workspace } from './workspace';
 
-/** Element type of image data. */
-export type DType = 'float32' | 'float64' | 'uint8' | 'uint16';
-
-/** Host arrays accepted as image data (Buffer is a Uint8Array). */
-export type HostData = Float32Array | Float64Array | Uint8Array | Uint8ClampedArray | Uint16Array;
-
-/** The host array type of a dtype (what `DeviceArray#toHost()` returns). */
-export type HostArrayOf<D extends DType> = D extends 'float32'
-  ? Float32Array
-  : D extends 'float64'
-    ? Float64Array
-    : D extends 'uint8'
-      ? Uint8Array
-      : D extends 'uint16'
-        ? Uint16Array
-        : never;
-
-/** `'hwc'`: interleaved channels (what decoders and canvas give); `'chw'`: planar. */
-export type Layout = 'hwc' | 'chw';
-
-/** `'same'`: zero padding, mean over the whole map; `'valid'`: map cropped by the window radius. */
-export type Padding = 'same' | 'valid';
-
-/** Backend request: `'auto'` picks CUDA when it is usable, else the CPU. */
-export type BackendRequest = 'auto' | 'cuda' | 'cpu';
-
-/** A backend that runs a call. */
-export type BackendName = 'cuda' | 'cpu';
-
-/** Supported Gaussian window sizes. */
-export type WindowSize = 7 | 9 | 11;
+export type {
+  DType,
+  HostData,
+  HostArrayOf,
+  Layout,
+  Padding,
+  BackendRequest,
+  BackendName,
+  WindowSize,
+  DeviceArrayOptions,
+  WorkspaceShape,
+  WorkspaceOptions,
+  CudaDeviceInfo,
+  BackendInfo,
+  DeviceCounters,
+} from './basic-types';
 
 /**
  * One image or a batch of images. `{ data, width, height }` from canvas `ImageData` works as is.
@@ -90,92 +76,6 @@ export interface SsimOptions {
   workspace?: Workspace;
 }
 
-/** Options of `DeviceArray.from` and `DeviceArray.alloc`. */
-export interface DeviceArrayOptions {
-  /** CUDA device index (default 0). */
-  device?: number;
-}
-
-/** The largest call a workspace serves: at most `batch` images and `batch*channels*height*width` elements. */
-export interface WorkspaceShape {
-  width: number;
-  height: number;
-  /** Default 1: pass the channel count of the calls. */
-  channels?: number;
-  /** Default 1. */
-  batch?: number;
-}
-
-/** Options of `Workspace.for`. */
-export interface WorkspaceOptions {
-  /** CUDA device index (default 0). */
-  device?: number;
-  /** Default: `CUDA_SSIM_BACKEND`, else `'auto'`. */
-  backend?: BackendRequest;
-  /**
-   * Default true: room for gradient calls (12 bytes per element). `false` makes a value-only
-   * workspace (16 bytes per image), enough for ssim/dssim(Into) but refused by gradient calls.
-   */
-  gradient?: boolean;
-}
-
-/** One CUDA device, as `backendInfo()` lists it. */
-export interface CudaDeviceInfo {
-  index: number;
-  name: string;
-  /** `'major.minor'`, e.g. `'9.0'`. */
-  computeCapability: string;
-  /** Bytes. */
-  totalMemory: number;
-  multiProcessorCount: number;
-  /** This package's binary has code the device can run; calls on it are refused otherwise. */
-  usable: boolean;
-  /** Why the device is not usable, else null. */
-  reason: string | null;
-}
-
-/** What `backendInfo()` reports. */
-export interface BackendInfo {
-  /** The backend `'auto'` picks. */
-  backend: BackendName;
-  /** The native binary in use: a prebuilt variant of the package ('main', 'cuda11.8') or a 'source' build. */
-  binary: { path: string; variant: string; prebuilt: boolean; note: string | null } | null;
-  cuda: {
-    /** The addon was built with nvcc. */
-    compiled: boolean;
-    /** A driver and at least one device answered. */
-    available: boolean;
-    /** Why CUDA is not available, else null. */
-    reason: string | null;
-    /**
-     * The reason as a code: 'no-cuda-build', 'no-driver', 'driver-too-old', 'no-device',
-     * 'no-kernel-image' or 'cuda-error'; null where CUDA is available.
-     */
-    reasonCode: string | null;
-    /** E.g. 13000 for CUDA 13.0. */
-    runtimeVersion: number | null;
-    /** The CUDA version the driver offers (cuDriverGetVersion), null without a driver. */
-    driverVersion: number | null;
-    /** The lowest driver CUDA version this binary runs on; null in a CPU-only build. */
-    requiredDriverVersion: number | null;
-    /** The NVIDIA driver as libcuda.so.1 answers (also in a CPU-only build). */
-    driver: { found: boolean; version: number | null; deviceCount: number; error: string | null };
-    devices: CudaDeviceInfo[];
-  };
-  cpu: { threads: number };
-}
-
-/** Device-side CUDA calls the addon made since it was loaded. */
-export interface DeviceCounters {
-  allocations: number;
-  frees: number;
-  memsets: number;
-  copies: number;
-  bytesInUse: number;
-  /** Most device bytes the addon held at once since load (or since the benchmark last reset it). */
-  peakBytesInUse: number;
-}
-
 /** A host or device float32 output array. */
 export type OutputArray = Float32Array | DeviceArray;
 
@@ -188,9 +88,19 @@ export interface ValueAndGradient<V, G> {
 type Opts = SsimOptions;
 type DeviceF32 = DeviceArray<'float32'>;
 
+/**
+ * The gradient of a call on `x`: a float32 DeviceArray for device data, a Float32Array for host
+ * data (both possible when x's type allows both).
+ */
+export type GradientOf<X extends ImageBatch> = X extends DeviceImage ? DeviceF32 : X extends HostImage ? Float32Array : Float32Array | DeviceF32;
+
+// Values follow `batch`: with `batch` on x or y (even 1), a Float32Array of one value per image;
+// without it on both, a number; both possible when a type allows `batch` (`batch?: number`).
+
 /** `ssim` / `dssim`: a number without `batch`, else a Float32Array of `batch` values. */
 export interface ValueFunction {
   (x: BatchedImage, y: ImageBatch, opts?: Opts): Float32Array;
+  (x: ImageBatch, y: BatchedImage, opts?: Opts): Float32Array;
   (x: SingleImage, y: SingleImage, opts?: Opts): number;
   (x: ImageBatch, y: ImageBatch, opts?: Opts): number | Float32Array;
 }
@@ -202,15 +112,12 @@ export interface GradientFunction {
   (x: ImageBatch, y: ImageBatch, opts?: Opts): Float32Array | DeviceF32;
 }
 
-/** `ssimWithGradient` / `dssimWithGradient`. */
+/** `ssimWithGradient` / `dssimWithGradient`: the value as {@link ValueFunction}, the gradient as {@link GradientFunction}. */
 export interface WithGradientFunction {
-  (x: BatchedImage & DeviceImage, y: ImageBatch, opts?: Opts): ValueAndGradient<Float32Array, DeviceF32>;
-  (x: BatchedImage & HostImage, y: ImageBatch, opts?: Opts): ValueAndGradient<Float32Array, Float32Array>;
-  (x: SingleImage & DeviceImage, y: SingleImage, opts?: Opts): ValueAndGradient<number, DeviceF32>;
-  (x: SingleImage & HostImage, y: SingleImage, opts?: Opts): ValueAndGradient<number, Float32Array>;
-  (x: DeviceImage, y: ImageBatch, opts?: Opts): ValueAndGradient<number | Float32Array, DeviceF32>;
-  (x: HostImage, y: ImageBatch, opts?: Opts): ValueAndGradient<number | Float32Array, Float32Array>;
-  (x: ImageBatch, y: ImageBatch, opts?: Opts): ValueAndGradient<number | Float32Array, Float32Array | DeviceF32>;
+  <X extends BatchedImage>(x: X, y: ImageBatch, opts?: Opts): ValueAndGradient<Float32Array, GradientOf<X>>;
+  <X extends ImageBatch>(x: X, y: BatchedImage, opts?: Opts): ValueAndGradient<Float32Array, GradientOf<X>>;
+  <X extends SingleImage>(x: X, y: SingleImage, opts?: Opts): ValueAndGradient<number, GradientOf<X>>;
+  <X extends ImageBatch>(x: X, y: ImageBatch, opts?: Opts): ValueAndGradient<number | Float32Array, GradientOf<X>>;
 }
 
 /** `ssimInto` / `dssimInto`: writes `batch` values (1 without batch) into `out`, returns `out`. */
@@ -231,6 +138,7 @@ export type WithGradientIntoFunction = <O extends OutputArray, G extends OutputA
 /** `ssim` / `dssim` of `cuda-ssim/promises`. */
 export interface AsyncValueFunction {
   (x: BatchedImage, y: ImageBatch, opts?: Opts): Promise<Float32Array>;
+  (x: ImageBatch, y: BatchedImage, opts?: Opts): Promise<Float32Array>;
   (x: SingleImage, y: SingleImage, opts?: Opts): Promise<number>;
   (x: ImageBatch, y: ImageBatch, opts?: Opts): Promise<number | Float32Array>;
 }
@@ -244,13 +152,10 @@ export interface AsyncGradientFunction {
 
 /** `ssimWithGradient` / `dssimWithGradient` of `cuda-ssim/promises`. */
 export interface AsyncWithGradientFunction {
-  (x: BatchedImage & DeviceImage, y: ImageBatch, opts?: Opts): Promise<ValueAndGradient<Float32Array, DeviceF32>>;
-  (x: BatchedImage & HostImage, y: ImageBatch, opts?: Opts): Promise<ValueAndGradient<Float32Array, Float32Array>>;
-  (x: SingleImage & DeviceImage, y: SingleImage, opts?: Opts): Promise<ValueAndGradient<number, DeviceF32>>;
-  (x: SingleImage & HostImage, y: SingleImage, opts?: Opts): Promise<ValueAndGradient<number, Float32Array>>;
-  (x: DeviceImage, y: ImageBatch, opts?: Opts): Promise<ValueAndGradient<number | Float32Array, DeviceF32>>;
-  (x: HostImage, y: ImageBatch, opts?: Opts): Promise<ValueAndGradient<number | Float32Array, Float32Array>>;
-  (x: ImageBatch, y: ImageBatch, opts?: Opts): Promise<ValueAndGradient<number | Float32Array, Float32Array | DeviceF32>>;
+  <X extends BatchedImage>(x: X, y: ImageBatch, opts?: Opts): Promise<ValueAndGradient<Float32Array, GradientOf<X>>>;
+  <X extends ImageBatch>(x: X, y: BatchedImage, opts?: Opts): Promise<ValueAndGradient<Float32Array, GradientOf<X>>>;
+  <X extends SingleImage>(x: X, y: SingleImage, opts?: Opts): Promise<ValueAndGradient<number, GradientOf<X>>>;
+  <X extends ImageBatch>(x: X, y: ImageBatch, opts?: Opts): Promise<ValueAndGradient<number | Float32Array, GradientOf<X>>>;
 }
 
 /** `ssimInto` / `dssimInto` of `cuda-ssim/promises`. */

@@ -4,7 +4,7 @@
 import { resolveBackend, resolveDevice } from './backend';
 import { expected, fromNative, ssimError } from './errors';
 import { getNative, type NativeDeviceBuffer } from './native';
-import type { BackendName, WorkspaceOptions, WorkspaceShape } from './types';
+import type { BackendName, WorkspaceOptions, WorkspaceShape } from './basic-types';
 import { installDispose, isOptionsObject } from './util';
 
 /** Largest width, height, channels or batch (the addon keeps them in int32). */

@@ -10,7 +10,7 @@ const { spawn, spawnSync } = require('child_process');
 const pkg = require('./helpers/pkg');
 const { testRng } = require('./helpers/random');
 const files = require('./helpers/imagefiles');
-const { evaluateModule, collect } = require('./helpers/evaluate');
+const { evaluateModule, evaluateInternal, collect } = require('./helpers/evaluate');
 
 const BIN = path.join(pkg.root, 'bin', 'cuda-ssim.js');
 const ENV = { ...process.env, CUDA_SSIM_BACKEND: 'cpu' };
@@ -270,7 +270,8 @@ describe('cli: the cuda-ssim command', function () {
     const r = cli(['compare', path.join(d, 'ref'), path.join(d, 'test'), '--maps', mapsDir, '--json']);
     assert.strictEqual(r.code, 0, r.stderr);
     assert.deepStrictEqual(JSON.parse(r.stdout).results.map((q) => q.id), ['back/slash', 'back\\slash']);
-    const { evaluate, heatmapPixels } = evaluateModule();
+    const { evaluate } = evaluateModule();
+    const { heatmapPixels } = evaluateInternal('heatmap');
     const { mapFile } = require(path.join(pkg.root, 'dist', 'cli.js'));
     const rows = await collect(evaluate({ reference: path.join(d, 'ref'), test: path.join(d, 'test') }, { backend: 'cpu', maps: true }));
     const sharp = files.sharp();

@@ -11,7 +11,7 @@ const pkg = require('./helpers/pkg');
 const { testRng } = require('./helpers/random');
 const { expectThrow } = require('./helpers/check');
 const files = require('./helpers/imagefiles');
-const { evaluateModule, collect } = require('./helpers/evaluate');
+const { evaluateModule, evaluateInternal, collect } = require('./helpers/evaluate');
 const ref = require('./reference');
 const { valueTol } = require('./helpers/cases');
 
@@ -84,7 +84,8 @@ describe('evaluate: batch evaluation of image files', function () {
   it('folders: matched by relative path, any extension; corrupt / size mismatch / missing counterparts are per-pair errors; summary', async function () {
     const rng = testRng(this);
     const api = pkg.api();
-    const { evaluate, quantile } = evaluateModule();
+    const { evaluate } = evaluateModule();
+    const { quantile } = evaluateInternal('summary');
     const fx = await files.makeFolders(rng, path.join(dir, 'folders'), { n: 7 });
     const e = evaluate({ reference: fx.ref, test: fx.test }, { ...CPU, batchSize: 3 });
     const listed = await e.pairs();
@@ -126,7 +127,9 @@ describe('evaluate: batch evaluation of image files', function () {
 
   it('shards: every pair in exactly one shard, and merge(shards) equals one unsharded run; worker lanes give the same values', async function () {
     const rng = testRng(this);
-    const { evaluate, merge, jsonLine, inShard } = evaluateModule();
+    const { evaluate, merge } = evaluateModule();
+    const { jsonLine } = evaluateInternal('merge');
+    const { inShard } = evaluateInternal('pairs');
     const fx = await files.makeFolders(rng, path.join(dir, 'shards'), { n: 9, width: 24, height: 20 });
     const whole = merge([await collect(evaluate({ reference: fx.ref, test: fx.test }, CPU))]);
     const count = 3;
@@ -169,7 +172,8 @@ describe('evaluate: batch evaluation of image files', function () {
   it('a non-finite SSIM (NaN, Infinity) is a failed pair (non-finite), counted alike by the run summary and merge', async function () {
     const rng = testRng(this);
     const api = pkg.api();
-    const { evaluate, merge, jsonLine } = evaluateModule();
+    const { evaluate, merge } = evaluateModule();
+    const { jsonLine } = evaluateInternal('merge');
     const { install } = require('./helpers/nonfinite-lane');
     // widths 24 (kept), 25 (NaN), 27 (Infinity): see helpers/nonfinite-lane.js
     const d = path.join(dir, 'nonfinite');
@@ -390,6 +394,12 @@ describe('evaluate: batch evaluation of image files', function () {
       ac.abort();
       assert.strictEqual((await s).interrupted, true);
     }
+  });
+
+  it('cuda-ssim/evaluate exports the documented names only (docs/API.md, README)', function () {
+    assert.deepStrictEqual(Object.keys(evaluateModule()).sort(), [
+      'DEFAULT_MAX_FILE_SIZE', 'decodeFile', 'evaluate', 'heatmapPng', 'isEvaluated', 'merge', 'readImageFile', 'readJsonl', 'summarize',
+    ]);
   });
 
   it('options and inputs are checked at once (codes as the core API)', function () {

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Stages what a GPU machine without Node.js needs to run the tests and the benchmark on this
-# tree (the recipe of the shared device README): Node itself (.device/node.tar.xz, packed by the
-# shared pack-node.sh) and the runtime node_modules without the build-only packages
+# tree: Node itself (.device/node.tar.xz, packed by bench/device/pack-node.sh, which this script
+# runs when the file is missing) and the runtime node_modules without the build-only packages
 # (.device/rt.tar.xz). Build here first: `npm install` (or CUDAARCHS=90 npm run build:native) and tsc.
 # Then run on the device with carry [".device", "build/Release", "dist"] and the command:
 #   mkdir -p /tmp/node && tar -xJf .device/node.tar.xz -C /tmp/node && export PATH=/tmp/node/bin:$PATH; bash bench/device/gpu-check.sh
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
-[ -f .device/node.tar.xz ] || { echo "run ../shared/device/pack-node.sh first" >&2; exit 1; }
+[ -f .device/node.tar.xz ] || bash bench/device/pack-node.sh
 [ -f build/Release/cuda_ssim.node ] && [ -f dist/index.js ] || { echo "build the addon and dist/ first" >&2; exit 1; }
 stage=$(mktemp -d)
 cp -r node_modules "$stage/"

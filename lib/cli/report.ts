@@ -3,7 +3,8 @@
 // by side.
 
 import { ssimMap } from '../map';
-import { decodeFile, loadSharp, readImageFile } from '../evaluate/decode';
+import { decodeFile, readImageFile } from '../evaluate/decode';
+import { loadSharp } from '../evaluate/sharp';
 import { heatmapPixels } from '../evaluate/heatmap';
 import { isEvaluated } from '../evaluate/summary';
 import type { ColorMode, EvaluateOptions, PairResult, Summary } from '../evaluate/types';
@@ -63,7 +64,7 @@ async function heatThumb(r: PairResult, color: ColorMode, metric: EvaluateOption
   if (y instanceof Uint8Array && x instanceof Uint16Array) y = Uint16Array.from(y, (v) => v * 257);
   const shape = { width: ref.width, height: ref.height, channels: ref.channels };
   const opts = { windowSize: metric.windowSize, sigma: metric.sigma, padding: metric.padding, backend: metric.backend, device: metric.device };
-  const data = ssimMap({ ...shape, data: x }, { ...shape, data: y }, opts) as Float32Array;
+  const data = ssimMap({ ...shape, data: x }, { ...shape, data: y }, opts);
   const r2 = metric.padding === 'valid' ? ((metric.windowSize ?? 11) - 1) / 2 : 0;
   const width = ref.width - 2 * r2;
   const height = ref.height - 2 * r2;

@@ -4,6 +4,7 @@
 // BT.601 weights of MATLAB's rgb2gray, rounded to the integer type (as rgb2gray does).
 
 import * as fs from 'node:fs';
+import { loadSharp } from './sharp';
 import type { ColorMode, PairError } from './types';
 
 /** MATLAB rgb2gray weights (BT.601 luma). */
@@ -15,17 +16,6 @@ export interface DecodedImage {
   width: number;
   height: number;
   channels: number;
-}
-
-// sharp is loaded when the first image is decoded, so that `require('cuda-ssim')` never needs it.
-type Sharp = typeof import('sharp').default;
-let sharpModule: Sharp | null = null;
-
-/** The sharp module (loaded on first use). */
-export function loadSharp(): Sharp {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  if (sharpModule === null) sharpModule = require('sharp') as Sharp;
-  return sharpModule;
 }
 
 /** A decoding failure, reported as the pair's error. */

@@ -1,6 +1,6 @@
 // SSIM maps as heat-map images: viridis-like colours, SSIM <= 0 dark purple, 1 yellow.
 
-import { loadSharp } from './decode';
+import { loadSharp } from './sharp';
 import type { SsimMapImage } from './types';
 
 // viridis at 0, 0.25, 0.5, 0.75, 1

@@ -4,9 +4,11 @@
 
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { nativeInfo } from '../backend';
 import { asyncFunction } from '../compute';
+import { optionError } from '../errors';
 import { ssimMapAsync } from '../map';
-import type { AsyncValueFunction, SsimOptions } from '../types';
+import type { AsyncValueFunction, BatchedImage, HostImage, SsimOptions } from '../types';
 
 /** Same-size images stacked: x = test images, y = reference images, hwc. */
 export interface Batch {
@@ -35,7 +37,7 @@ export type MetricOptions = Pick<SsimOptions, 'windowSize' | 'sigma' | 'k1' | 'k
 
 const ssimAsync = asyncFunction<AsyncValueFunction>('ssim');
 
-function images(b: Batch): [Record<string, unknown>, Record<string, unknown>] {
+function images(b: Batch): [BatchedImage & HostImage, BatchedImage & HostImage] {
   const shape = { width: b.width, height: b.height, channels: b.channels, batch: b.count };
   return [{ ...shape, data: b.x }, { ...shape, data: b.y }];
 }
@@ -48,8 +50,8 @@ export class LocalLane implements Lane {
   }
   async run(batch: Batch): Promise<BatchOutput> {
     const [x, y] = images(batch);
-    const values = (await ssimAsync(x as never, y as never, this.opts)) as unknown as Float32Array;
-    const maps = this.maps ? ((await ssimMapAsync(x as never, y as never, this.opts)) as unknown as Float32Array) : null;
+    const values = await ssimAsync(x, y, this.opts);
+    const maps = this.maps ? await ssimMapAsync(x, y, this.opts) : null;
     return { values, maps };
   }
   async close(): Promise<void> {}
@@ -103,4 +105,18 @@ export class WorkerLane implements Lane {
   async close(): Promise<void> {
     await this.#worker.terminate();
   }
+}
+
+/** The lanes of a run: one per device with `devices` (CUDA), else one in-process lane. */
+export function makeLanes(metric: MetricOptions, maps: boolean, devices: 'all' | number[] | undefined): Lane[] {
+  if (devices === undefined) return [new LocalLane(metric, maps)];
+  if (metric.backend === 'cpu') {
+    // The CPU path already uses every core; an explicit list gives one CPU worker per entry (tests).
+    if (devices === 'all') return [new LocalLane(metric, maps)];
+    return devices.map(() => new WorkerLane({ ...metric, device: undefined }, maps));
+  }
+  const indices = devices === 'all' ? nativeInfo().devices.map((d) => d.index) : devices;
+  const known = new Set(nativeInfo().devices.map((d) => d.index));
+  for (const d of indices) if (!known.has(d)) throw optionError(`device indices among ${[...known].join(', ') || '(none)'}`, 'options.devices', devices, false);
+  return indices.map((device) => new WorkerLane({ ...metric, device }, maps));
 }

@@ -2,7 +2,7 @@
 // pairs. Independent of the order results arrived in (values are sorted before summing), so a
 // merged set of shards gives exactly the summary of one unsharded run.
 
-import type { PairError, PairResult, Summary, WorstPair } from './types';
+import type { PairError, PairInfo, PairResult, Summary, WorstPair } from './types';
 
 /** How many pairs the summary's `worst` list keeps. */
 export const WORST_COUNT = 10;
@@ -33,6 +33,11 @@ export function nonFinite(test: string | null, reference: string | null, value: 
     file: test,
     reason: `the SSIM of ${test} against ${reference} is ${String(value)}, not a finite number (the metric options give no meaningful value)`,
   };
+}
+
+/** The result of a pair that has no SSIM. */
+export function errorResult(info: PairInfo, error: PairError): PairResult {
+  return { id: info.id, reference: info.reference, test: info.test, status: 'error', ssim: null, dssim: null, width: null, height: null, error };
 }
 
 /** The summary of a set of results (ids assumed unique; see merge() for deduplication). */

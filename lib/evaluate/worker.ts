@@ -13,8 +13,8 @@ parentPort!.on('message', ({ id, batch }: { id: number; batch: Batch }) => {
     const shape = { width: batch.width, height: batch.height, channels: batch.channels, batch: batch.count };
     const x = { ...shape, data: batch.x };
     const y = { ...shape, data: batch.y };
-    const values = ssim(x, y, opts) as Float32Array;
-    const map = maps ? (ssimMap(x, y, opts) as Float32Array) : null;
+    const values = ssim(x, y, opts);
+    const map = maps ? ssimMap(x, y, opts) : null;
     const transfer: ArrayBuffer[] = [values.buffer as ArrayBuffer];
     if (map) transfer.push(map.buffer as ArrayBuffer);
     parentPort!.postMessage({ id, values, maps: map }, transfer);

@@ -96,6 +96,12 @@ function realBuffer(view) {
   return bufferGetter.call(view);
 }
 
+// The real element count of a typed array (a liar's own `length` getter says 3).
+const lengthGetter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'length').get;
+function realLength(view) {
+  return lengthGetter.call(view);
+}
+
 function detach(view) {
   const buffer = realBuffer(view);
   if (buffer instanceof ArrayBuffer) structuredClone(buffer, { transfer: [buffer] });
@@ -357,14 +363,14 @@ const BREAKS = [
 
 // Outputs broken (only for Into calls that take them).
 const OUTPUT_BREAKS = [
-  ['output one element short', (a, key) => { a[key] = new Float32Array(Math.max(0, a[key].length - 1)); }],
-  ['output Float64Array', (a, key) => { a[key] = new Float64Array(a[key].length); }],
-  ['output detached', (a, key) => { a[key] = detach(new Float32Array(a[key].length)); }],
-  ['output detached DataView', (a, key) => { const b = new ArrayBuffer(a[key].length * 4); const dv = new DataView(b); structuredClone(b, { transfer: [b] }); a[key] = dv; }],
+  ['output one element short', (a, key) => { a[key] = new Float32Array(Math.max(0, realLength(a[key]) - 1)); }],
+  ['output Float64Array', (a, key) => { a[key] = new Float64Array(realLength(a[key])); }],
+  ['output detached', (a, key) => { a[key] = detach(new Float32Array(realLength(a[key]))); }],
+  ['output detached DataView', (a, key) => { const b = new ArrayBuffer(realLength(a[key]) * 4); const dv = new DataView(b); structuredClone(b, { transfer: [b] }); a[key] = dv; }],
   ['output revoked Proxy', (a, key) => { const r = Proxy.revocable({}, {}); r.revoke(); a[key] = r.proxy; }],
   ['output fake DeviceArray', (a, key) => { a[key] = Object.create(api.DeviceArray.prototype); }],
   ['output over x.data, lying about its buffer', (a, key, c) => {
-    const n = a[key].length;
+    const n = realLength(a[key]);
     const d = c.x.data;
     const bytes = Math.max(d.byteLength, n * 4);
     const buffer = new ArrayBuffer(bytes + 8);
@@ -373,7 +379,7 @@ const OUTPUT_BREAKS = [
     a.x = { ...a.x, data: x };
     a[key] = withLyingBuffer(new Float32Array(buffer, 0, n));
   }],
-  ['output resizable', (a, key) => { const n = a[key].length; a[key] = new Float32Array(new ArrayBuffer(n * 4, { maxByteLength: n * 8 }), 0, n); }],
+  ['output resizable', (a, key) => { const n = realLength(a[key]); a[key] = new Float32Array(new ArrayBuffer(n * 4, { maxByteLength: n * 8 }), 0, n); }],
 ];
 
 // Extreme options and flat images: [group, make(rng, case) -> opts changes].
