@@ -151,7 +151,9 @@ describe('cpu: very wide images run in bounded memory (column tiles)', function 
     for (const c of JSON.parse(r.stdout)) {
       const what = `${c.w} x ${c.h}`;
       if (!(c.grow < 200 * 2 ** 20)) throw new Error(`${what}: peak RSS grew by ${(c.grow / 2 ** 20).toFixed(0)} MiB`);
-      if (!(Math.abs(c.value - c.expected) <= 1e-6)) throw new Error(`${what}: value ${c.value} vs reference ${c.expected}`);
+      // The README's value bound (1e-5): one-row images, where 10 of the 11 window rows are zero
+      // padding, reach ~1.2e-6 in float32 (the 1e-6 cases above are about flat data).
+      if (!(Math.abs(c.value - c.expected) <= 1e-5)) throw new Error(`${what}: value ${c.value} vs reference ${c.expected}`);
       if (!(c.gradErr <= 1e-4)) throw new Error(`${what}: gradient rel. L2 ${c.gradErr} (or not all finite)`);
     }
   });
