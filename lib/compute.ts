@@ -2,6 +2,7 @@
 // computes, validation into a job (validate.ts), output allocation, the native call, the result.
 
 import { allocFloat32, deviceBufferOf, type DeviceArray } from './device-array';
+import { requireFinite } from './finite';
 import { runJob, runJobAsync, type NativeJob } from './native';
 import { isBatched, resolveCall, type CallSpec } from './validate';
 
@@ -72,12 +73,14 @@ function runSync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y: unknow
   const job = resolveCall(s, x, y, opts, out, grad);
   if (s.into) {
     runJob('compute', job);
+    requireFinite(['value', job.out], ['gradient', job.grad]);
     return intoResult(s, out, grad);
   }
   const batched = isBatched(x, y);
   const allocated = allocate(s, job);
   try {
     runJob('compute', job);
+    requireFinite(['value', job.out], ['gradient', job.grad]);
   } catch (err) {
     release(allocated);
     throw err;
@@ -90,12 +93,14 @@ async function runAsync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y:
   const job = resolveCall(s, x, y, opts, out, grad);
   if (s.into) {
     await runJobAsync('computeAsync', job);
+    requireFinite(['value', job.out], ['gradient', job.grad]);
     return intoResult(s, out, grad);
   }
   const batched = isBatched(x, y); // read before awaiting: the caller may change x meanwhile
   const allocated = allocate(s, job);
   try {
     await runJobAsync('computeAsync', job);
+    requireFinite(['value', job.out], ['gradient', job.grad]);
   } catch (err) {
     release(allocated);
     throw err;

@@ -27,6 +27,7 @@ export const errorCodes = Object.freeze({
   ERR_SSIM_INTERNAL: 'ERR_SSIM_INTERNAL',
   ERR_SSIM_NATIVE_LOAD: 'ERR_SSIM_NATIVE_LOAD',
   ERR_SSIM_OUT_OF_MEMORY: 'ERR_SSIM_OUT_OF_MEMORY',
+  ERR_SSIM_NONFINITE: 'ERR_SSIM_NONFINITE',
 } as const);
 
 /** One of the {@link errorCodes}. */
@@ -64,6 +65,7 @@ const defaultClass: Record<SsimErrorCode, ErrorClass> = {
   ERR_SSIM_INTERNAL: Error,
   ERR_SSIM_NATIVE_LOAD: Error,
   ERR_SSIM_OUT_OF_MEMORY: Error,
+  ERR_SSIM_NONFINITE: RangeError,
 };
 
 /**

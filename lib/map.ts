@@ -6,6 +6,7 @@
 // the image's SSIM (up to float32 rounding).
 
 import { allocFloat32, deviceBufferOf, type DeviceArray } from './device-array';
+import { requireFinite } from './finite';
 import { runJob, runJobAsync, type NativeMapJob } from './native';
 import type { MapFunction, MapIntoFunction, AsyncMapFunction, AsyncMapIntoFunction } from './types';
 import { mapShape, resolveMapCall } from './validate';
@@ -37,6 +38,7 @@ export const ssimMap: MapFunction = function ssimMap(x: unknown, y: unknown, opt
   const map = allocateMap(job);
   try {
     runJob('computeMap', job);
+    requireFinite(['map', job.map]);
   } catch (err) {
     release(map);
     throw err;
@@ -46,7 +48,9 @@ export const ssimMap: MapFunction = function ssimMap(x: unknown, y: unknown, opt
 
 /** Writes the SSIM map into `map` (Float32Array, or float32 DeviceArray for device inputs, of the map's length); returns `map`. */
 export const ssimMapInto: MapIntoFunction = function ssimMapInto(map: unknown, x: unknown, y: unknown, opts?: unknown) {
-  runJob('computeMap', resolveMapCall(x, y, opts, map, true));
+  const job = resolveMapCall(x, y, opts, map, true);
+  runJob('computeMap', job);
+  requireFinite(['map', job.map]);
   return map;
 } as MapIntoFunction;
 
@@ -56,6 +60,7 @@ export const ssimMapAsync: AsyncMapFunction = async function ssimMap(x: unknown,
   const map = allocateMap(job);
   try {
     await runJobAsync('computeMapAsync', job);
+    requireFinite(['map', job.map]);
   } catch (err) {
     release(map);
     throw err;
@@ -65,6 +70,8 @@ export const ssimMapAsync: AsyncMapFunction = async function ssimMap(x: unknown,
 
 /** {@link ssimMapInto}, computed off the JavaScript thread. */
 export const ssimMapIntoAsync: AsyncMapIntoFunction = async function ssimMapInto(map: unknown, x: unknown, y: unknown, opts?: unknown) {
-  await runJobAsync('computeMapAsync', resolveMapCall(x, y, opts, map, true));
+  const job = resolveMapCall(x, y, opts, map, true);
+  await runJobAsync('computeMapAsync', job);
+  requireFinite(['map', job.map]);
   return map;
 } as AsyncMapIntoFunction;

@@ -4,10 +4,11 @@
 //
 //   SSIM_FUZZ_CASES=100000 npm test -- -g fuzz     more cases (default 5000, a few seconds)
 //   SSIM_FUZZ_SEED=<n>                            the runner's seed (default: from SSIM_TEST_SEED)
-//   SSIM_FUZZ_PENDING=1                           the known-pending groups (issue 11 items 1, 2:
-//                                                 NaN for flat images with tiny k, extreme options) fail
+//   SSIM_FUZZ_PENDING=0                           report the groups of issue 11 items 1, 2 (flat
+//                                                 images with tiny k, extreme options) as pending
+//                                                 instead of failing (they fail by default)
 //
-// Known-pending cases are listed in the test's output (count and one replayable example each).
+// Pending cases, if any, are listed in the test's output (count and one replayable example each).
 
 const assert = require('assert');
 const path = require('path');
