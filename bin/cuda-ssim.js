@@ -17,12 +17,27 @@ if (!process.env.UV_THREADPOOL_SIZE) {
   const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   process.env.UV_THREADPOOL_SIZE = String(Math.min(128, Math.max(4, cpus + 2)));
 }
+// Exit through process.exit() once stdout and stderr have taken what was written (a pipe takes a
+// large write asynchronously). Not by letting the event loop end: Node then tears the environment
+// down first, and closing its handles closes the SIGINT watcher, which puts SIGINT's default
+// action back while the process is still tearing down (addon and libvips threads, V8): a Ctrl-C in
+// that window killed the process by the signal after the run had finished. process.exit() keeps
+// the handler installed until the process is gone (a SIGINT then is ignored).
+function exit(code) {
+  process.exitCode = code;
+  let waiting = 2;
+  const done = () => {
+    if (--waiting === 0) process.exit(code);
+  };
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.destroyed || !stream.writable) done();
+    else stream.write('', done);
+  }
+}
 require('../dist/cli.js').main(process.argv.slice(2), undefined, { signal: interrupt.signal }).then(
-  (code) => {
-    process.exitCode = code;
-  },
+  (code) => exit(code),
   (err) => {
     process.stderr.write(`cuda-ssim: ${err && err.stack ? err.stack : err}\n`);
-    process.exitCode = interrupt.signal.aborted ? 130 : 2;
+    exit(interrupt.signal.aborted ? 130 : 2);
   },
 );

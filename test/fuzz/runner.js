@@ -310,7 +310,25 @@ function checkAgainstReference(c, o) {
   return null;
 }
 
-// One thing broken in an ordinary call: [label, mutate(args, case)] (must end in a coded error).
+// A CPU workspace that cannot hold the call (docs/API.md: a workspace fits a call of batch <= images
+// and batch*channels*height*width <= elements): one image short of a batch, else one element short.
+// A call of one image of one element fits the smallest workspace there is (1 x 1), so that call
+// grows to two pixels (x, y and a gradient or map output with it) and keeps the 1 x 1 workspace.
+function tooSmallWorkspace(a, c) {
+  const s = ref.shapeOf(c.x);
+  const n = c.x.data.length;
+  if (s.batch > 1) return api.Workspace.for({ width: s.width, height: s.height, channels: s.channels, batch: s.batch - 1 }, { backend: 'cpu' });
+  if (n > 1) return api.Workspace.for({ width: n - 1, height: 1 }, { backend: 'cpu' });
+  const grow = (img) => ({ ...img, width: 2, data: new img.data.constructor(2).fill(img.data[0]) });
+  a.x = grow(c.x);
+  a.y = grow(c.y);
+  if (a.grad) a.grad = new Float32Array(2);
+  if (a.map) a.map = new Float32Array(2);
+  return api.Workspace.for({ width: 1, height: 1 }, { backend: 'cpu' });
+}
+
+// One thing broken in an ordinary call: [label, mutate(args, case), code?] (must end in a coded
+// error: `code` when given).
 const BREAKS = [
   ['x.width wrong', (a) => { a.x = { ...a.x, width: a.x.width + 1 }; }],
   ['y.height wrong', (a) => { a.y = { ...a.y, height: a.y.height + 2 }; }],
@@ -351,7 +369,7 @@ const BREAKS = [
   ['opts.device -1', (a) => { a.opts = { ...a.opts, backend: 'cpu', device: -1 }; }],
   ['opts.workspace Proxy', (a, c) => { const s = ref.shapeOf(c.x); a.opts = { ...a.opts, backend: 'cpu', workspace: new Proxy(api.Workspace.for({ width: s.width, height: s.height, channels: s.channels, batch: s.batch }, { backend: 'cpu' }), {}) }; }],
   ['opts.workspace from the prototype', (a) => { a.opts = { ...a.opts, backend: 'cpu', workspace: Object.create(api.Workspace.prototype) }; }],
-  ['opts.workspace too small', (a) => { a.opts = { ...a.opts, backend: 'cpu', workspace: api.Workspace.for({ width: 1, height: 1 }, { backend: 'cpu' }) }; }],
+  ['opts.workspace too small', (a, c) => { a.opts = { ...a.opts, backend: 'cpu', workspace: tooSmallWorkspace(a, c) }; }, 'ERR_SSIM_WORKSPACE'],
   ['opts.workspace disposed', (a, c) => { const s = ref.shapeOf(c.x); const ws = api.Workspace.for({ width: s.width, height: s.height, channels: s.channels, batch: s.batch }, { backend: 'cpu' }); ws.dispose(); a.opts = { ...a.opts, backend: 'cpu', workspace: ws }; }],
   ['x.data detached in an options getter', (a, c) => {
     const data = c.x.data.slice();
@@ -471,14 +489,16 @@ async function runCase(seed, i) {
     const t = traits(c.fn);
     const keys = ['out', 'grad', 'map'].filter((k) => a[k] !== undefined);
     let label;
+    let code;
     if (keys.length > 0 && rng.bool(0.3)) {
       const [l, mutate] = rng.pick(OUTPUT_BREAKS);
       const key = rng.pick(keys);
       label = `${l} (${key})`;
       mutate(a, key, c);
     } else {
-      const [l, mutate] = rng.pick(BREAKS);
+      const [l, mutate, want] = rng.pick(BREAKS);
       label = l;
+      code = want;
       mutate(a, c);
     }
     c.note.push(`broken: ${label}`);
@@ -486,7 +506,8 @@ async function runCase(seed, i) {
     try {
       await invoke(c.fn, c.mode, a);
     } catch (e) {
-      if (isCoded(e)) return { status: 'ok', group: 'invalid' };
+      if (isCoded(e) && (code === undefined || e.code === code)) return { status: 'ok', group: 'invalid' };
+      if (isCoded(e)) return { status: 'fail', group: 'invalid', info: describeCase(c, { problem: `expected ${code}, threw ${e.code} ${e.message}` }) };
       return { status: 'fail', group: 'invalid', info: describeCase(c, { problem: `error without a documented code: ${e && e.constructor && e.constructor.name} ${e && e.code} ${e && e.message}` }) };
     }
     return { status: 'fail', group: 'invalid', info: describeCase(c, { problem: 'returned, expected a coded error' }) };
