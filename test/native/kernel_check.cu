@@ -683,6 +683,8 @@ void bench(cudaStream_t stream, bool full, const char* only) {
 //     call with x = G: it must see G written (a NaN or another value means it read G early);
 //   - the same with a value-only call on other inputs in between (which may start early: the
 //     call on G must still wait for the gradient call, two launches back).
+// Built with -DSSIM_TEST_BREAK_WRITE_LOG (gpu/launch_order.h then lets every candidate start
+// early), the calls on G must fail: that shows this check can catch a missing guard.
 void checkLaunchChains(cudaStream_t stream) {
   const int B = 2, C = 3, H = 300, W = 512;
   Case cc{"chain", B, C, H, W, true, DType::F32, 11, false, 0.0f, 1.0f, false};
