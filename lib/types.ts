@@ -172,7 +172,7 @@ export interface DeviceCounters {
   memsets: number;
   copies: number;
   bytesInUse: number;
-  /** Most device bytes the addon held at once since load (or since the benchmark last reset it). */
+  /** Most device bytes the addon held at once since load. */
   peakBytesInUse: number;
 }
 

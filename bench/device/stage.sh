@@ -2,7 +2,8 @@
 # Stages what a GPU machine without Node.js needs to run the tests and the benchmark on this
 # tree (the recipe of the shared device README): Node itself (.device/node.tar.xz, packed by the
 # shared pack-node.sh) and the runtime node_modules without the build-only packages
-# (.device/rt.tar.xz). Build here first: `npm install` (or CUDAARCHS=90 npm run build:native) and tsc.
+# (.device/rt.tar.xz). Build here first: `npm install` (or CUDAARCHS=90 npm run build:native) and tsc,
+# with CUDA_SSIM_BENCH=1 for the benchmark's ceilings program (build/Release/cuda_ssim_ceilings).
 # Then run on the device with carry [".device", "build/Release", "dist"] and the command:
 #   mkdir -p /tmp/node && tar -xJf .device/node.tar.xz -C /tmp/node && export PATH=/tmp/node/bin:$PATH; bash bench/device/gpu-check.sh
 set -euo pipefail
