@@ -12,7 +12,7 @@
 #include "errors.h"
 
 #if CUDA_SSIM_WITH_CUDA
-#include "ssim_cuda.h"
+#include "gpu/ssim_cuda.h"
 #endif
 
 namespace cudassim {

@@ -72,7 +72,7 @@ function rangeOption(value: unknown, name: string, fallback: number, min: number
 }
 
 // k >= 1e-18 keeps C = k^2 (>= 1e-36) a normal float32 number, and 1 / C2 and 2 / C2 (the
-// partials' bounds) finite (cuda/MATH.md); k <= 1e4 keeps A1 A2 and B1 B2 far from overflow for
+// partials' bounds) finite (cuda/common/MATH.md); k <= 1e4 keeps A1 A2 and B1 B2 far from overflow for
 // data in [0, dataRange].
 const K_MIN = 1e-18;
 const K_MAX = 1e4;

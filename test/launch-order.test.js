@@ -1,5 +1,5 @@
 'use strict';
-// Which CUDA launches may start before the kernel ahead of them has finished (cuda/launch_order.h):
+// Which CUDA launches may start before the kernel ahead of them has finished (cuda/gpu/launch_order.h):
 // host-only logic, compiled here with the system C++ compiler and run without a GPU. A value-only
 // forward launched early reads its inputs before it waits, so a wrong answer here is a race.
 
@@ -24,7 +24,7 @@ function compiler() {
 }
 
 describe('launch order: which launches may overlap the previous kernel (host logic, no GPU)', function () {
-  it('cuda/launch_order.h passes test/native/launch_order_check.cpp', function () {
+  it('cuda/gpu/launch_order.h passes test/native/launch_order_check.cpp', function () {
     const cxx = compiler();
     if (!cxx) this.skip();
     this.timeout(120000);

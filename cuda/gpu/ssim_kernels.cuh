@@ -1,4 +1,4 @@
-// The CUDA kernels of the GPU path (launched by cuda/ssim_cuda.cu). Design notes (v4,
+// The CUDA kernels of the GPU path (launched by cuda/gpu/ssim_cuda.cu). Design notes (v4,
 // "column walk"; bench/NOTES.md has the measurements behind it):
 //
 // Strips. A block of 128 threads (4 warps) walks down an output strip of kTileW = 116 columns,
@@ -35,7 +35,7 @@
 // E[xy], which is what keeps ssim(x, x) at 1. Four moments, not five (v7, bench/NOTES.md):
 // S needs E[x^2] and E[y^2] only through their sum (ssim_math.h, Moments4).
 //
-// Shifted moments (cuda/MATH.md): every loaded pixel is fma(v, inputScale, -shift), the shift
+// Shifted moments (cuda/common/MATH.md): every loaded pixel is fma(v, inputScale, -shift), the shift
 // being the intensity of its plane's reference pixel (each thread loads its column's; threads
 // 0..3 put the strip's planes' in shared memory for the per-item terms); zero padding is -shift.
 //
@@ -78,9 +78,9 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "fast_divide.h"
-#include "ssim_math.h"
-#include "ssim_types.h"
+#include "common/fast_divide.h"
+#include "common/ssim_math.h"
+#include "common/ssim_types.h"
 
 namespace cudassim {
 namespace kernels {

@@ -8,9 +8,9 @@
 #include <climits>
 #include <cstdint>
 
+#include "common/ssim_math.h"
 #include "launch_order.h"
 #include "ssim_kernels.cuh"
-#include "ssim_math.h"
 
 namespace cudassim {
 
