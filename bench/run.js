@@ -6,15 +6,16 @@
 // loop of N calls, per-call time = elapsed / N, 15 repetitions, median, two input sets alternating.
 // GPU rows: `fwd` = ssimInto on DeviceArrays, `fwdbwd` = dssimWithGradientInto with a reused
 // Workspace. Each row also gets its floor on this machine (bytes / measured copy rate, flops /
-// measured fp32 rate) and, where the peers were measured, the ratio to fused-ssim.
+// measured fp32 rate: bench/native/ceilings.cu, built here on first use) and, where the peers
+// were measured, the ratio to fused-ssim.
 // CPU rows run the CPU backend next to ssim.js (what Node users run today) in the same process.
 'use strict';
+const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const api = require('..');
 const asyncApi = require('../dist/promises.js');
-const { getNative } = require('../dist/native.js');
 const peers = require('./peers.json');
 
 const args = process.argv.slice(2);
@@ -93,11 +94,32 @@ async function timeAsyncLoop(call, calls) {
   return median(perCall);
 }
 
+// The copy and fp32 ceilings of a device, from a small CUDA program built next to the addon only
+// for the benchmark (CMake option CUDA_SSIM_BENCH): the package's addon does not carry it.
+function measureCeilings(device) {
+  const root = path.join(__dirname, '..');
+  const exe = path.join(root, 'build', 'Release', `cuda_ssim_ceilings${process.platform === 'win32' ? '.exe' : ''}`);
+  if (!fs.existsSync(exe)) {
+    console.log('# building bench/native/ceilings.cu: CUDA_SSIM_BENCH=1 npm run build:native');
+    const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-native.js')],
+      { stdio: 'inherit', cwd: root, env: { ...process.env, CUDA_SSIM_BENCH: '1' } });
+    if (r.status !== 0 || !fs.existsSync(exe)) throw new Error(`could not build ${path.relative(root, exe)} (needs nvcc)`);
+  }
+  return JSON.parse(execFileSync(exe, [String(device)], { encoding: 'utf8' }));
+}
+
+// Device bytes the allocating host path holds at its peak in one call, measured in a fresh
+// process (bench/host-peak.js), where the addon's peak counter has seen nothing else.
+function hostPeakDeviceBytes(c) {
+  const out = execFileSync(process.execPath, [path.join(__dirname, 'host-peak.js'), c.batch, c.channels, c.height, c.width, c.kind]
+    .map(String), { encoding: 'utf8' });
+  return Number(out.trim());
+}
+
 async function gpuBench(results) {
-  const native = getNative();
   const info = api.backendInfo();
   const device = info.cuda.devices[0];
-  const ceilings = native.measureCeilings(0);
+  const ceilings = measureCeilings(0);
   results.device = device.name;
   // fused-ssim and the targets were measured on one machine: say which, so that a run on another
   // GPU does not pass for a like-for-like comparison.
@@ -134,10 +156,8 @@ async function gpuBench(results) {
     // The allocating host path: Float32Arrays in, uploads and downloads included.
     const hostX = { ...shape, data: hx }, hostY = { ...shape, data: hy };
     const hostCall = c.kind === 'fwd' ? () => api.ssim(hostX, hostY) : () => api.dssimWithGradient(hostX, hostY);
-    native.resetPeakBytes();
-    const base = api.deviceCounters().bytesInUse;
-    hostCall();
-    r.host_peak_device_bytes = api.deviceCounters().peakBytesInUse - base;
+    r.host_peak_device_bytes = hostPeakDeviceBytes(c);
+    hostCall();  // warm-up
     const hostTimes = [];
     for (let k = 0; k < (c.n > 5e7 ? 3 : 7); k++) { const t = now(); hostCall(); hostTimes.push(now() - t); }
     r.host_path_ms = median(hostTimes);

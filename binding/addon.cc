@@ -10,14 +10,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("DeviceBuffer", DeviceBuffer::Init(env));
   exports.Set("backendInfo", Napi::Function::New<BackendInfo>(env, "backendInfo"));
   exports.Set("counters", Napi::Function::New<Counters>(env, "counters"));
-  exports.Set("resetPeakBytes", Napi::Function::New<ResetPeakBytes>(env, "resetPeakBytes"));
   exports.Set("workspaceBytes", Napi::Function::New<WorkspaceBytes>(env, "workspaceBytes"));
   exports.Set("compute", Napi::Function::New<Compute>(env, "compute"));
   exports.Set("computeAsync", Napi::Function::New<ComputeAsync>(env, "computeAsync"));
   exports.Set("computeMap", Napi::Function::New<ComputeMap>(env, "computeMap"));
   exports.Set("computeMapAsync", Napi::Function::New<ComputeMapAsync>(env, "computeMapAsync"));
   exports.Set("synchronize", Napi::Function::New<Synchronize>(env, "synchronize"));
-  exports.Set("measureCeilings", Napi::Function::New<MeasureCeilings>(env, "measureCeilings"));
   return exports;
 }
 

@@ -12,8 +12,7 @@
 #include "errors.h"
 
 #if CUDA_SSIM_WITH_CUDA
-#include "ceilings.h"
-#include "ssim_cuda.h"
+#include "gpu/ssim_cuda.h"
 #endif
 
 namespace cudassim {
@@ -138,12 +137,6 @@ Napi::Value Counters(const Napi::CallbackInfo& info) {
   return r;
 }
 
-Napi::Value ResetPeakBytes(const Napi::CallbackInfo& info) {
-  DeviceCounters& c = counters();
-  c.peakBytesInUse = c.bytesInUse.load();
-  return info.Env().Undefined();
-}
-
 Napi::Value WorkspaceBytes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const double images = info[0].As<Napi::Number>().DoubleValue();
@@ -155,26 +148,6 @@ Napi::Value WorkspaceBytes(const Napi::CallbackInfo& info) {
   (void)images; (void)elements; (void)gradient;
   return Napi::Number::New(env, 0);
 #endif
-}
-
-// For the benchmark: { copyBytesPerSecond, fp32FlopsPerSecond } of a device (takes ~0.1 s).
-Napi::Value MeasureCeilings(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  try {
-#if CUDA_SSIM_WITH_CUDA
-    const int device = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
-    Ceilings c{};
-    checkCuda(measureCeilings(device, &c), "measureCeilings");
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("copyBytesPerSecond", c.copyBytesPerSecond);
-    r.Set("fp32FlopsPerSecond", c.fp32FlopsPerSecond);
-    return r;
-#else
-    throwBuiltWithoutCuda();
-#endif
-  } catch (const CodedError& e) {
-    throw toJsError(env, e);
-  }
 }
 
 }  // namespace cudassim

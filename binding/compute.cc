@@ -12,11 +12,11 @@
 #include "entry_points.h"
 #include "errors.h"
 #include "job.h"
-#include "ssim_cpu.h"
-#include "ssim_math.h"
+#include "common/ssim_math.h"
+#include "cpu/ssim_cpu.h"
 
 #if CUDA_SSIM_WITH_CUDA
-#include "ssim_cuda.h"
+#include "gpu/ssim_cuda.h"
 #endif
 
 namespace cudassim {

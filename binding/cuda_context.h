@@ -20,7 +20,7 @@ struct DeviceCounters {
   std::atomic<std::uint64_t> memsets{0};
   std::atomic<std::uint64_t> copies{0};
   std::atomic<std::int64_t> bytesInUse{0};
-  std::atomic<std::int64_t> peakBytesInUse{0};  // since load or the last resetPeakBytes()
+  std::atomic<std::int64_t> peakBytesInUse{0};  // since load
   void add(std::int64_t bytes) {
     const std::int64_t now = bytesInUse += bytes;
     std::int64_t peak = peakBytesInUse.load();

@@ -8,12 +8,10 @@ namespace cudassim {
 Napi::Value BackendInfo(const Napi::CallbackInfo& info);
 Napi::Value Counters(const Napi::CallbackInfo& info);
 Napi::Value WorkspaceBytes(const Napi::CallbackInfo& info);
-Napi::Value ResetPeakBytes(const Napi::CallbackInfo& info);
 Napi::Value Compute(const Napi::CallbackInfo& info);
 Napi::Value ComputeAsync(const Napi::CallbackInfo& info);
 Napi::Value ComputeMap(const Napi::CallbackInfo& info);
 Napi::Value ComputeMapAsync(const Napi::CallbackInfo& info);
 Napi::Value Synchronize(const Napi::CallbackInfo& info);
-Napi::Value MeasureCeilings(const Napi::CallbackInfo& info);
 
 }  // namespace cudassim

@@ -6,7 +6,7 @@
 
 #include "host_memory.h"
 
-#include "ssim_math.h"
+#include "common/ssim_math.h"
 
 namespace cudassim {
 

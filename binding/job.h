@@ -17,7 +17,7 @@
 #include "cuda_context.h"
 #include "device_buffer.h"
 #include "errors.h"
-#include "ssim_types.h"
+#include "common/ssim_types.h"
 
 namespace cudassim {
 

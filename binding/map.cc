@@ -1,13 +1,17 @@
 // computeMap(job) and computeMapAsync(job): the per-pixel SSIM map (channel-averaged) of a job
 // that lib/ built like a compute job, with `map` (Float32Array or DeviceBuffer of batch * map
-// pixels) as its output. CPU: cuda/ssim_map_cpu.cpp; CUDA: cuda/ssim_map.cu.
+// pixels) as its output. CPU: cuda/cpu/ssim_map_cpu.cpp; CUDA: cuda/gpu/ssim_map.cu.
 #include <napi.h>
 
 #include <memory>
 
 #include "entry_points.h"
+#include "cpu/ssim_cpu.h"
 #include "job.h"
-#include "ssim_map.h"
+
+#if CUDA_SSIM_WITH_CUDA
+#include "gpu/ssim_map.h"
+#endif
 
 namespace cudassim {
 

@@ -96,10 +96,6 @@ export interface NativeBinding {
   computeMapAsync(job: NativeMapJob): Promise<void>;
   /** Waits for every call queued on the device's stream; throws ERR_SSIM_CUDA for a failed one. */
   synchronize(device: number): void;
-  /** Benchmark support: measured device-to-device copy rate and fp32 FMA rate of a device. */
-  measureCeilings(device: number): { copyBytesPerSecond: number; fp32FlopsPerSecond: number };
-  /** Restarts the peak of device bytes in use (counters().peakBytesInUse) from the current use. */
-  resetPeakBytes(): void;
 }
 
 const packageRoot = path.join(__dirname, '..');

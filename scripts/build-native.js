@@ -3,6 +3,8 @@
 // fits (scripts/install.js), and developers run it as `npm run build:native`.
 // - CUDA_SSIM_CUDA=0 builds the CPU-only addon even where nvcc exists; CUDAARCHS and CUDACXX are
 //   read by CMake itself (the default architectures follow the toolkit's version).
+// - CUDA_SSIM_BENCH=1 also builds the benchmark's helper program (build/Release/cuda_ssim_ceilings,
+//   from bench/native/ceilings.cu); the addon is the same either way.
 // - A CUDA configure or compile failure falls back to the CPU-only build, loudly: an install
 //   never fails because of CUDA, and backendInfo() says that the CUDA build failed.
 // - cmake-js and node-addon-api are needed only here: when the package was installed without
@@ -53,8 +55,11 @@ function cmake(tools, args, extraEnv = {}) {
   return spawnSync(process.execPath, [tools.cmakeJs, ...args], { stdio: 'inherit', cwd: root, env }).status === 0;
 }
 
+const bench = /^(1|on|true|yes)$/i.test(process.env.CUDA_SSIM_BENCH || '') ? 'ON' : 'OFF';
+
 function build(tools, cuda, extra = ['--CDCUDA_SSIM_CUDA_FAILED=OFF']) {
-  return cmake(tools, ['configure', `--CDCUDA_SSIM_CUDA=${cuda}`, ...extra]) && cmake(tools, ['build']);
+  return cmake(tools, ['configure', `--CDCUDA_SSIM_CUDA=${cuda}`, `--CDCUDA_SSIM_BENCH=${bench}`, ...extra]) &&
+    cmake(tools, ['build']);
 }
 
 const t0 = Date.now();

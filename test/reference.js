@@ -2,7 +2,7 @@
 // An independent float64 reference for SSIM / DSSIM and the gradient of the mean SSIM.
 //
 // Written from the definition (Wang, Bovik, Sheikh, Simoncelli 2004) with a normalised
-// Gaussian window, not from cuda/ssim_math.h:
+// Gaussian window, not from cuda/common/ssim_math.h:
 //
 //   mu_x(p)   = sum_q w(q - p) x(q)                 (zero outside the image)
 //   s_xx(p)   = sum_q w(q - p) x(q)^2 - mu_x(p)^2    (population form, weights sum to 1)

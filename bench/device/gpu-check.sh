@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine (see stage.sh): the whole test suite on CUDA, the GPU suite under
-# compute-sanitizer memcheck, then the benchmark. Logs and results go to $OUT.
+# compute-sanitizer memcheck, the kernels' own check (test/native/kernel_check.cu, built by
+# stage.sh), then the benchmark. Logs and results go to $OUT.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 [ -d node_modules ] || tar -xJf .device/rt.tar.xz
@@ -14,6 +15,15 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
   compute-sanitizer --tool memcheck --error-exitcode 9 $mocha --no-config --reporter test/reporter.js \
     --require test/helpers/setup.js --timeout 900000 test/gpu.test.js test/map.test.js > "$OUT/sanitizer.log" 2>&1
   echo "sanitizer exit code $?"; grep -E "ERROR SUMMARY|passed, .* failed" "$OUT/sanitizer.log"
+fi
+if [ "${SKIP_KERNEL_CHECK:-0}" != 1 ]; then
+  echo "== kernel_check --no-bench (cuda/gpu/ssim_cuda.cu against a float64 host reference)"
+  if [ -x .device/bin/kernel_check ]; then
+    .device/bin/kernel_check --no-bench > "$OUT/kernel_check.log" 2>&1; echo "kernel_check exit code $?"
+    grep -E "^FAIL|PASSED|FAILED" "$OUT/kernel_check.log" | tail -20
+  else
+    echo "kernel_check: .device/bin/kernel_check not built (stage.sh builds it)"
+  fi
 fi
 echo "== cross-check against scikit-image"
 node bench/device/crosscheck.js /tmp/crosscheck > /dev/null && python3 bench/device/crosscheck.py /tmp/crosscheck | tee "$OUT/crosscheck.log" | tail -3

@@ -107,7 +107,7 @@ export function checkWindowFits(width: number, height: number, metric: MetricPar
 
 /**
  * The SSIM map of an image of `shape` under (checked) options `opts`: the image for padding 'same',
- * the image less the window radius on each side for 'valid'. (cuda/ssim_types.h computes the same.)
+ * the image less the window radius on each side for 'valid'. (cuda/common/ssim_types.h computes the same.)
  */
 export function mapSize(shape: { readonly width: number; readonly height: number },
   opts: { readonly windowSize?: number; readonly padding?: Padding }): { width: number; height: number } {

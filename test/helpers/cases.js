@@ -88,7 +88,7 @@ function valueCases() {
     { title: 'float data in [-0.5, 1.5] with dataRange 2', make: (rng) => ({ spec: { width: rng.pick(ODD_SIZES), height: rng.pick(ODD_SIZES), channels: 2, dtype: 'float32', range: [-0.5, 1.5], layout: 'chw' }, opts: { dataRange: 2 } }) },
     { title: 'k1 = 0.02, k2 = 0.05', make: (rng) => ({ spec: { width: rng.pick(ODD_SIZES), height: rng.pick(ODD_SIZES), channels: 3, dtype: rng.pick(DTYPE_NAMES) }, opts: { k1: 0.02, k2: 0.05 } }) },
     { title: 'random k1, k2', make: (rng) => ({ spec: { width: rng.pick(ODD_SIZES), height: rng.pick(ODD_SIZES), dtype: rng.pick(DTYPE_NAMES) }, opts: { k1: rng.uniform(0.005, 0.05), k2: rng.uniform(0.01, 0.1) } }) },
-    // C1 C2 below 2^-122: the GPU forward takes the full-range reciprocal (cuda/MATH.md)
+    // C1 C2 below 2^-122: the GPU forward takes the full-range reciprocal (cuda/common/MATH.md)
     { title: 'tiny k1, k2 (1e-12)', make: (rng) => ({ spec: { width: rng.pick(ODD_SIZES), height: rng.pick(ODD_SIZES), channels: 2, dtype: rng.pick(DTYPE_NAMES), layout: rng.pick(LAYOUTS) }, opts: { k1: 1e-12, k2: 1e-12 } }) },
     { title: 'unknown option keys ignored, undefined options mean default', make: (rng) => ({ spec: { width: rng.pick(ODD_SIZES), height: rng.pick(ODD_SIZES), channels: 2 }, opts: { foo: 1, sigma: undefined, windowSize: undefined, padding: undefined, k1: undefined } }) },
   ];

@@ -1,6 +1,6 @@
-// Standalone check of the CPU path (cuda/ssim_cpu.cpp) against a naive float64 implementation.
+// Standalone check of the CPU path (cuda/cpu/ssim_cpu.cpp) against a naive float64 implementation.
 //
-//   g++ -std=c++17 -O3 -I cuda test/native/cpu_check.cpp cuda/ssim_cpu.cpp -o /tmp/cpu_check -pthread
+//   g++ -std=c++17 -O3 -I cuda test/native/cpu_check.cpp cuda/cpu/ssim_cpu.cpp -o /tmp/cpu_check -pthread
 //   /tmp/cpu_check                  correctness checks, then timings (reported, not enforced)
 //   /tmp/cpu_check --strict-timing  timings over their targets fail the run too
 //   /tmp/cpu_check --no-timing | --timing-only | --quick | --threads N (for the timings)
@@ -23,8 +23,8 @@
 #include <thread>
 #include <vector>
 
-#include "ssim_cpu.h"
-#include "ssim_math.h"
+#include "common/ssim_math.h"
+#include "cpu/ssim_cpu.h"
 
 namespace cudassim {
 namespace detail {

@@ -1,6 +1,6 @@
-// Standalone check of the CUDA path (cuda/ssim_cuda.cu) against a float64 host reference.
+// Standalone check of the CUDA path (cuda/gpu/ssim_cuda.cu) against a float64 host reference.
 //
-//   nvcc -std=c++17 -O3 -arch=sm_90 -I cuda test/native/kernel_check.cu cuda/ssim_cuda.cu -o kernel_check
+//   nvcc -std=c++17 -O3 -arch=sm_90 -I cuda test/native/kernel_check.cu cuda/gpu/ssim_cuda.cu -o kernel_check
 //   ./kernel_check            # correctness cases, then a short timing table
 //   ./kernel_check --no-bench # correctness only
 //   ./kernel_check --quick    # only the cases of at most 2000 tiles (for slow emulation), no timing
@@ -11,7 +11,7 @@
 // For every case: random x and y, outputs poisoned with NaN, launchSsim for value only,
 // gradient only and both, each TWICE on the same workspace (the per-image counters must reset),
 // compared with a direct (non-separable) float64 implementation written here: 2-D window sums,
-// the SSIM map, its mean, and the gradient from the alpha/beta/gamma formulas of cuda/MATH.md.
+// the SSIM map, its mean, and the gradient from the alpha/beta/gamma formulas of cuda/common/MATH.md.
 // Exits non-zero on any failure.
 #include <cuda_runtime.h>
 
@@ -26,10 +26,10 @@
 #include <string>
 #include <vector>
 
-#include "fast_divide.h"
-#include "ssim_cuda.h"
-#include "ssim_math.h"
-#include "ssim_types.h"
+#include "common/fast_divide.h"
+#include "common/ssim_math.h"
+#include "common/ssim_types.h"
+#include "gpu/ssim_cuda.h"
 
 using namespace cudassim;
 
@@ -529,7 +529,7 @@ void checkArguments(cudaStream_t stream) {
   CK(cudaFree(ws));
 }
 
-// FastDivide (cuda/fast_divide.h) against '/': every small divisor and numerator, random ones,
+// FastDivide (cuda/common/fast_divide.h) against '/': every small divisor and numerator, random ones,
 // and the edges (powers of two and their neighbours, n = 2^31 - 1).
 void checkFastDivide() {
   std::mt19937_64 rng(2026);
@@ -683,6 +683,8 @@ void bench(cudaStream_t stream, bool full, const char* only) {
 //     call with x = G: it must see G written (a NaN or another value means it read G early);
 //   - the same with a value-only call on other inputs in between (which may start early: the
 //     call on G must still wait for the gradient call, two launches back).
+// Built with -DSSIM_TEST_BREAK_WRITE_LOG (gpu/launch_order.h then lets every candidate start
+// early), the calls on G must fail: that shows this check can catch a missing guard.
 void checkLaunchChains(cudaStream_t stream) {
   const int B = 2, C = 3, H = 300, W = 512;
   Case cc{"chain", B, C, H, W, true, DType::F32, 11, false, 0.0f, 1.0f, false};

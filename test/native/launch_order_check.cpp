@@ -1,9 +1,9 @@
-// Host-only check of cuda/launch_order.h: which launches may start before the kernel ahead of
-// them has finished. Run by test/launch-order.test.js (no GPU needed):
+// Host-only check of cuda/gpu/launch_order.h: which launches may start before the kernel ahead of
+// them has finished. Run by test/native.test.js (no GPU needed):
 //   g++ -std=c++17 -I cuda test/native/launch_order_check.cpp -o /tmp/launch_order_check && /tmp/launch_order_check
 #include <cstdio>
 
-#include "launch_order.h"
+#include "gpu/launch_order.h"
 
 using namespace cudassim;
 

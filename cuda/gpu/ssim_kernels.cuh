@@ -1,4 +1,4 @@
-// The CUDA kernels of the GPU path (launched by cuda/ssim_cuda.cu). Design notes (v4,
+// The CUDA kernels of the GPU path (launched by cuda/gpu/ssim_cuda.cu). Design notes (v4,
 // "column walk"; bench/NOTES.md has the measurements behind it):
 //
 // Strips. A block of 128 threads (4 warps) walks down an output strip of kTileW = 116 columns,
@@ -35,7 +35,7 @@
 // E[xy], which is what keeps ssim(x, x) at 1. Four moments, not five (v7, bench/NOTES.md):
 // S needs E[x^2] and E[y^2] only through their sum (ssim_math.h, Moments4).
 //
-// Shifted moments (cuda/MATH.md): every loaded pixel is fma(v, inputScale, -shift), the shift
+// Shifted moments (cuda/common/MATH.md): every loaded pixel is fma(v, inputScale, -shift), the shift
 // being the intensity of its plane's reference pixel (each thread loads its column's; threads
 // 0..3 put the strip's planes' in shared memory for the per-item terms); zero padding is -shift.
 //
@@ -78,9 +78,9 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "fast_divide.h"
-#include "ssim_math.h"
-#include "ssim_types.h"
+#include "common/fast_divide.h"
+#include "common/ssim_math.h"
+#include "common/ssim_types.h"
 
 namespace cudassim {
 namespace kernels {
@@ -89,15 +89,9 @@ constexpr int kThreads = 128;                  // 4 warps
 constexpr int kWarps = kThreads / 32;
 constexpr int kHalo = kMaxRadius;              // 5
 constexpr int kWin = 2 * kHalo + 1;            // 11 rows in the shift register
-#ifndef SSIM_TILE_W
-#define SSIM_TILE_W 116
-#endif
-constexpr int kTileW = SSIM_TILE_W;            // output columns per strip (a multiple of 4)
+constexpr int kTileW = 116;                    // output columns per strip (a multiple of 4)
 constexpr int kInCols = kTileW + 2 * kHalo;    // 126 input columns (threads 126, 127 idle)
-#ifndef SSIM_RB
-#define SSIM_RB 12
-#endif
-constexpr int kRB = SSIM_RB;                   // rows per batch (vertical pass -> shared -> horizontal)
+constexpr int kRB = 12;                        // rows per batch (vertical pass -> shared -> horizontal)
 constexpr int kSegW = 4;                       // outputs per horizontal work item
 constexpr int kSegs = kTileW / kSegW;          // 29 items per row
 constexpr int kSegLoad = 16;                   // values read per item (>= 4 + 2 * kHalo)
@@ -105,20 +99,11 @@ constexpr int kPitch = 4 * (kSegs + 8);        // floats per shared row (148: se
 constexpr int kBuf = kRB * kPitch;             // floats per moment buffer
 constexpr int kItems = kRB * kSegs;            // 348 horizontal items per batch
 constexpr int kMoments = 4;                    // forward: E[x], E[y], E[x^2 + y^2], E[xy]
-#ifndef SSIM_MAX_BATCHES
-#define SSIM_MAX_BATCHES 8
-#endif
-constexpr int kMaxRowsPerBlock = SSIM_MAX_BATCHES * kRB;  // the host picks 1 to 4, or 8, batches
+constexpr int kMaxRowsPerBlock = 8 * kRB;  // the host picks 1 to 4, or 8, batches
 
 // Resident blocks per SM the register allocation is sized for (4 x 128 threads: <= 128 registers).
-#ifndef SSIM_FWD_MIN_BLOCKS
-#define SSIM_FWD_MIN_BLOCKS 4
-#endif
-#ifndef SSIM_BWD_MIN_BLOCKS
-#define SSIM_BWD_MIN_BLOCKS 4
-#endif
-constexpr int kForwardMinBlocks = SSIM_FWD_MIN_BLOCKS;
-constexpr int kBackwardMinBlocks = SSIM_BWD_MIN_BLOCKS;
+constexpr int kForwardMinBlocks = 4;
+constexpr int kBackwardMinBlocks = 4;
 
 static_assert(kSegLoad >= kSegW + 2 * kHalo, "a horizontal item must see its whole window");
 static_assert((kSegs - 1) * kSegW + kSegLoad <= kPitch, "items read inside the row");
@@ -258,13 +243,10 @@ __device__ __forceinline__ void waitForPreviousLaunch() {
 
 // Asynchronous 4-byte global -> shared copies (sm_80+): the next batch's inputs land in shared
 // memory while the current batch's horizontal pass runs, without holding registers.
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800 && !defined(SSIM_NO_ASYNC)
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
 #define SSIM_ASYNC_COPY 1
 #else
 #define SSIM_ASYNC_COPY 0
-#endif
-#ifndef SSIM_WALK_POINTERS  // v10: batches inside the image load through running pointers
-#define SSIM_WALK_POINTERS 1
 #endif
 
 __device__ __forceinline__ void cpAsync4(float* dst, const float* src, bool valid) {
@@ -301,7 +283,6 @@ template <int N>
 __device__ __forceinline__ void stageBatchRows(float* stage, const float* const (&src)[N], long long colOff,
                                                long long rowStride, int rb0, int height, bool colOk) {
   const int tid = threadIdx.x;
-#if SSIM_WALK_POINTERS
   if (rb0 + kHalo + kRB <= height) {  // uniform
     const long long off = colOff + (long long)(rb0 + kHalo) * rowStride;
     const float* p[N];
@@ -318,7 +299,6 @@ __device__ __forceinline__ void stageBatchRows(float* stage, const float* const 
     cpAsyncCommit();
     return;
   }
-#endif
 #pragma unroll
   for (int j = 0; j < kRB; ++j) {
     const int gy = rb0 + kHalo + j;

@@ -102,4 +102,14 @@ inline MapRegion mapRegion(const ImageShape& s, const SsimParams& p) {
   return MapRegion{r, s.height - r, r, s.width - r};
 }
 
+// The per-pixel SSIM map (computeSsimMapCpu in cpu/ssim_cpu.h, launchSsimMap in gpu/ssim_map.h),
+// for heat maps and inspection: a separate, simple path next to the optimised value/gradient
+// code, sharing ssim_math.h's formulas. Output: batch maps of mapRegion(shape, params) pixels
+// each (H x W for 'same', (H - 2r) x (W - 2r) for 'valid'), row-major, float32; pixel value =
+// mean over channels of the SSIM at that pixel. params.valueOffset / valueScale are not applied
+// (the map is always SSIM). Floats in the map of a job: batch * mapRegion(...).count().
+inline std::size_t mapElems(const SsimJob& job) {
+  return std::size_t(job.shape.batch) * mapRegion(job.shape, job.params).count();
+}
+
 }  // namespace cudassim

@@ -1,11 +1,25 @@
-#include "ceilings.h"
+// The two hardware ceilings the benchmark divides by (bench/NOTES.md, "Two numbers"), measured
+// on the device the benchmark runs on: a standalone program, built next to the addon only for
+// the benchmark (CMake option CUDA_SSIM_BENCH; bench/run.js builds and runs it). The addon that
+// ships in the package does not carry it.
+//
+//   cuda_ssim_ceilings [DEVICE]   prints {"copyBytesPerSecond": ..., "fp32FlopsPerSecond": ...}
+//
+// copyBytesPerSecond: device-to-device copy, bytes read + bytes written per second;
+// fp32FlopsPerSecond: register-only FMA chains over all SMs, 2 flops per FMA.
+#include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <vector>
 
-namespace cudassim {
-
 namespace {
+
+struct Ceilings {
+  double copyBytesPerSecond;
+  double fp32FlopsPerSecond;
+};
 
 constexpr int kChains = 8;        // independent FMA chains per thread hide the FMA latency
 constexpr int kIterations = 4096;
@@ -28,8 +42,6 @@ float medianOf(std::vector<float> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
 }
-
-}  // namespace
 
 cudaError_t measureCeilings(int device, Ceilings* result) {
 #define CHECK(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) return e_; } while (0)
@@ -79,4 +91,17 @@ cudaError_t measureCeilings(int device, Ceilings* result) {
 #undef CHECK
 }
 
-}  // namespace cudassim
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int device = argc > 1 ? std::atoi(argv[1]) : 0;
+  Ceilings c{};
+  const cudaError_t status = measureCeilings(device, &c);
+  if (status != cudaSuccess) {
+    std::fprintf(stderr, "cuda_ssim_ceilings: %s (%s)\n", cudaGetErrorName(status), cudaGetErrorString(status));
+    return 1;
+  }
+  std::printf("{\"copyBytesPerSecond\": %.17g, \"fp32FlopsPerSecond\": %.17g}\n", c.copyBytesPerSecond,
+              c.fp32FlopsPerSecond);
+  return 0;
+}

@@ -49,7 +49,7 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
-#include "ssim_math.h"
+#include "common/ssim_math.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define SSIM_ALWAYS_INLINE inline __attribute__((always_inline))

@@ -1,5 +1,5 @@
 // Per-pixel SSIM formulas shared, line for line, by the CUDA kernels and the CPU path, so
-// that CI (no GPU) exercises the same arithmetic the GPU runs. Derivation: cuda/MATH.md.
+// that CI (no GPU) exercises the same arithmetic the GPU runs. Derivation: cuda/common/MATH.md.
 #pragma once
 
 #include <cmath>
@@ -156,7 +156,7 @@ inline bool fastReciprocalInRange(float c1, float c2) {
   return c1 >= 0x1p-124f && c2 >= 0x1p-124f && double(c1) * double(c2) >= 0x1p-122;
 }
 
-// Cancellation-free moments (cuda/MATH.md, "Shifted moments"): both paths filter x - sx and
+// Cancellation-free moments (cuda/common/MATH.md, "Shifted moments"): both paths filter x - sx and
 // y - sy, where sx, sy are the intensities of one reference pixel of the channel plane
 // (planeReference), so that E[x^2] - E[x]^2 cancels only what the window's distance from the
 // reference puts into it, not the whole intensity. Variances and the covariance do not change;
@@ -237,7 +237,7 @@ SSIM_HD float ssimFromTerms(const SsimTerms& t) {
 // gradient formula then takes x - sx too): with inv = 1 / (q B1 B2),
 //   S = a1 a2 inv,  beta = dS/dE[x'^2] = -q S b1 inv,  gamma = dS/dE[x'y'] = 2q a1 inv,
 //   alpha' = dS/dE[x'] = 2 inv (my a2 - mx S b2) - 2 E[x'] beta - E[y'] gamma
-// (alpha of cuda/MATH.md with the variance terms taken at the shifted means: for a flat
+// (alpha of cuda/common/MATH.md with the variance terms taken at the shifted means: for a flat
 // window E[x'] = E[y'] = 0 and no large terms cancel, here or in the backward).
 template <Reciprocal M>
 SSIM_HD PixelSsim partialsFromTerms(const SsimTerms& t, float ex, float ey) {

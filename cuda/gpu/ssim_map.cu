@@ -3,8 +3,8 @@
 // correctness and clarity (heat maps), not speed: it does not share the tuned kernels' tiling.
 #include <cstdint>
 
+#include "common/ssim_math.h"
 #include "ssim_map.h"
-#include "ssim_math.h"
 
 namespace cudassim {
 

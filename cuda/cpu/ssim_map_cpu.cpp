@@ -1,4 +1,4 @@
-// computeSsimMapCpu (ssim_map.h): for each band of map rows of one image, filter the rows it
+// computeSsimMapCpu (ssim_cpu.h): for each band of map rows of one image, filter the rows it
 // needs horizontally (four moments, zero padding), then vertically, then ssim_math.h's
 // pixelSsimValue per pixel, averaged over the channels. Bands are shared out to std::threads.
 #include <algorithm>
@@ -7,8 +7,8 @@
 #include <thread>
 #include <vector>
 
-#include "ssim_map.h"
-#include "ssim_math.h"
+#include "common/ssim_math.h"
+#include "ssim_cpu.h"
 
 namespace cudassim {
 

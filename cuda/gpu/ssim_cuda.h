@@ -3,11 +3,11 @@
 
 #include <cuda_runtime_api.h>
 
-#include "ssim_types.h"
+#include "common/ssim_types.h"
 
 namespace cudassim {
 
-// Device scratch a call needs. Layout (cuda/ssim_cuda.cu): a reduction state of 16 bytes per
+// Device scratch a call needs. Layout (cuda/gpu/ssim_cuda.cu): a reduction state of 16 bytes per
 // image for `images` images (zeroed once, when the workspace is made, and left zeroed by
 // every completed launch), then, when `gradient`, three float planes of `elements` each.
 std::size_t workspaceBytes(int images, std::size_t elements, bool gradient);

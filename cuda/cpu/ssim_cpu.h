@@ -2,12 +2,17 @@
 // formulas of ssim_math.h. Used when no GPU is usable, and as the fast reference in tests.
 #pragma once
 
-#include "ssim_types.h"
+#include "common/ssim_types.h"
 
 namespace cudassim {
 
 // Computes job.out (if non-null) and job.grad (if non-null). threads <= 0: hardware concurrency.
 // Throws std::bad_alloc if scratch memory cannot be had; never writes outside out/grad.
 void computeSsimCpu(const SsimJob& job, int threads);
+
+// The per-pixel SSIM map (common/ssim_types.h, mapElems) on the host (ssim_map_cpu.cpp):
+// job.x / job.y are host pointers; `map` holds mapElems(job) floats. threads <= 0: hardware
+// concurrency. Rows of each map are split among std::thread workers.
+void computeSsimMapCpu(const SsimJob& job, float* map, int threads);
 
 }  // namespace cudassim

@@ -8,15 +8,9 @@
 #include <climits>
 #include <cstdint>
 
+#include "common/ssim_math.h"
 #include "launch_order.h"
 #include "ssim_kernels.cuh"
-#include "ssim_math.h"
-
-// Launch syntax behind a macro (an expression giving the launch's cudaError_t) so that a
-// host-only emulator can run the kernels unchanged.
-#ifndef SSIM_LAUNCH
-#define SSIM_LAUNCH(kernel, grid, block, stream, args, early) launchOverlapping(kernel, grid, stream, args, early)
-#endif
 
 namespace cudassim {
 
@@ -132,9 +126,6 @@ int pickRowsPerBlock(int rows, unsigned long long columnStrips, int resident) {
   using kernels::kRB;
   constexpr int kModelMaxNb = 4;
   const int maxNb = kernels::kMaxRowsPerBlock / kRB;
-#ifdef SSIM_FORCE_NB  // experiments: a fixed number of batches per block
-  return (SSIM_FORCE_NB < maxNb ? SSIM_FORCE_NB : maxNb) * kRB;
-#endif
   const unsigned long long batches = ceilDiv(unsigned(rows), kRB);
   if (maxNb > kModelMaxNb && columnStrips * ceilDiv(batches, unsigned(maxNb)) >= 2048ull) return maxNb * kRB;
   const int topNb = maxNb < kModelMaxNb ? maxNb : kModelMaxNb;
@@ -188,11 +179,8 @@ bool layoutWork(const ImageShape& s, int regY0, int regX0, int regH, int regW, i
   // at least 40 columns, so that a strip touches at most kernels::kSlots planes.
   const unsigned long long pitch = (unsigned long long)(regW + 2 * kMaxRadius + 3) / 4 * 4;
   const unsigned long long packedStrips = ceilDiv(planes * pitch, kTileW);
-  bool pack = planar && resident > 0 && planes > 1 && pitch >= 40 && planes * pitch < (1ull << 30) &&
+  const bool pack = planar && resident > 0 && planes > 1 && pitch >= 40 && planes * pitch < (1ull << 30) &&
               packedStrips < strips;
-#ifdef SSIM_NO_PACK  // experiments: one plane per virtual row
-  pack = false;
-#endif
   // Balanced ranges against aligned tiles, in the wave model's units (rows of a block, the
   // 2r-row prologue counted as rows): aligned, ceil(blocks / resident) waves of tiles; balanced,
   // the longest range and its prologue (rarely two: a range that crosses into the next strip;
@@ -216,9 +204,6 @@ bool layoutWork(const ImageShape& s, int regY0, int regX0, int regH, int regW, i
     balance = balancedCost <= alignedCost && (computeBound || packSaves || !alignedFills);
   }
   w.balanced = balance ? 1 : 0;
-#ifdef SSIM_NO_BALANCE  // experiments: v10's aligned tiles everywhere
-  w.balanced = 0;
-#endif
   if (w.balanced) {
     if (pack) {
       w.nPack = int(planes);
@@ -261,13 +246,13 @@ const void* backwardKernelOf(DType t) {
 template <typename T>
 cudaError_t launchTyped(const kernels::ForwardArgs& fa, const kernels::BackwardArgs* ba, bool fastRcp,
                         bool earlyForward, unsigned int forwardGrid, unsigned int backwardGrid, cudaStream_t stream) {
-  cudaError_t err = fastRcp ? SSIM_LAUNCH((kernels::ssimForwardKernel<T, Reciprocal::Ftz>), forwardGrid,
-                                          kernels::kThreads, stream, fa, earlyForward)
-                            : SSIM_LAUNCH((kernels::ssimForwardKernel<T, Reciprocal::Exact>), forwardGrid,
-                                          kernels::kThreads, stream, fa, earlyForward);
+  cudaError_t err = fastRcp ? launchOverlapping(kernels::ssimForwardKernel<T, Reciprocal::Ftz>, forwardGrid, stream,
+                                                fa, earlyForward)
+                            : launchOverlapping(kernels::ssimForwardKernel<T, Reciprocal::Exact>, forwardGrid, stream,
+                                                fa, earlyForward);
   if (err == cudaSuccess) err = cudaGetLastError();
   if (err != cudaSuccess || ba == nullptr) return err;
-  err = SSIM_LAUNCH(kernels::ssimBackwardKernel<T>, backwardGrid, kernels::kThreads, stream, *ba, false);
+  err = launchOverlapping(kernels::ssimBackwardKernel<T>, backwardGrid, stream, *ba, false);
   if (err == cudaSuccess) err = cudaGetLastError();
   return err;
 }
@@ -391,11 +376,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   const Span writes[LaunchOrder::kWrites] = {spanOf(job.out, std::size_t(s.batch) * sizeof(float)),
                                        spanOf(job.grad, s.elems() * sizeof(float)),
                                        spanOf(workspace, workspaceBytes(wsImages, wsElements, wantGrad))};
-#ifndef SSIM_NO_OVERLAP
   const bool candidate = !wantGrad && deviceOverlapsLaunches(device);
-#else
-  const bool candidate = false;
-#endif
   // (Launches on the shared default streams are never early, so they need no record.)
   static LaunchOrder order;
   const bool earlyForward =
