@@ -28,7 +28,9 @@ constexpr int kRequiredDriverVersion =
     0;
 #endif
 
+#if CUDA_SSIM_WITH_CUDA
 std::string versionText(int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); }
+#endif
 
 }  // namespace
 

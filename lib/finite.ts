@@ -1,13 +1,29 @@
 // A result is finite or the call throws ERR_SSIM_NONFINITE. float32 overflows where the data lie
 // far outside [0, dataRange] (data in [0, 1] with dataRange 1e-30, say), which no option check can
 // see without reading the data. Host outputs are scanned here, right after they were written;
-// device outputs stay on the stream unread (docs/API.md says so).
+// device outputs stay on the stream unread (docs/API.md says so). A NaN or infinity in the inputs
+// still comes out as NaN (the documented propagation): the inputs are scanned only when an output
+// is not finite, and where they are device memory the output is left as it is.
 
 import { ssimError } from './errors';
 import { typedArrayBuffer, typedArrayByteOffset, typedArrayLength } from './util';
 
-/** Throws ERR_SSIM_NONFINITE for the first output (a host Float32Array; others are skipped) holding NaN or an infinity. */
-export function requireFinite(...outputs: (readonly [string, unknown])[]): void {
+function allFinite(a: unknown): boolean {
+  if (!ArrayBuffer.isView(a)) return false;  // device memory: cannot tell here
+  if (!(a instanceof Float32Array) && !(a instanceof Float64Array)) return true;  // integer data
+  const buffer = typedArrayBuffer.call(a) as ArrayBuffer;
+  const view = a instanceof Float32Array
+    ? new Float32Array(buffer, typedArrayByteOffset.call(a), typedArrayLength.call(a))
+    : new Float64Array(buffer, typedArrayByteOffset.call(a), typedArrayLength.call(a));
+  for (let i = 0; i < view.length; i++) if (!Number.isFinite(view[i])) return false;
+  return true;
+}
+
+/**
+ * Throws ERR_SSIM_NONFINITE for the first output (a host Float32Array; others are skipped) holding
+ * NaN or an infinity, unless the inputs `x` and `y` are not all finite host data themselves.
+ */
+export function requireFinite(x: unknown, y: unknown, ...outputs: (readonly [string, unknown])[]): void {
   for (const [name, a] of outputs) {
     if (!(a instanceof Float32Array)) continue;
     // A fresh view through the intrinsic getters: the caller's array may override length, buffer,
@@ -15,6 +31,7 @@ export function requireFinite(...outputs: (readonly [string, unknown])[]): void 
     const view = new Float32Array(typedArrayBuffer.call(a), typedArrayByteOffset.call(a), typedArrayLength.call(a));
     for (let i = 0; i < view.length; i++) {
       if (!Number.isFinite(view[i])) {
+        if (!allFinite(x) || !allFinite(y)) return;
         throw ssimError('ERR_SSIM_NONFINITE', `The ${name} is not finite (${view[i]} at index ${i}): float32 overflowed. ` +
           'The data must lie within [0, dataRange] up to a modest factor: scale the data or dataRange to match.');
       }

@@ -20,7 +20,7 @@ describe('docs follow the code', function () {
 
   it('docs/ARCHITECTURE.md\'s native module interface names every export of binding/addon.cc', function () {
     const exported = [...read('binding/addon.cc').matchAll(/exports\.Set\("(\w+)"/g)].map((m) => m[1]);
-    assert.ok(exported.length >= 11, `addon exports found: ${exported.join(', ')}`);
+    assert.ok(exported.length >= 9, `addon exports found: ${exported.join(', ')}`);
     const arch = read('docs/ARCHITECTURE.md');
     const section = arch.slice(arch.indexOf('## Native module'), arch.indexOf('interface DeviceBuffer {'));
     const documented = new Set([...section.matchAll(/^ {2}(\w+)(?:\(|:)/gm)].map((m) => m[1]));

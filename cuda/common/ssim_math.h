@@ -176,6 +176,13 @@ SSIM_HD float toIntensity(double v, float scale) { return float(v * double(scale
 // The reference pixel of a plane: row height / 2, column width / 2.
 SSIM_HD int referenceRow(int height) { return height / 2; }
 SSIM_HD int referenceCol(int width) { return width / 2; }
+// How much of the reference pixel's intensity the shift takes: 1, or 0 where every window of a
+// 'same' map reaches into the zero padding (an image lower or narrower than the window). There the
+// padding gives every window a large variance, so a shift gains nothing, while a shift far from 0
+// makes the padding (-shift) the cancelling term (MATH.md, "Shifted moments").
+SSIM_HD float shiftWeight(int height, int width, int radius, bool valid) {
+  return !valid && (height <= 2 * radius || width <= 2 * radius) ? 0.0f : 1.0f;
+}
 
 // The four terms of S = (A1 A2) / (B1 B2) at one pixel, a2 and b2 times q = termScale<M>();
 // mx, my: the means (unshifted), needed again by the partials.

@@ -326,6 +326,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   // q C2 for the kernel's reciprocal form: exact (a power of two; c2 >= 2^-124 where q < 1)
   fa.c2q = (fastRcp ? termScale<Reciprocal::Ftz>() : termScale<Reciprocal::Exact>()) * p.c2;
   fa.inputScale = p.inputScale;
+  fa.shiftWeight = shiftWeight(s.height, s.width, p.radius, p.valid);
   const double denom = double(s.channels) * double(map.count());
   fa.valueOffset = p.valueOffset;
   fa.valueScale = p.valueScale;
@@ -356,6 +357,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
     ba.vecInputs = planarRows && job.dtype == DType::F32 && aligned(job.x, 16) && aligned(job.y, 16) ? 1 : 0;
     ba.taps = fa.taps;
     ba.inputScale = p.inputScale;
+    ba.shiftWeight = fa.shiftWeight;
     ba.gradScale = float(double(p.valueScale) * double(p.gradFactor) / denom);
     backwardGrid = ba.work.ranges;
   }

@@ -156,6 +156,7 @@ struct ForwardArgs {
   unsigned long long pixelsPerImage;  // channels * map pixels: the counter's final value
   Taps taps;
   float c1, c2q, inputScale;    // c2q = termScale<M>() * C2 (ssim_math.h)
+  float shiftWeight;            // ssim_math.h, shiftWeight: 1, or 0 for images smaller than the window
   double valueOffset, valueScale, denom;  // out[b] = offset + scale * (sum / denom)
 };
 
@@ -174,6 +175,7 @@ struct BackwardArgs {
   WorkLayout work;
   Taps taps;
   float inputScale;
+  float shiftWeight;  // the forward's
   float gradScale;  // valueScale / (channels * mapCount)
 };
 
@@ -462,7 +464,8 @@ template <typename T, typename Args>
 __device__ __forceinline__ Shift planeShift(const Args& a, const T* xp, const T* yp, long long planeOff) {
   const long long off =
       planeOff + (long long)referenceRow(a.height) * a.rowStride + (long long)referenceCol(a.width) * a.pixStride;
-  return Shift{toIntensity(__ldg(xp + off), a.inputScale), toIntensity(__ldg(yp + off), a.inputScale)};
+  return Shift{a.shiftWeight * toIntensity(__ldg(xp + off), a.inputScale),
+               a.shiftWeight * toIntensity(__ldg(yp + off), a.inputScale)};
 }
 
 // Shifts of the planes a segment's strip touches (slot j: the strip's first plane + j), into

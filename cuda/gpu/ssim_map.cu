@@ -36,7 +36,8 @@ __global__ void ssimMapKernel(SsimJob job, MapGeometry g, float* map) {
       const long long plane = b * g.imageElems + c * g.chanStride;
       // Shifted moments (ssim_math.h, Shift): the plane's reference pixel; padding is -shift.
       const long long ri = plane + referenceRow(g.height) * g.rowStride + referenceCol(g.width) * g.pixStride;
-      const Shift sh{toIntensity(xs[ri], p.inputScale), toIntensity(ys[ri], p.inputScale)};
+      const float k = shiftWeight(g.height, g.width, R, p.valid);
+      const Shift sh{k * toIntensity(xs[ri], p.inputScale), k * toIntensity(ys[ri], p.inputScale)};
       Moments4 m{0.0f, 0.0f, 0.0f, 0.0f};
       for (int dy = -R; dy <= R; ++dy) {
         const int qy = py + dy;
