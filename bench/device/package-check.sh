@@ -4,7 +4,7 @@
 # installed package's, and no build/ travels). Logs go to $OUT.
 #   PHASE=tests    : the whole suite (repo root, main binary), the GPU suite from the installed
 #                    package (main binary), and again with CUDA_SSIM_PREBUILT=cuda11.8;
-#   PHASE=sanitize : compute-sanitizer memcheck (GPU suite + CUDA ssimMap tests) and racecheck;
+#   PHASE=sanitize : kernel_check, compute-sanitizer memcheck (GPU suite + CUDA ssimMap tests), racecheck;
 #   PHASE=bench    : the benchmark.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -28,6 +28,9 @@ for phase in ${PHASE:-tests}; do
         | tee "$OUT/gpu-$variant.log" | grep -E "passed, .* failed|^\s+[0-9]+\) " | head -30
     done ;;
   sanitize)
+    echo "== kernel_check (the kernels against a float64 host reference, launch-order chain)"
+    nvcc -std=c++17 -O3 -arch=sm_90 -I cuda test/native/kernel_check.cu cuda/gpu/ssim_cuda.cu -o /tmp/kernel_check && /tmp/kernel_check --no-bench > "$OUT/kernel_check.log" 2>&1
+    echo "kernel_check exit code $?"; tail -3 "$OUT/kernel_check.log"
     echo "== compute-sanitizer memcheck: GPU suite and the CUDA ssimMap tests"
     compute-sanitizer --tool memcheck --error-exitcode 9 $mocha $gpu_only test/gpu.test.js test/map.test.js > "$OUT/memcheck.log" 2>&1
     echo "memcheck exit code $?"; grep -E "ERROR SUMMARY|passed, .* failed" "$OUT/memcheck.log" | tail -3
@@ -35,6 +38,9 @@ for phase in ${PHASE:-tests}; do
     compute-sanitizer --tool racecheck --error-exitcode 9 $mocha $gpu_only -g "values and gradients|accuracy" test/gpu.test.js > "$OUT/racecheck.log" 2>&1
     echo "racecheck exit code $?"; grep -E "RACECHECK SUMMARY|ERROR SUMMARY|passed, .* failed" "$OUT/racecheck.log" | tail -3 ;;
   bench)
+    # The ceilings program (copy and fp32 rates) is the benchmark's own: built here with nvcc, next
+    # to where bench/run.js looks for it (a build/Release without a .node: the prebuilt stays in use).
+    mkdir -p build/Release && nvcc -O3 -arch=sm_90 bench/native/ceilings.cu -o build/Release/cuda_ssim_ceilings || echo "ceilings build failed"
     echo "== benchmark"
     node bench/run.js --gpu --out "$OUT" ${BENCH_ARGS:-} > "$OUT/bench.log" 2>&1; echo "bench exit code $?"
     sed -n '/^GPU:/,$p' "$OUT/bench.log" ;;
