@@ -1,4 +1,4 @@
-// The two hardware ceilings the benchmark divides by (bench/NOTES.md, "Two numbers"), measured
+// The two hardware ceilings the benchmark divides by (docs/PERFORMANCE.md, "Protocol"), measured
 // on the device the benchmark runs on: a standalone program, built next to the addon only for
 // the benchmark (CMake option CUDA_SSIM_BENCH; bench/run.js builds and runs it). The addon that
 // ships in the package does not carry it.

@@ -1,7 +1,7 @@
 // Division by a runtime constant as a multiply and a shift (Granlund and Montgomery, "Division
 // by invariant integers using multiplication", 1994): the kernels divide block and column
 // indices by channel counts, strip counts and pitches, and a 32-bit hardware-free division is
-// about 20 dependent instructions (bench/NOTES.md, v11).
+// about 20 dependent instructions (docs/PERFORMANCE.md, v11; commit a87616d).
 //
 // For a divisor d >= 1 let l = ceil(log2 d), s = 31 + l and m = ceil(2^s / d). Then m < 2^32
 // (d > 2^(l-1)), and for every n < 2^31, floor(n m / 2^s) == floor(n / d): with m d = 2^s + e,

@@ -113,7 +113,7 @@ int residentBlocks(const void* kernel, int slot, int device) {
 }
 
 // Rows per block (a multiple of kernels::kRB, at most kMaxRowsPerBlock = 8 batches).
-// Small grids (bench/NOTES.md, v6 and v9): a block's time is its rows plus the 2r-row prologue
+// Small grids (docs/PERFORMANCE.md, v6 and v9): a block's time is its rows plus the 2r-row prologue
 // that fills its shift register, and the grid runs in waves of `resident` blocks, so the cost
 // of nb batches per block is
 //   ceil(blocks(nb) / resident) * (nb * kRB + 2 * kMaxRadius).

@@ -1,5 +1,5 @@
 // The CUDA kernels of the GPU path (launched by cuda/gpu/ssim_cuda.cu). Design notes (v4,
-// "column walk"; bench/NOTES.md has the measurements behind it):
+// "column walk"; docs/PERFORMANCE.md has the measurements behind it):
 //
 // Strips. A block of 128 threads (4 warps) walks down an output strip of kTileW = 116 columns,
 // one segment of rows at a time (see "Work" below for how segments are handed out). Thread t
@@ -32,7 +32,7 @@
 // runtime value, taps beyond it are zero (one instantiation per input dtype). The arithmetic
 // of the passes uses explicit round-to-nearest intrinsics so that the compiler cannot contract
 // the moments of x and of y differently: with x == y, E[x^2 + y^2] comes out as exactly twice
-// E[xy], which is what keeps ssim(x, x) at 1. Four moments, not five (v7, bench/NOTES.md):
+// E[xy], which is what keeps ssim(x, x) at 1. Four moments, not five (v7, docs/PERFORMANCE.md):
 // S needs E[x^2] and E[y^2] only through their sum (ssim_math.h, Moments4).
 //
 // Shifted moments (cuda/common/MATH.md): every loaded pixel is fma(v, inputScale, -shift), the shift
@@ -42,7 +42,7 @@
 // Backward: the same strip walk over the three partial maps (alpha, beta, gamma: 33 registers
 // of shift register), then grad = scale * (G*alpha + 2 x G*beta + y G*gamma) per item.
 //
-// Work (v11, bench/NOTES.md). A "virtual row" holds one plane (b, c) or, for narrow planar
+// Work (v11, docs/PERFORMANCE.md). A "virtual row" holds one plane (b, c) or, for narrow planar
 // planes, all planes side by side, `pitch` columns apart (packed: 2 * kHalo zero or halo
 // columns between two planes, so a 256-wide plane no longer leaves 92 of its third strip's
 // 348 columns idle). A strip is kTileW columns of a virtual row, cut into units of kRB rows.
@@ -489,7 +489,8 @@ __device__ __forceinline__ void slotShifts(const Args& a, const T* xp, const T* 
 // The columns of item column group `seg` of a segment, computed once per segment into a
 // shared table (scols) by threads 0..28; each thread then keeps its own items' mask and slot
 // in a register (loadItemBits), and only packed strips read `off` back per item (computed
-// inline in the item loop, these cost more than the table: bench/NOTES.md v11f).
+// inline in the item loop, these cost more than the table: v11f in
+// `git show 61916af:bench/NOTES.md`).
 // planeBase: element offset of the segment's first plane in x and y (backward only).
 __device__ __forceinline__ ItemColumns forwardColumns(const ForwardArgs& a, const Segment& sg, int seg) {
   const WorkLayout& w = a.work;

@@ -13,7 +13,7 @@ import type { PairInfo, PairResult } from './types';
  * Most elements (width * height * channels * pairs) in one batched call. Batching saves a launch
  * and a round trip per pair, which matters for small images only; stacking large images into one
  * buffer costs more than it saves (on the H200 machine, stacking 16 1080p RGB pairs took 9 ms per
- * pair against 2 ms per pair for the SSIM call itself: bench/NOTES.md), so an image of 4 Mi
+ * pair against 2 ms per pair for the SSIM call itself: docs/PERFORMANCE.md), so an image of 4 Mi
  * elements or more goes alone, without a copy.
  */
 export const MAX_BATCH_ELEMENTS = 1 << 22;

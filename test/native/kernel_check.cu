@@ -809,7 +809,7 @@ int main(int argc, char** argv) {
       {"identity 2160x3840 u8 rgba", 2, 4, 2160, 3840, false, DType::U8, 11, false, 0.0f, 1.0f, true},
       {"identity 2160x3840 valid", 1, 1, 2160, 3840, true, DType::F32, 11, true, 0.0f, 1.0f, true},
       // Small batched 'valid' maps (the GPU suite once saw 0.99999875 on 3 x 1 x 19 x 53 u8 with
-      // multi-batch blocks, bench/NOTES.md v6): several seeds, u8 and float.
+      // multi-batch blocks; v6 in `git show 303eda2:bench/NOTES.md`): several seeds, u8 and float.
       {"identity 19x53 u8 chw valid a", 3, 1, 19, 53, true, DType::U8, 11, true, 0.0f, 1.0f, true},
       {"identity 19x53 u8 chw valid b", 3, 1, 19, 53, true, DType::U8, 11, true, 0.0f, 1.0f, true},
       {"identity 19x53 u8 chw valid c", 3, 1, 19, 53, true, DType::U8, 11, true, 0.0f, 1.0f, true},
