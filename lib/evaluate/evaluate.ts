@@ -40,9 +40,10 @@ async function decodePair(info: PairInfo, s: Settings, emit: (r: PairResult) => 
 
 /** Computes one batch on a lane and emits a result per pair (a `compute` error for each if the call failed). */
 async function computeBatch(lane: Lane, items: ReadyPair[], metric: MetricOptions, emit: (r: PairResult) => void): Promise<void> {
-  const batch = stack(items);
   try {
-    const output = await lane.run(batch);
+    // stacking copies the batch's images into one buffer: its failure (out of memory) is the
+    // batch's, reported per pair like a failed call, never a rejection of the whole run
+    const output = await lane.run(stack(items));
     for (const r of unstack(items, output, metric)) emit(r);
   } catch (err) {
     const e = err as { message?: string; code?: string };
