@@ -577,7 +577,6 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
       // thread keeps the bits of its own items in a register (read after the first barrier).
       const bool packed = w.nPack > 1;
       if (tid < kSegs) scols[tid] = forwardColumns(a, sg, tid);
-      slotShifts(a, xp, yp, sg, sref);
       int itemBits = 0;
       const long long mapBase = (long long)sg.plane0 * a.planeElems + w.regX0 + sg.gx0;  // not packed
 
@@ -604,6 +603,9 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
         }
       };
       loadBatch(sg.gy0);  // first, so that the batch flies while the halo rows load
+      // The planes' shifts after the batch's loads are issued: warp 0 waits here for the
+      // reference pixels (an L2 round trip), which before held back its share of the batch.
+      slotShifts(a, xp, yp, sg, sref);
 
       float rx[kWin], ry[kWin], rss[kWin], rxy[kWin];
       rx[0] = ry[0] = rss[0] = rxy[0] = 0.0f;
@@ -827,13 +829,15 @@ __global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKern
       const bool packed = w.nPack > 1;
       const long long planeBase = firstPlaneOffset(a, sg);
       if (tid < kSegs) scols[tid] = backwardColumns(a, sg, tid, planeBase);
-      slotShifts(a, xp, yp, sg, sref);
       int itemBits = 0;
 
       // The partial maps of a batch, staged asynchronously (stageBatchRows).
       const float* const maps[3] = {pa, pb, pg};
       auto loadBatch = [&](int rb0) { stageBatchRows(sstage, maps, colOff, a.width, rb0, a.height, colOk); };
       loadBatch(sg.gy0);  // first, so that the batch flies while the halo rows load
+      // The planes' shifts after the batch's loads are issued: warp 0 waits here for the
+      // reference pixels (an L2 round trip), which before held back its share of the batch.
+      slotShifts(a, xp, yp, sg, sref);
 
       float ra[kWin], rb[kWin], rg[kWin];
       ra[0] = rb[0] = rg[0] = 0.0f;
