@@ -73,14 +73,14 @@ function runSync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y: unknow
   const job = resolveCall(s, x, y, opts, out, grad);
   if (s.into) {
     runJob('compute', job);
-    requireFinite(job.x, job.y, ['value', job.out], ['gradient', job.grad]);
+    requireFinite(job.x, job.y, ['value', job.out], ['gradient', job.out === null ? job.grad : null]);
     return intoResult(s, out, grad);
   }
   const batched = isBatched(x, y);
   const allocated = allocate(s, job);
   try {
     runJob('compute', job);
-    requireFinite(job.x, job.y, ['value', job.out], ['gradient', job.grad]);
+    requireFinite(job.x, job.y, ['value', job.out], ['gradient', job.out === null ? job.grad : null]);
   } catch (err) {
     release(allocated);
     throw err;
@@ -93,14 +93,14 @@ async function runAsync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y:
   const job = resolveCall(s, x, y, opts, out, grad);
   if (s.into) {
     await runJobAsync('computeAsync', job);
-    requireFinite(job.x, job.y, ['value', job.out], ['gradient', job.grad]);
+    requireFinite(job.x, job.y, ['value', job.out], ['gradient', job.out === null ? job.grad : null]);
     return intoResult(s, out, grad);
   }
   const batched = isBatched(x, y); // read before awaiting: the caller may change x meanwhile
   const allocated = allocate(s, job);
   try {
     await runJobAsync('computeAsync', job);
-    requireFinite(job.x, job.y, ['value', job.out], ['gradient', job.grad]);
+    requireFinite(job.x, job.y, ['value', job.out], ['gradient', job.out === null ? job.grad : null]);
   } catch (err) {
     release(allocated);
     throw err;

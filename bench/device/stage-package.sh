@@ -24,10 +24,6 @@ node -e "const i=require('./.device/app/node_modules/cuda-ssim').backendInfo(); 
 [[ ! -d .device/app/node_modules/cuda-ssim/build ]] || { echo "the tarball install built from source" >&2; exit 1; }
 tar -C .device/app -cf - node_modules package.json | xz -T2 -3 > .device/app.tar.xz
 rm -rf .device/app
-stage=$(mktemp -d)
-cp -r node_modules "$stage/"
-( cd "$stage/node_modules" && rm -rf typescript @types cmake-js node-api-headers node-addon-api tar lru-cache playwright-core .package-lock.json )
-tar -C "$stage" -cf - node_modules | xz -T2 -3 > .device/rt.tar.xz
-rm -rf "$stage"
+bash bench/device/pack-runtime.sh
 du -sh .device/*.xz
 echo "carry total: $(du -shc .device/*.xz dist | tail -1 | cut -f1)"

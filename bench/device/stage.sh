@@ -16,9 +16,5 @@ cd "$(git rev-parse --show-toplevel)"
 mkdir -p .device/bin
 nvcc -std=c++17 -O3 -arch="${KERNEL_CHECK_ARCH:-sm_90}" -I cuda test/native/kernel_check.cu cuda/gpu/ssim_cuda.cu \
   -o .device/bin/kernel_check
-stage=$(mktemp -d)
-cp -r node_modules "$stage/"
-( cd "$stage/node_modules" && rm -rf typescript @types cmake-js node-api-headers node-addon-api prebuildify tar lru-cache playwright-core .package-lock.json )
-tar -C "$stage" -cf - node_modules | xz -T2 -6 > .device/rt.tar.xz
-rm -rf "$stage"
+bash bench/device/pack-runtime.sh
 echo "staged .device/rt.tar.xz ($(du -h .device/rt.tar.xz | cut -f1)); carry total: $(du -shc .device build/Release dist | tail -1 | cut -f1)"
