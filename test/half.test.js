@@ -160,6 +160,8 @@ describe('half precision inputs (float16, bfloat16): CPU backend', function () {
     expectThrow(() => api.ssimGradientInto(t.x.data, t.x, t.y, input), { code: 'ERR_SSIM_INVALID_ARGUMENT', message: /share memory/ }, 'grad aliasing x');
     // DeviceArray without CUDA: still coded
     expectThrow(() => api.DeviceArray.alloc('float8', 4), { ...DTYPE, message: /dtype/ }, 'alloc dtype');
+    expectThrow(() => api.DeviceArray.from(new Float32Array(4), { dtype: 'float16' }), { ...DTYPE, message: /'float32' \(the dtype of src\) for opts\.dtype/ }, 'from: float16 on a Float32Array');
+    expectThrow(() => api.DeviceArray.from(new Uint16Array(4), { dtype: 'half' }), { ...DTYPE, message: /opts\.dtype/ }, 'from: unknown dtype');
   });
 
   it('the conversions of cuda/common/half_types.h (host) match the formats\' definitions: every 16-bit pattern decoded, rounding of ties, boundaries and random floats', function () {
