@@ -5,7 +5,8 @@
 // peers' table: inputs resident on the device, float32 in [0, 1], warm-up, a device-synchronised
 // loop of N calls, per-call time = elapsed / N, 15 repetitions, median, two input sets alternating.
 // GPU rows: `fwd` = ssimInto on DeviceArrays, `fwdbwd` = dssimWithGradientInto with a reused
-// Workspace. Each row also gets its floor on this machine (bytes / measured copy rate, flops /
+// Workspace. Rows ending in _fp16 / _bf16 take float16 / bfloat16 inputs (the same values rounded;
+// float32 gradient), _fp16_gin also writes the gradient in float16 (gradientDtype 'input'). Each row also gets its floor on this machine (bytes / measured copy rate, flops /
 // measured fp32 rate: bench/native/ceilings.cu, built here on first use) and, where the peers
 // were measured, the ratio to fused-ssim.
 // CPU rows run the CPU backend next to ssim.js (what Node users run today) in the same process.
@@ -38,6 +39,12 @@ const GPU_CASES = [
   ['b128_3ch_32x48_fwdbwd', 128, 3, 32, 48, 'fwdbwd'],
   ['b5_5ch_fhd_fwdbwd', 5, 5, 1080, 1920, 'fwdbwd'],
   ['b8_3ch_4k_fwd', 8, 3, 2160, 3840, 'fwd'],
+  // half-precision inputs (7th: the dtype; 8th: the gradient in it)
+  ['b32_3ch_256_fwdbwd_fp16', 32, 3, 256, 256, 'fwdbwd', 'float16'],
+  ['b32_3ch_256_fwdbwd_fp16_gin', 32, 3, 256, 256, 'fwdbwd', 'float16', true],
+  ['b32_3ch_256_fwdbwd_bf16', 32, 3, 256, 256, 'fwdbwd', 'bfloat16'],
+  ['b8_3ch_4k_fwd_fp16', 8, 3, 2160, 3840, 'fwd', 'float16'],
+  ['b8_3ch_4k_fwd_bf16', 8, 3, 2160, 3840, 'fwd', 'bfloat16'],
 ];
 const CPU_CASES = [
   ['cpu_fhd_1ch_fwd', 1, 1, 1080, 1920, 'fwd'],
@@ -61,8 +68,27 @@ function fillPair(x, y) {
   }
 }
 
-function shapeOf([name, batch, channels, height, width, kind]) {
-  return { name, batch, channels, height, width, kind, n: batch * channels * height * width };
+function shapeOf([name, batch, channels, height, width, kind, dtype = 'float32', gradInput = false]) {
+  return { name, batch, channels, height, width, kind, dtype, gradInput, n: batch * channels * height * width };
+}
+
+// float32 values -> float16 / bfloat16 bits, rounded to nearest even (cuda/common/half_types.h's rounding).
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+function halfBits(v, dtype) {
+  f32[0] = v;
+  const x = u32[0];
+  if (dtype === 'bfloat16') return (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+  const sign = (x >>> 16) & 0x8000;
+  const ax = x & 0x7fffffff;
+  if (ax >= 0x477ff000) return sign | (ax > 0x7f800000 ? 0x7e00 : 0x7c00);
+  if (ax >= 0x38800000) return sign | ((ax - 0x38000000 + 0xfff + ((ax >>> 13) & 1)) >>> 13);
+  return sign | Math.round(Math.abs(v) * 2 ** 24);  // subnormal (bench data: exact enough)
+}
+function toHalf(a, dtype) {
+  const out = new Uint16Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = halfBits(a[i], dtype);
+  return out;
 }
 
 // Per-call milliseconds of `call(i)`: N calls per repetition, synchronised by `sync`, 15 repetitions.
@@ -130,18 +156,25 @@ async function gpuBench(results) {
 
   for (const c of GPU_CASES.map(shapeOf)) {
     if (only.length && !only.includes(c.name)) continue;
-    const shape = { width: c.width, height: c.height, channels: c.channels, batch: c.batch, layout: 'chw' };
-    const hx = new Float32Array(c.n), hy = new Float32Array(c.n);
+    const half = c.dtype !== 'float32';
+    const shape = { width: c.width, height: c.height, channels: c.channels, batch: c.batch, layout: 'chw', ...(half ? { dtype: c.dtype } : {}) };
+    let hx = new Float32Array(c.n), hy = new Float32Array(c.n);
     const sets = [];
+    const upload = (a) => (half ? api.DeviceArray.from(toHalf(a, c.dtype), { dtype: c.dtype }) : api.DeviceArray.from(a));
     for (let s = 0; s < 2; s++) {
       fillPair(hx, hy);
-      sets.push({ x: { ...shape, data: api.DeviceArray.from(hx) }, y: { ...shape, data: api.DeviceArray.from(hy) } });
+      sets.push({ x: { ...shape, data: upload(hx) }, y: { ...shape, data: upload(hy) } });
+    }
+    if (half) {
+      hx = toHalf(hx, c.dtype);
+      hy = toHalf(hy, c.dtype);
     }
     const out = api.DeviceArray.alloc('float32', c.batch);
-    const grad = c.kind === 'fwdbwd' ? api.DeviceArray.alloc('float32', c.n) : null;
+    const gradDtype = c.gradInput ? c.dtype : 'float32';
+    const grad = c.kind === 'fwdbwd' ? api.DeviceArray.alloc(gradDtype, c.n) : null;
     // Value rows get a value-only workspace (16 bytes per image): a forward call needs no more.
     const workspace = api.Workspace.for(shape, { gradient: c.kind === 'fwdbwd' });
-    const opts = { workspace };
+    const opts = { workspace, ...(c.gradInput ? { gradientDtype: 'input' } : {}) };
     const call = c.kind === 'fwd'
       ? (i) => api.ssimInto(out, sets[i & 1].x, sets[i & 1].y, opts)
       : (i) => api.dssimWithGradientInto(out, grad, sets[i & 1].x, sets[i & 1].y, opts);
@@ -155,8 +188,9 @@ async function gpuBench(results) {
 
     // The allocating host path: Float32Arrays in, uploads and downloads included.
     const hostX = { ...shape, data: hx }, hostY = { ...shape, data: hy };
-    const hostCall = c.kind === 'fwd' ? () => api.ssim(hostX, hostY) : () => api.dssimWithGradient(hostX, hostY);
-    r.host_peak_device_bytes = hostPeakDeviceBytes(c);
+    const hostOpts = c.gradInput ? { gradientDtype: 'input' } : undefined;
+    const hostCall = c.kind === 'fwd' ? () => api.ssim(hostX, hostY) : () => api.dssimWithGradient(hostX, hostY, hostOpts);
+    r.host_peak_device_bytes = half ? null : hostPeakDeviceBytes(c);  // host-peak.js measures float32 calls
     hostCall();  // warm-up
     const hostTimes = [];
     for (let k = 0; k < (c.n > 5e7 ? 3 : 7); k++) { const t = now(); hostCall(); hostTimes.push(now() - t); }
@@ -164,7 +198,8 @@ async function gpuBench(results) {
     r.workspace_bytes = workspace.byteLength;
     r.workspace_bytes_per_element = workspace.byteLength / c.n;
 
-    const bytes = 4 * (2 * c.n + c.batch + (c.kind === 'fwdbwd' ? c.n : 0));
+    const inBytes = half ? 2 : 4;
+    const bytes = 2 * inBytes * c.n + 4 * c.batch + (c.kind === 'fwdbwd' ? (c.gradInput ? 2 : 4) * c.n : 0);
     r.min_bytes_MB = bytes / 1e6;
     r.floor_bytes_ms = bytes / ceilings.copyBytesPerSecond * 1e3;
     r.floor_flops_ms = FLOPS_PER_ELEMENT[c.kind] * c.n / ceilings.fp32FlopsPerSecond * 1e3;
@@ -176,7 +211,7 @@ async function gpuBench(results) {
       r.target_ms = peer.target_ms;
       r.speedup_vs_fused_ssim = peer.fused_ssim_ms / r.median_ms;
     }
-    results.cases[c.name] = { shape: `${c.batch}x${c.channels}x${c.height}x${c.width}`, kind: c.kind, ...r };
+    results.cases[c.name] = { shape: `${c.batch}x${c.channels}x${c.height}x${c.width}`, kind: c.kind, dtype: c.dtype, gradient_dtype: gradDtype, ...r };
     console.log(`${c.name.padEnd(24)} ${r.median_ms.toFixed(4)} ms  (floor ${r.floor_ms.toFixed(4)}, fused-ssim ${peer ? peer.fused_ssim_ms : '-'})`);
 
     for (const s of sets) { s.x.data.dispose(); s.y.data.dispose(); }

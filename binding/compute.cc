@@ -16,6 +16,7 @@
 #include "cpu/ssim_cpu.h"
 
 #if CUDA_SSIM_WITH_CUDA
+#include "gpu/half_store.h"
 #include "gpu/ssim_cuda.h"
 #endif
 
@@ -25,6 +26,9 @@ namespace {
 
 struct ParsedJob : ParsedInputs {
   Operand out, grad, workspace;
+  // The gradient's element type: F32, or the input's half type (gradientDtype 'input'), then the
+  // kernels' float32 gradient is rounded into grad (nearest even) as a last step.
+  DType gradDtype = DType::F32;
   int wsImages = 0;
   std::size_t wsElements = 0;
 };
@@ -37,10 +41,20 @@ ParsedJob parseJob(const Napi::Object& o) {
   j.grad = jobOperand(o, "grad", "grad", true);
   j.workspace = jobOperand(o, "workspace", "opts.workspace", true);
   if (!j.out.present() && !j.grad.present()) internalError("job has neither out nor grad");
+  if (o.Has("gradDtype") && !o.Get("gradDtype").IsUndefined()) {
+    const std::string g = o.Get("gradDtype").ToString().Utf8Value();
+    const bool half = j.core.dtype == DType::F16 || j.core.dtype == DType::BF16;
+    if (g == "float16" || g == "bfloat16") {
+      if (!half || (g == "float16") != (j.core.dtype == DType::F16)) internalError("job.gradDtype " + g + " is not x's dtype");
+      j.gradDtype = j.core.dtype;
+    } else if (g != "float32") {
+      internalError("job.gradDtype is " + g);
+    }
+  }
 
   const std::size_t elems = s.elems();
   requireBytes(j.out, std::size_t(s.batch) * 4, j.out.host != nullptr, "out");
-  requireBytes(j.grad, elems * 4, j.grad.host != nullptr, "grad");
+  requireBytes(j.grad, elems * dtypeBytes(j.gradDtype), j.grad.host != nullptr, "grad");
   for (const Operand* op : {&j.out, &j.grad, &j.workspace}) requireJobDevice(j, *op);
   requireDisjoint(j.out, j.grad);
   for (const Operand* output : {&j.out, &j.grad}) {
@@ -74,8 +88,12 @@ void runCpu(ParsedJob& j) {
   job.x = j.x.host;
   job.y = j.y.host;
   job.out = static_cast<float*>(j.out.host);
-  job.grad = static_cast<float*>(j.grad.host);
+  const bool halfGrad = j.grad.present() && j.gradDtype != DType::F32;
+  std::vector<float> grad32;
+  if (halfGrad) grad32.resize(job.shape.elems());
+  job.grad = halfGrad ? grad32.data() : static_cast<float*>(j.grad.host);
   computeSsimCpu(job, 0);
+  if (halfGrad) roundFloatsToHalf(grad32.data(), static_cast<std::uint16_t*>(j.grad.host), grad32.size(), j.gradDtype == DType::BF16);
 }
 
 #if CUDA_SSIM_WITH_CUDA
@@ -86,7 +104,9 @@ void runCuda(ParsedJob& j, bool waitForDevice) {
   job.x = call.input(j.x);
   job.y = call.input(j.y);
   job.out = call.output(j.out);
-  job.grad = call.output(j.grad);
+  const bool halfGrad = j.grad.present() && j.gradDtype != DType::F32;
+  float* gradOut = call.output(j.grad);  // half bits when halfGrad
+  job.grad = halfGrad ? static_cast<float*>(call.temporary(job.shape.elems() * 4)) : gradOut;
 
   void* ws = nullptr;
   int wsImages = j.wsImages;
@@ -102,8 +122,13 @@ void runCuda(ParsedJob& j, bool waitForDevice) {
   }
 
   checkCuda(launchSsim(job, ws, wsImages, wsElements, call.stream()), "the SSIM kernels");
+  if (halfGrad) {
+    checkCuda(launchRoundToHalf(job.grad, reinterpret_cast<std::uint16_t*>(gradOut), job.shape.elems(),
+                                j.gradDtype == DType::BF16, call.stream()),
+              "the gradient's rounding to half precision");
+  }
   call.download(j.out, job.out);
-  call.download(j.grad, job.grad);
+  call.download(j.grad, gradOut);
   // Device-only calls stay stream-ordered (no host wait) unless the caller must know the work is done.
   call.finish(waitForDevice, "the SSIM kernels (synchronising)");
 }

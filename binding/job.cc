@@ -17,6 +17,8 @@ DType parseDType(const std::string& s) {
   if (s == "float64") return DType::F64;
   if (s == "uint8") return DType::U8;
   if (s == "uint16") return DType::U16;
+  if (s == "float16") return DType::F16;
+  if (s == "bfloat16") return DType::BF16;
   internalError("unknown dtype " + s);
 }
 

@@ -2,20 +2,30 @@
 // native.ts and backend.ts take their types from here, while types.ts (which names DeviceArray and
 // Workspace) re-exports them, so that no type import closes a circle.
 
-/** Element type of image data. */
-export type DType = 'float32' | 'float64' | 'uint8' | 'uint16';
+/**
+ * Element type of image data. `'float16'` (IEEE binary16) and `'bfloat16'` are half-precision
+ * floats, read as float32; on the host they are the bits in a Uint16Array with the image's `dtype`
+ * set (or a Float16Array, where the runtime has one).
+ */
+export type DType = 'float32' | 'float64' | 'uint8' | 'uint16' | 'float16' | 'bfloat16';
+
+/** The half-precision dtypes. */
+export type HalfDType = 'float16' | 'bfloat16';
+
+/** The element type of a gradient: float32 (the default), or `'input'`: x's dtype where that is float32, float16 or bfloat16. */
+export type GradientDType = 'float32' | 'input';
 
 /** Host arrays accepted as image data (Buffer is a Uint8Array). */
 export type HostData = Float32Array | Float64Array | Uint8Array | Uint8ClampedArray | Uint16Array;
 
-/** The host array type of a dtype (what `DeviceArray#toHost()` returns). */
+/** The host array type of a dtype (what `DeviceArray#toHost()` returns; the bits for the half dtypes). */
 export type HostArrayOf<D extends DType> = D extends 'float32'
   ? Float32Array
   : D extends 'float64'
     ? Float64Array
     : D extends 'uint8'
       ? Uint8Array
-      : D extends 'uint16'
+      : D extends 'uint16' | 'float16' | 'bfloat16'
         ? Uint16Array
         : never;
 
@@ -38,6 +48,12 @@ export type WindowSize = 7 | 9 | 11;
 export interface DeviceArrayOptions {
   /** CUDA device index (default 0). */
   device?: number;
+}
+
+/** Options of `DeviceArray.from` for half-precision bits in a Uint16Array. */
+export interface HalfDeviceArrayOptions<H extends HalfDType = HalfDType> extends DeviceArrayOptions {
+  /** The Uint16Array holds the bits of this half-precision dtype. */
+  dtype: H;
 }
 
 /** The largest call a workspace serves: at most `batch` images and `batch*channels*height*width` elements. */

@@ -1,7 +1,8 @@
 // The one core behind the 12 functions and their 12 promise versions: a table of what each
 // computes, validation into a job (validate.ts), output allocation, the native call, the result.
 
-import { allocFloat32, deviceBufferOf, type DeviceArray } from './device-array';
+import { allocDeviceArray, deviceBufferOf, type DeviceArray } from './device-array';
+import { isHalfDType } from './half';
 import { requireFinite } from './finite';
 import { runJob, runJobAsync, type NativeJob } from './native';
 import { isBatched, resolveCall, type CallSpec } from './validate';
@@ -31,27 +32,51 @@ export type FunctionName = keyof typeof specs;
 /** Outputs an allocating call made (and gives back on success). */
 interface Allocated {
   out: Float32Array | null;
-  grad: Float32Array | DeviceArray | null;
+  grad: Float32Array | Uint16Array | DeviceArray | null;
+}
+
+/** A host gradient of `n` elements of the job's gradDtype (half bits: a Uint16Array, or a Float16Array for Float16Array data). */
+function hostGradient(job: NativeJob, n: number): { view: Float32Array | Uint16Array; result: Float32Array | Uint16Array } {
+  if (!isHalfDType(job.gradDtype)) {
+    const a = new Float32Array(n);
+    return { view: a, result: a };
+  }
+  const Float16 = (globalThis as { Float16Array?: new (n: number) => Uint16Array }).Float16Array;
+  if (job.float16Array && Float16 !== undefined) {
+    const f = new Float16(n);
+    return { view: new Uint16Array(f.buffer, 0, n), result: f };
+  }
+  const bits = new Uint16Array(n);
+  return { view: bits, result: bits };
 }
 
 /** Allocates the outputs of an allocating call and puts them into the job. */
 function allocate(s: CallSpec, job: NativeJob): Allocated {
   let out: Float32Array | null = null;
-  let grad: Float32Array | DeviceArray | null = null;
+  let grad: Float32Array | Uint16Array | DeviceArray | null = null;
   if (s.value) job.out = out = new Float32Array(job.batch); // values always come back to the host
   if (s.gradient) {
     const n = job.batch * job.channels * job.height * job.width;
     if (ArrayBuffer.isView(job.x)) {
-      const host = new Float32Array(n);
-      job.grad = host;
-      grad = host;
+      const host = hostGradient(job, n);
+      job.grad = host.view;
+      grad = host.result;
     } else {
-      const array = allocFloat32(n, job.device); // device x: the gradient stays on the device
+      const array = allocDeviceArray(job.gradDtype, n, job.device); // device x: the gradient stays on the device
       job.grad = deviceBufferOf(array);
       grad = array;
     }
   }
   return { out, grad };
+}
+
+/**
+ * ERR_SSIM_NONFINITE (lib/finite.ts) for a call's host outputs: its values, else its gradient; a
+ * half-precision gradient always (its rounding may overflow where the value did not).
+ */
+function checkFinite(job: NativeJob): void {
+  const grad = job.out === null || isHalfDType(job.gradDtype) ? job.grad : null;
+  requireFinite(job.x, job.y, job.dtype, ['value', job.out], ['gradient', grad, job.gradDtype]);
 }
 
 function release(allocated: Allocated): void {
@@ -73,14 +98,14 @@ function runSync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y: unknow
   const job = resolveCall(s, x, y, opts, out, grad);
   if (s.into) {
     runJob('compute', job);
-    requireFinite(job.x, job.y, ['value', job.out], ['gradient', job.out === null ? job.grad : null]);
+    checkFinite(job);
     return intoResult(s, out, grad);
   }
   const batched = isBatched(x, y);
   const allocated = allocate(s, job);
   try {
     runJob('compute', job);
-    requireFinite(job.x, job.y, ['value', job.out], ['gradient', job.out === null ? job.grad : null]);
+    checkFinite(job);
   } catch (err) {
     release(allocated);
     throw err;
@@ -93,14 +118,14 @@ async function runAsync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y:
   const job = resolveCall(s, x, y, opts, out, grad);
   if (s.into) {
     await runJobAsync('computeAsync', job);
-    requireFinite(job.x, job.y, ['value', job.out], ['gradient', job.out === null ? job.grad : null]);
+    checkFinite(job);
     return intoResult(s, out, grad);
   }
   const batched = isBatched(x, y); // read before awaiting: the caller may change x meanwhile
   const allocated = allocate(s, job);
   try {
     await runJobAsync('computeAsync', job);
-    requireFinite(job.x, job.y, ['value', job.out], ['gradient', job.out === null ? job.grad : null]);
+    checkFinite(job);
   } catch (err) {
     release(allocated);
     throw err;

@@ -2,13 +2,27 @@
 
 import { resolveDevice, requireCuda } from './backend';
 import { expected, fromNative, setDeviceArrayDescriber, ssimError } from './errors';
+import { bitsView, DTYPE_CHOICES, isDType, isFloat16Array, isHalfDType } from './half';
 import { dtypeBytes, hostLength, newHostArray, requireHostData } from './host-data';
 import { getNative, type NativeDeviceBuffer } from './native';
-import type { DeviceArrayOptions, DType, HostArrayOf, HostData } from './basic-types';
+import type { DeviceArrayOptions, DType, HalfDeviceArrayOptions, HalfDType, HostArrayOf, HostData } from './basic-types';
 import { installDispose, isOptionsObject } from './util';
 
-const DTYPE_CHOICES = "one of 'float32', 'float64', 'uint8', 'uint16'";
 const constructionToken = Symbol('DeviceArray');
+
+/**
+ * The dtype of a DeviceArray made from `src` (own dtype `own`) with options `opts`: `opts.dtype`
+ * absent or `own`, or a half dtype for the bits in a Uint16Array.
+ */
+function fromDType(src: unknown, own: DType, opts: unknown): DType {
+  if (!isOptionsObject<HalfDeviceArrayOptions>(opts)) return own;
+  const declared = opts.dtype;
+  if (declared === undefined || declared === own) return own;
+  if (!isDType(declared)) throw expected('ERR_SSIM_DTYPE', DTYPE_CHOICES, 'opts.dtype', declared);
+  if (isHalfDType(declared) && own === 'uint16') return declared;
+  const half = own === 'uint16' ? ", 'float16' or 'bfloat16' (the bits in a Uint16Array)" : '';
+  throw expected('ERR_SSIM_DTYPE', `'${own}' (the dtype of src)${half}`, 'opts.dtype', declared);
+}
 
 function deviceOption(opts: unknown, name: string): number {
   if (opts === undefined) return resolveDevice(undefined, `${name}.device`, true);
@@ -64,21 +78,26 @@ export class DeviceArray<D extends DType = DType> {
     Object.freeze(this);
   }
 
-  /** Uploads a host array to a new DeviceArray of the same dtype (Uint8ClampedArray gives uint8). */
+  /**
+   * Uploads a host array to a new DeviceArray of the same dtype (Uint8ClampedArray gives uint8, a
+   * Float16Array float16). `opts.dtype` 'float16' or 'bfloat16' with a Uint16Array: its bits.
+   */
+  static from<H extends HalfDType>(src: Uint16Array, opts: HalfDeviceArrayOptions<H>): DeviceArray<H>;
   static from(src: Float32Array, opts?: DeviceArrayOptions): DeviceArray<'float32'>;
   static from(src: Float64Array, opts?: DeviceArrayOptions): DeviceArray<'float64'>;
   static from(src: Uint8Array | Uint8ClampedArray, opts?: DeviceArrayOptions): DeviceArray<'uint8'>;
   static from(src: Uint16Array, opts?: DeviceArrayOptions): DeviceArray<'uint16'>;
   static from(src: HostData, opts?: DeviceArrayOptions): DeviceArray;
-  static from(src: HostData, opts?: DeviceArrayOptions): DeviceArray {
-    const dtype = requireHostData(src, 'src');
+  static from(src: HostData, opts?: DeviceArrayOptions | HalfDeviceArrayOptions): DeviceArray {
+    const own = requireHostData(src, 'src');
     const length = hostLength(src, 'src');
     if (length === 0) throw expected('ERR_SSIM_INVALID_ARGUMENT', 'a non-empty array', 'src', src);
+    const dtype = fromDType(src, own, opts);
     requireCuda('DeviceArray.from()');
     const device = deviceOption(opts, 'opts');
     const buffer = allocate(device, length * dtypeBytes[dtype]);
     try {
-      buffer.upload(src);
+      buffer.upload(isHalfDType(dtype) ? bitsView(src) : src);
     } catch (err) {
       buffer.free();
       throw fromNative(err);
@@ -88,7 +107,7 @@ export class DeviceArray<D extends DType = DType> {
 
   /** A new DeviceArray of `length` elements of `dtype`, uninitialised. */
   static alloc<T extends DType>(dtype: T, length: number, opts?: DeviceArrayOptions): DeviceArray<T> {
-    if (dtype !== 'float32' && dtype !== 'float64' && dtype !== 'uint8' && dtype !== 'uint16') {
+    if (!isDType(dtype)) {
       throw expected('ERR_SSIM_DTYPE', DTYPE_CHOICES, 'dtype', dtype);
     }
     if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 1 || length * dtypeBytes[dtype] > Number.MAX_SAFE_INTEGER) {
@@ -104,17 +123,25 @@ export class DeviceArray<D extends DType = DType> {
     return this.#buffer === null;
   }
 
-  /** Uploads `src` (same element type and length) into this array; returns this. */
+  /**
+   * Uploads `src` (same element type and length) into this array; returns this. A float16 or
+   * bfloat16 array takes a Uint16Array of bits (float16: or a Float16Array).
+   */
   copyFrom(src: HostData): this {
     const buffer = this.#live('copyFrom()');
-    const dtype = requireHostData(src, 'src');
-    if (dtype !== this.dtype) throw expected('ERR_SSIM_DTYPE', `${this.dtype} data (the dtype of this DeviceArray)`, 'src', src);
+    const own = requireHostData(src, 'src');
+    const half = isHalfDType(this.dtype);
+    const fits = own === this.dtype || (half && own === 'uint16');
+    if (!fits) {
+      const what = half ? `a Uint16Array of ${this.dtype} bits${this.dtype === 'float16' ? ' or a Float16Array' : ''}` : `${this.dtype} data`;
+      throw expected('ERR_SSIM_DTYPE', `${what} (the dtype of this DeviceArray)`, 'src', src);
+    }
     const length = hostLength(src, 'src');
     if (length !== this.length) {
       throw ssimError('ERR_SSIM_SHAPE', `Expected ${this.length} elements in src (the length of this DeviceArray) but received ${length}`);
     }
     try {
-      buffer.upload(src);
+      buffer.upload(half ? bitsView(src) : src);
     } catch (err) {
       throw fromNative(err);
     }
@@ -167,6 +194,11 @@ setDeviceArrayDescriber((value) =>
 /** The addon buffer of a DeviceArray, null once disposed. */
 export function deviceBufferOf(array: DeviceArray): NativeDeviceBuffer | null {
   return bufferOf(array);
+}
+
+/** A DeviceArray of `dtype` and `length` on `device` (arguments already validated). */
+export function allocDeviceArray<T extends DType>(dtype: T, length: number, device: number): DeviceArray<T> {
+  return wrap(allocate(device, length * dtypeBytes[dtype]), dtype, length);
 }
 
 /** A float32 DeviceArray of `length` on `device` (arguments already validated). */

@@ -5,7 +5,7 @@ import { expected, ssimError } from './errors';
 import type { DType } from './basic-types';
 import { arrayCheck, hasResizableBuffer, isArrayBuffer, isSharedArrayBuffer, isDetachedView, typedArrayLength, typedArrayTag } from './util';
 
-/** The dtype of a supported host array, else undefined. */
+/** The dtype of a supported host array, else undefined (a Uint16Array is 'uint16': half-precision bits need an explicit dtype). */
 export function hostDType(value: unknown): DType | undefined {
   switch (typedArrayTag.call(value)) {
     case 'Float32Array':
@@ -17,6 +17,8 @@ export function hostDType(value: unknown): DType | undefined {
       return 'uint8';
     case 'Uint16Array':
       return 'uint16';
+    case 'Float16Array':  // where the runtime has one (Node 20 has not)
+      return 'float16';
     default:
       return undefined;
   }
@@ -64,9 +66,9 @@ export function requireHostData(value: unknown, name: string): DType {
 }
 
 /** Bytes per element. */
-export const dtypeBytes: Readonly<Record<DType, number>> = { float32: 4, float64: 8, uint8: 1, uint16: 2 };
+export const dtypeBytes: Readonly<Record<DType, number>> = { float32: 4, float64: 8, uint8: 1, uint16: 2, float16: 2, bfloat16: 2 };
 
-/** A new zeroed host array of `dtype`. */
+/** A new zeroed host array of `dtype` (a Uint16Array for the bits of the half dtypes). */
 export function newHostArray(dtype: DType, length: number): Float32Array | Float64Array | Uint8Array | Uint16Array {
   switch (dtype) {
     case 'float32':
@@ -76,6 +78,8 @@ export function newHostArray(dtype: DType, length: number): Float32Array | Float
     case 'uint8':
       return new Uint8Array(length);
     case 'uint16':
+    case 'float16':
+    case 'bfloat16':
       return new Uint16Array(length);
   }
 }

@@ -38,7 +38,7 @@ export const ssimMap: MapFunction = function ssimMap(x: unknown, y: unknown, opt
   const map = allocateMap(job);
   try {
     runJob('computeMap', job);
-    requireFinite(job.x, job.y, ['map', job.map]);
+    requireFinite(job.x, job.y, job.dtype, ['map', job.map]);
   } catch (err) {
     release(map);
     throw err;
@@ -50,7 +50,7 @@ export const ssimMap: MapFunction = function ssimMap(x: unknown, y: unknown, opt
 export const ssimMapInto: MapIntoFunction = function ssimMapInto(map: unknown, x: unknown, y: unknown, opts?: unknown) {
   const job = resolveMapCall(x, y, opts, map, true);
   runJob('computeMap', job);
-  requireFinite(job.x, job.y, ['map', job.map]);
+  requireFinite(job.x, job.y, job.dtype, ['map', job.map]);
   return map;
 } as MapIntoFunction;
 
@@ -60,7 +60,7 @@ export const ssimMapAsync: AsyncMapFunction = async function ssimMap(x: unknown,
   const map = allocateMap(job);
   try {
     await runJobAsync('computeMapAsync', job);
-    requireFinite(job.x, job.y, ['map', job.map]);
+    requireFinite(job.x, job.y, job.dtype, ['map', job.map]);
   } catch (err) {
     release(map);
     throw err;
@@ -72,6 +72,6 @@ export const ssimMapAsync: AsyncMapFunction = async function ssimMap(x: unknown,
 export const ssimMapIntoAsync: AsyncMapIntoFunction = async function ssimMapInto(map: unknown, x: unknown, y: unknown, opts?: unknown) {
   const job = resolveMapCall(x, y, opts, map, true);
   await runJobAsync('computeMapAsync', job);
-  requireFinite(job.x, job.y, ['map', job.map]);
+  requireFinite(job.x, job.y, job.dtype, ['map', job.map]);
   return map;
 } as AsyncMapIntoFunction;

@@ -73,7 +73,12 @@ export interface NativeJob {
   valueOffset: number;
   valueScale: number;
   out: Float32Array | NativeDeviceBuffer | null;
-  grad: Float32Array | NativeDeviceBuffer | null;
+  /** float32, or half-precision bits (a Uint16Array, or a device buffer) when gradDtype is a half dtype. */
+  grad: Float32Array | Uint16Array | NativeDeviceBuffer | null;
+  /** The gradient's element type: 'float32', or x's half dtype (gradientDtype 'input'). */
+  gradDtype: DType;
+  /** x.data is a Float16Array (an allocating call returns its gradient in one). Not read by the addon. */
+  float16Array: boolean;
   workspace: NativeDeviceBuffer | null;
   workspaceImages: number;
   workspaceElements: number;

@@ -1,11 +1,14 @@
 // Public types (docs/API.md).
 
-import type { BackendRequest, DType, HostData, Layout, Padding, WindowSize } from './basic-types';
+import type { BackendRequest, DType, GradientDType, HostData, Layout, Padding, WindowSize } from './basic-types';
 import type { DeviceArray } from './device-array';
 import type { Workspace } from './workspace';
 
 export type {
   DType,
+  HalfDType,
+  GradientDType,
+  HalfDeviceArrayOptions,
   HostData,
   HostArrayOf,
   Layout,
@@ -38,6 +41,12 @@ export interface ImageBatch {
   batch?: number;
   /** Default `'hwc'`. */
   layout?: Layout;
+  /**
+   * The element type of `data`. Default: `data`'s own (a Uint16Array is `'uint16'`, integer data).
+   * `'float16'` or `'bfloat16'` with a Uint16Array: the array holds the bits of half-precision
+   * floats. Otherwise it must be `data`'s own dtype.
+   */
+  dtype?: DType;
 }
 
 /** An image batch with `batch` given: values come back as a Float32Array. */
@@ -74,10 +83,23 @@ export interface SsimOptions {
   device?: number;
   /** Scratch memory reused between calls (see {@link Workspace.for}). */
   workspace?: Workspace;
+  /**
+   * Gradient calls: `'float32'` (the default), or `'input'`: the gradient in x's dtype for float16
+   * and bfloat16 data (the float32 gradient rounded to nearest even; a Uint16Array of bits, a
+   * Float16Array for Float16Array data, or a DeviceArray of x's dtype), float32 for float32 data.
+   * Other dtypes allow only `'float32'`.
+   */
+  gradientDtype?: GradientDType;
 }
 
 /** A host or device float32 output array. */
 export type OutputArray = Float32Array | DeviceArray;
+
+/** A gradient output: float32, or half-precision bits with `gradientDtype: 'input'`. */
+export type GradientArray = Float32Array | Uint16Array | DeviceArray;
+
+/** Options asking for the gradient in x's dtype. */
+type InputDTypeOpts = Opts & { gradientDtype: 'input' };
 
 /** Result of the `*WithGradient*` functions. */
 export interface ValueAndGradient<V, G> {
@@ -107,6 +129,7 @@ export interface ValueFunction {
 
 /** `ssimGradient` / `dssimGradient`: d(value of each image)/dx, in x's length and layout. */
 export interface GradientFunction {
+  (x: ImageBatch, y: ImageBatch, opts: InputDTypeOpts): GradientArray;
   (x: DeviceImage, y: ImageBatch, opts?: Opts): DeviceF32;
   (x: HostImage, y: ImageBatch, opts?: Opts): Float32Array;
   (x: ImageBatch, y: ImageBatch, opts?: Opts): Float32Array | DeviceF32;
@@ -114,6 +137,7 @@ export interface GradientFunction {
 
 /** `ssimWithGradient` / `dssimWithGradient`: the value as {@link ValueFunction}, the gradient as {@link GradientFunction}. */
 export interface WithGradientFunction {
+  (x: ImageBatch, y: ImageBatch, opts: InputDTypeOpts): ValueAndGradient<number | Float32Array, GradientArray>;
   <X extends BatchedImage>(x: X, y: ImageBatch, opts?: Opts): ValueAndGradient<Float32Array, GradientOf<X>>;
   <X extends ImageBatch>(x: X, y: BatchedImage, opts?: Opts): ValueAndGradient<Float32Array, GradientOf<X>>;
   <X extends SingleImage>(x: X, y: SingleImage, opts?: Opts): ValueAndGradient<number, GradientOf<X>>;
@@ -124,10 +148,10 @@ export interface WithGradientFunction {
 export type ValueIntoFunction = <O extends OutputArray>(out: O, x: ImageBatch, y: ImageBatch, opts?: Opts) => O;
 
 /** `ssimGradientInto` / `dssimGradientInto`: writes the gradient into `grad`, returns `grad`. */
-export type GradientIntoFunction = <G extends OutputArray>(grad: G, x: ImageBatch, y: ImageBatch, opts?: Opts) => G;
+export type GradientIntoFunction = <G extends GradientArray>(grad: G, x: ImageBatch, y: ImageBatch, opts?: Opts) => G;
 
 /** `ssimWithGradientInto` / `dssimWithGradientInto`: returns `{ value: out, gradient: grad }`. */
-export type WithGradientIntoFunction = <O extends OutputArray, G extends OutputArray>(
+export type WithGradientIntoFunction = <O extends OutputArray, G extends GradientArray>(
   out: O,
   grad: G,
   x: ImageBatch,
@@ -145,6 +169,7 @@ export interface AsyncValueFunction {
 
 /** `ssimGradient` / `dssimGradient` of `cuda-ssim/promises`. */
 export interface AsyncGradientFunction {
+  (x: ImageBatch, y: ImageBatch, opts: InputDTypeOpts): Promise<GradientArray>;
   (x: DeviceImage, y: ImageBatch, opts?: Opts): Promise<DeviceF32>;
   (x: HostImage, y: ImageBatch, opts?: Opts): Promise<Float32Array>;
   (x: ImageBatch, y: ImageBatch, opts?: Opts): Promise<Float32Array | DeviceF32>;
@@ -152,6 +177,7 @@ export interface AsyncGradientFunction {
 
 /** `ssimWithGradient` / `dssimWithGradient` of `cuda-ssim/promises`. */
 export interface AsyncWithGradientFunction {
+  (x: ImageBatch, y: ImageBatch, opts: InputDTypeOpts): Promise<ValueAndGradient<number | Float32Array, GradientArray>>;
   <X extends BatchedImage>(x: X, y: ImageBatch, opts?: Opts): Promise<ValueAndGradient<Float32Array, GradientOf<X>>>;
   <X extends ImageBatch>(x: X, y: BatchedImage, opts?: Opts): Promise<ValueAndGradient<Float32Array, GradientOf<X>>>;
   <X extends SingleImage>(x: X, y: SingleImage, opts?: Opts): Promise<ValueAndGradient<number, GradientOf<X>>>;
@@ -162,10 +188,10 @@ export interface AsyncWithGradientFunction {
 export type AsyncValueIntoFunction = <O extends OutputArray>(out: O, x: ImageBatch, y: ImageBatch, opts?: Opts) => Promise<O>;
 
 /** `ssimGradientInto` / `dssimGradientInto` of `cuda-ssim/promises`. */
-export type AsyncGradientIntoFunction = <G extends OutputArray>(grad: G, x: ImageBatch, y: ImageBatch, opts?: Opts) => Promise<G>;
+export type AsyncGradientIntoFunction = <G extends GradientArray>(grad: G, x: ImageBatch, y: ImageBatch, opts?: Opts) => Promise<G>;
 
 /** `ssimWithGradientInto` / `dssimWithGradientInto` of `cuda-ssim/promises`. */
-export type AsyncWithGradientIntoFunction = <O extends OutputArray, G extends OutputArray>(
+export type AsyncWithGradientIntoFunction = <O extends OutputArray, G extends GradientArray>(
   out: O,
   grad: G,
   x: ImageBatch,

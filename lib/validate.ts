@@ -2,7 +2,7 @@
 // would reject (and more) is caught here with an error that names the argument.
 //
 // resolveCall composes the parsers of lib/parse, each of one argument or concern, in this order:
-// opts (an object), x, y (matched against x), the metric options, the window against x's size,
+// opts (an object), x, y (matched against x), the metric options, opts.gradientDtype, the window against x's size,
 // backend and device, the workspace, the outputs. The order is part of the contract: the first
 // bad argument is the one reported.
 //
@@ -10,10 +10,11 @@
 // metric parameters, the placement, the outputs), no native call but the computation, no
 // backendInfo() (cached), no environment read.
 
-import type { NativeJob, NativeMapJob } from './native';
+import type { NativeDeviceBuffer, NativeJob, NativeMapJob } from './native';
 import { parseBackend } from './parse/backend';
 import { parseImage, parseMatchingImage } from './parse/image';
 import { checkWindowFits, mapSize, parseMetricOptions, parseOptionsObject } from './parse/options';
+import { parseGradientDtype } from './parse/gradient-dtype';
 import { checkDisjoint, parseOutput, parseOutputs, type CallOutputs } from './parse/outputs';
 import { parseWorkspace } from './parse/workspace';
 
@@ -47,10 +48,11 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
   const xi = parseImage(x, 'x');
   const yData = parseMatchingImage(y, 'y', xi);
   const m = parseMetricOptions(o, xi.dtype);
+  const gradDtype = parseGradientDtype(o.gradientDtype, xi.dtype);
   checkWindowFits(xi.width, xi.height, m, 'x');
   const at = parseBackend(o, xi.array);
   const ws = parseWorkspace(o.workspace, at, xi.batch, xi.length, spec.gradient ? spec.name : null);
-  const outputs = spec.into ? parseOutputs(out, grad, spec, xi, yData, at.device) : NO_OUTPUTS;
+  const outputs = spec.into ? parseOutputs(out, grad, spec, xi, yData, at.device, gradDtype) : NO_OUTPUTS;
   const scale = spec.dssim ? (m.divideByTwo ? -0.5 : -1) : 1;
   return {
     backend: at.backend,
@@ -74,6 +76,8 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
     valueScale: scale,
     out: outputs.out,
     grad: outputs.grad,
+    gradDtype,
+    float16Array: xi.float16Array,
     workspace: ws.workspace,
     workspaceImages: ws.images,
     workspaceElements: ws.elements,
@@ -102,7 +106,7 @@ export function resolveMapCall(x: unknown, y: unknown, opts: unknown, map: unkno
     const out = parseOutput(map, 'map', shape.length, `batch * ${shape.height} * ${shape.width} map pixels`, !ArrayBuffer.isView(job.x), job.device);
     checkDisjoint(out, 'map', job.x, 'x.data');
     checkDisjoint(out, 'map', job.y, 'y.data');
-    job.map = out;
+    job.map = out as Float32Array | NativeDeviceBuffer; // float32: parseOutput's default dtype
   }
   return job;
 }

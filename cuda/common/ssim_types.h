@@ -5,21 +5,25 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "half_types.h"
+
 namespace cudassim {
 
 // Largest supported window radius (window 11). Smaller windows use the same code with
 // their taps padded by zeros, which keeps one kernel instantiation per input dtype.
 constexpr int kMaxRadius = 5;
 
-enum class DType : int { F32 = 0, F64 = 1, U8 = 2, U16 = 3 };
+// F16, BF16: IEEE binary16 and bfloat16 (half_types.h), read as float32.
+enum class DType : int { F32 = 0, F64 = 1, U8 = 2, U16 = 3, F16 = 4, BF16 = 5 };
 
 template <typename T>
 struct ElementType {
   using type = T;
 };
 
-// Calls f(ElementType<T>{}) with T the element type of t (float, double, uint8_t, uint16_t) and
-// returns what f returns: the one place where a runtime dtype becomes a template argument.
+// Calls f(ElementType<T>{}) with T the element type of t (float, double, uint8_t, uint16_t,
+// Float16, BFloat16) and returns what f returns: the one place where a runtime dtype becomes a
+// template argument.
 // Callers have checked t (dtypeBytes(t) != 0): a value outside the enum runs as float.
 template <typename F>
 decltype(auto) withElementType(DType t, F&& f) {
@@ -27,6 +31,8 @@ decltype(auto) withElementType(DType t, F&& f) {
     case DType::F64: return f(ElementType<double>{});
     case DType::U8: return f(ElementType<std::uint8_t>{});
     case DType::U16: return f(ElementType<std::uint16_t>{});
+    case DType::F16: return f(ElementType<Float16>{});
+    case DType::BF16: return f(ElementType<BFloat16>{});
     case DType::F32: break;
   }
   return f(ElementType<float>{});
@@ -40,6 +46,8 @@ inline std::size_t dtypeBytes(DType t) {
     case DType::F64: return 8;
     case DType::U8: return 1;
     case DType::U16: return 2;
+    case DType::F16: return 2;
+    case DType::BF16: return 2;
   }
   return 0;
 }

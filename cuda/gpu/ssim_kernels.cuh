@@ -179,10 +179,22 @@ struct BackwardArgs {
   float gradScale;  // valueScale / (channels * mapCount)
 };
 
+// One stored input element through the read-only cache (the half types: their 16 bits).
+template <typename T>
+__device__ __forceinline__ T loadInput(const T* p) {
+  return __ldg(p);
+}
+__device__ __forceinline__ Float16 loadInput(const Float16* p) {
+  return Float16{__ldg(reinterpret_cast<const unsigned short*>(p))};
+}
+__device__ __forceinline__ BFloat16 loadInput(const BFloat16* p) {
+  return BFloat16{__ldg(reinterpret_cast<const unsigned short*>(p))};
+}
+
 // A stored value as an intensity minus the plane's shift (ssim_math.h, Shift): one fma.
 template <typename T>
 __device__ __forceinline__ float loadShifted(const T* __restrict__ p, long long off, float scale, float shift) {
-  return __fmaf_rn(static_cast<float>(__ldg(p + off)), scale, -shift);
+  return __fmaf_rn(static_cast<float>(loadInput(p + off)), scale, -shift);
 }
 __device__ __forceinline__ float loadShifted(const double* __restrict__ p, long long off, float scale, float shift) {
   return __fsub_rn(toIntensity(__ldg(p + off), scale), shift);
@@ -464,8 +476,8 @@ template <typename T, typename Args>
 __device__ __forceinline__ Shift planeShift(const Args& a, const T* xp, const T* yp, long long planeOff) {
   const long long off =
       planeOff + (long long)referenceRow(a.height) * a.rowStride + (long long)referenceCol(a.width) * a.pixStride;
-  return Shift{a.shiftWeight * toIntensity(__ldg(xp + off), a.inputScale),
-               a.shiftWeight * toIntensity(__ldg(yp + off), a.inputScale)};
+  return Shift{a.shiftWeight * toIntensity(loadInput(xp + off), a.inputScale),
+               a.shiftWeight * toIntensity(loadInput(yp + off), a.inputScale)};
 }
 
 // Shifts of the planes a segment's strip touches (slot j: the strip's first plane + j), into

@@ -1,8 +1,9 @@
-// The images x and y: { data, width, height, channels?, batch?, layout? }. x is parsed on its own;
-// y must match it (same side, device, dtype, shape and layout).
+// The images x and y: { data, width, height, channels?, batch?, layout?, dtype? }. x is parsed on
+// its own; y must match it (same side, device, dtype, shape and layout).
 
 import { deviceBufferOf, isDeviceArray, type DeviceArray } from '../device-array';
 import { expected, ssimError } from '../errors';
+import { bitsView, DTYPE_CHOICES, isDType, isFloat16Array, isHalfDType } from '../half';
 import { HOST_DATA_TYPES, hostDType, hostLength, isArrayLike } from '../host-data';
 import type { NativeDeviceBuffer } from '../native';
 import type { DType, ImageBatch, Layout } from '../types';
@@ -10,7 +11,7 @@ import { arrayCheck, type Unchecked } from '../util';
 import { dimension, MAX_DIMENSION } from '../workspace';
 
 const DATA_TYPES = `one of ${HOST_DATA_TYPES}, DeviceArray`;
-const IMAGE = 'an image object { data, width, height, channels?, batch?, layout? }';
+const IMAGE = 'an image object { data, width, height, channels?, batch?, layout?, dtype? }';
 
 /** An image's data as a job takes it. */
 export interface ImageData {
@@ -21,6 +22,8 @@ export interface ImageData {
   readonly dtype: DType;
   /** Elements in `data`. */
   readonly length: number;
+  /** The caller's host array is a Float16Array (`data` is a Uint16Array view of it). */
+  readonly float16Array: boolean;
 }
 
 /** A checked image: its data and shape. */
@@ -50,10 +53,24 @@ function dataError(data: unknown, name: string): Error {
 }
 
 /**
- * `name` (an image's data): a live DeviceArray or host data of a supported dtype. With `x` (the
- * first image's data), on x's side: a DeviceArray on x's device, or host data.
+ * The dtype of image data whose own dtype is `own` (`data`: the data, `name`: the image), given the
+ * image's `dtype` key: absent or `own`, or a half dtype for the bits in a host Uint16Array.
  */
-function parseData(value: unknown, name: string, x: ImageData | null): ImageData {
+function declaredDType(declared: unknown, own: DType, data: unknown, name: string): DType {
+  if (declared === undefined || declared === own) return own;
+  if (!isDType(declared)) throw expected('ERR_SSIM_DTYPE', DTYPE_CHOICES, `${name}.dtype`, declared);
+  if (isHalfDType(declared) && own === 'uint16' && ArrayBuffer.isView(data)) return declared;
+  const half = own === 'uint16' && ArrayBuffer.isView(data) ? ", 'float16' or 'bfloat16' (the bits in a Uint16Array)" : '';
+  throw expected('ERR_SSIM_DTYPE', `'${own}' (the dtype of ${name}.data)${half}`, `${name}.dtype`, declared);
+}
+
+/**
+ * `name` (an image's data): a live DeviceArray or host data of a supported dtype. With `x` (the
+ * first image's data), on x's side: a DeviceArray on x's device, or host data. `declared`: the
+ * image's `dtype` key.
+ */
+function parseData(value: unknown, name: string, x: ImageData | null, declared: unknown = undefined): ImageData {
+  const imageName = name.slice(0, name.lastIndexOf('.'));
   if (isDeviceArray(value)) {
     const buffer = deviceBufferOf(value);
     if (buffer === null) throw expected('ERR_SSIM_DISPOSED', 'a live DeviceArray', name, value);
@@ -61,12 +78,17 @@ function parseData(value: unknown, name: string, x: ImageData | null): ImageData
       if (x.array === null) throw expected('ERR_SSIM_BACKEND', 'a host array (x.data is one)', name, value);
       if (value.device !== x.array.device) throw expected('ERR_SSIM_BACKEND', `a DeviceArray on device ${x.array.device} (where x.data is)`, name, value);
     }
-    return { data: buffer, array: value, dtype: value.dtype, length: value.length };
+    const dtype = declaredDType(declared, value.dtype, value, imageName);
+    return { data: buffer, array: value, dtype, length: value.length, float16Array: false };
   }
-  const dtype = hostDType(value);
-  if (dtype === undefined) throw dataError(value, name);
+  const own = hostDType(value);
+  if (own === undefined) throw dataError(value, name);
   if (x !== null && x.array !== null) throw expected('ERR_SSIM_BACKEND', 'a DeviceArray (x.data is one)', name, value);
-  return { data: value as ArrayBufferView, array: null, dtype, length: hostLength(value, name) };
+  const length = hostLength(value, name);
+  const dtype = declaredDType(declared, own, value, imageName);
+  // half-precision host data go to the addon as a Uint16Array of their bits
+  const data = isHalfDType(dtype) ? bitsView(value as ArrayBufferView) : (value as ArrayBufferView);
+  return { data, array: null, dtype, length, float16Array: isFloat16Array(value) };
 }
 
 /** `name`.channels given, or inferred from `length` = width * height * channels * batch. */
@@ -89,20 +111,20 @@ function channelsOf(image: Unchecked<ImageBatch>, name: string, length: number, 
 /** An image argument (`name`: 'x'): its data, then width, height, batch, channels and layout. */
 export function parseImage(value: unknown, name: string): ParsedImage {
   const image = imageObject(value, name);
-  const { data, array, dtype, length } = parseData(image.data, `${name}.data`, null);
+  const { data, array, dtype, length, float16Array } = parseData(image.data, `${name}.data`, null, image.dtype);
   const width = dimension(image.width, `${name}.width`);
   const height = dimension(image.height, `${name}.height`);
   const batch = dimension(image.batch, `${name}.batch`, 1);
   const channels = channelsOf(image, name, length, width, height, batch);
   const layout = layoutOf(image.layout, `${name}.layout`);
-  return { data, array, dtype, length, width, height, batch, channels, layout };
+  return { data, array, dtype, length, float16Array, width, height, batch, channels, layout };
 }
 
 /** An image compared with x (`name`: 'y'): x's side, device, shape, layout and dtype. Returns its data. */
 export function parseMatchingImage(value: unknown, name: string, x: ParsedImage): ArrayBufferView | NativeDeviceBuffer {
   const image = imageObject(value, name);
   const raw = image.data;
-  const { data, dtype, length } = parseData(raw, `${name}.data`, x);
+  const { data, dtype, length } = parseData(raw, `${name}.data`, x, image.dtype);
   const { width, height, batch, channels, layout } = x;
   if (dimension(image.width, `${name}.width`) !== width) throw expected('ERR_SSIM_SHAPE', `${width} (the width of x)`, `${name}.width`, image.width);
   if (dimension(image.height, `${name}.height`) !== height) throw expected('ERR_SSIM_SHAPE', `${height} (the height of x)`, `${name}.height`, image.height);

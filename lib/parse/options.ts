@@ -9,7 +9,7 @@ const NO_OPTIONS: Unchecked<SsimOptions> = Object.freeze({});
 const DEFAULT_WINDOW = 11;
 
 /** Stored value -> intensity: integer data are normalised to [0, 1]. */
-const INPUT_SCALE: Readonly<Record<DType, number>> = { float32: 1, float64: 1, uint8: 1 / 255, uint16: 1 / 65535 };
+const INPUT_SCALE: Readonly<Record<DType, number>> = { float32: 1, float64: 1, uint8: 1 / 255, uint16: 1 / 65535, float16: 1, bfloat16: 1 };
 
 // k >= 1e-18 keeps C = k^2 (>= 1e-36) a normal float32 number, and 1 / C2 and 2 / C2 (the
 // partials' bounds) finite (cuda/MATH.md); k <= 1e4 keeps A1 A2 and B1 B2 far from overflow for

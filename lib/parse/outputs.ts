@@ -1,11 +1,13 @@
-// Outputs given by the caller (out, grad, map): float32, of the right length, on the inputs' side,
-// sharing memory with nothing else in the job.
+// Outputs given by the caller (out, grad, map): float32 (a gradient in x's half dtype: its bits),
+// of the right length, on the inputs' side, sharing memory with nothing else in the job.
 
 import { deviceBufferOf, isDeviceArray } from '../device-array';
 import { expected, ssimError } from '../errors';
+import { bitsView, isFloat16Array, isHalfDType } from '../half';
 import { hostLength, isArrayLike, isFloat32Array } from '../host-data';
 import type { NativeDeviceBuffer } from '../native';
-import { typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset } from '../util';
+import type { DType } from '../types';
+import { typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset, typedArrayTag } from '../util';
 import type { ParsedImage } from './image';
 
 const OUTPUT_TYPES = 'Float32Array or float32 DeviceArray';
@@ -14,7 +16,7 @@ const OUTPUT_TYPES = 'Float32Array or float32 DeviceArray';
 export type Operand = ArrayBufferView | NativeDeviceBuffer;
 
 /** An output as a job takes it. */
-export type OutputBuffer = Float32Array | NativeDeviceBuffer;
+export type OutputBuffer = Float32Array | Uint16Array | NativeDeviceBuffer;
 
 /**
  * Two job operands share memory (outputs must not alias inputs or each other). Read through the
@@ -35,15 +37,25 @@ export function checkDisjoint(a: Operand, aName: string, b: Operand, bName: stri
   if (overlaps(a, b)) throw ssimError('ERR_SSIM_INVALID_ARGUMENT', `Expected ${aName} and ${bName} not to share memory, but they overlap`);
 }
 
+/** The output types of `dtype`, for messages. */
+function outputTypes(dtype: DType): string {
+  if (!isHalfDType(dtype)) return OUTPUT_TYPES;
+  return `Uint16Array${dtype === 'float16' ? ' or Float16Array' : ''} (${dtype} bits) or ${dtype} DeviceArray (gradientDtype 'input')`;
+}
+
 /**
  * An output `name` of `length` elements (`of`: what they are, for messages): a Float32Array, or for
- * `onDevice` calls (x and y are DeviceArrays) a live float32 DeviceArray on `device`.
+ * `onDevice` calls (x and y are DeviceArrays) a live float32 DeviceArray on `device`. With `dtype` a
+ * half dtype (a gradient with gradientDtype 'input'): a Uint16Array of its bits (or a Float16Array
+ * for float16; the job gets a Uint16Array view), or a DeviceArray of that dtype.
  */
-export function parseOutput(value: unknown, name: string, length: number, of: string, onDevice: boolean, device: number): OutputBuffer {
+export function parseOutput(value: unknown, name: string, length: number, of: string, onDevice: boolean, device: number,
+  dtype: DType = 'float32'): OutputBuffer {
+  const half = isHalfDType(dtype);
   if (isDeviceArray(value)) {
     const buffer = deviceBufferOf(value);
     if (buffer === null) throw expected('ERR_SSIM_DISPOSED', 'a live DeviceArray', name, value);
-    if (value.dtype !== 'float32') throw expected('ERR_SSIM_DTYPE', OUTPUT_TYPES, name, value);
+    if (value.dtype !== dtype) throw expected('ERR_SSIM_DTYPE', outputTypes(dtype), name, value);
     if (!onDevice) {
       throw expected('ERR_SSIM_BACKEND', 'a Float32Array (x and y are host arrays, so outputs must be too)', name, value);
     }
@@ -52,6 +64,20 @@ export function parseOutput(value: unknown, name: string, length: number, of: st
       throw ssimError('ERR_SSIM_OUTPUT_SIZE', `Expected ${length} elements in ${name} (DeviceArray of ${of}) but received ${value.length}`);
     }
     return buffer;
+  }
+  if (half) {
+    const tag = typedArrayTag.call(value);
+    if (tag === 'Uint16Array' || (dtype === 'float16' && isFloat16Array(value))) {
+      if (!onDevice) {
+        const received = hostLength(value, name);
+        if (received !== length) {
+          throw ssimError('ERR_SSIM_OUTPUT_SIZE', `Expected ${length} elements in ${name} (${tag} of ${of}) but received ${received}`);
+        }
+        return bitsView(value as ArrayBufferView);
+      }
+      throw expected('ERR_SSIM_BACKEND', `a ${dtype} DeviceArray (x and y are DeviceArrays, so outputs must be too)`, name, value);
+    }
+    throw expected(isArrayLike(value) ? 'ERR_SSIM_DTYPE' : 'ERR_SSIM_INVALID_ARGUMENT', outputTypes(dtype), name, value);
   }
   if (isFloat32Array(value)) {
     const received = hostLength(value, name);
@@ -65,7 +91,7 @@ export function parseOutput(value: unknown, name: string, length: number, of: st
 
 /** The outputs of one call: null where the call computes no such output (or allocates it). */
 export interface CallOutputs {
-  readonly out: OutputBuffer | null;
+  readonly out: Float32Array | NativeDeviceBuffer | null;
   readonly grad: OutputBuffer | null;
 }
 
@@ -75,10 +101,11 @@ export interface CallOutputs {
  * with the other, x.data or y.data.
  */
 export function parseOutputs(out: unknown, grad: unknown, wants: { readonly value: boolean; readonly gradient: boolean },
-  x: ParsedImage, y: Operand, device: number): CallOutputs {
+  x: ParsedImage, y: Operand, device: number, gradDtype: DType = 'float32'): CallOutputs {
   const onDevice = x.array !== null;
-  const outIn = wants.value ? parseOutput(out, 'out', x.batch, 'batch', onDevice, device) : null;
-  const gradIn = wants.gradient ? parseOutput(grad, 'grad', x.length, 'x.data length', onDevice, device) : null;
+  // float32 (parseOutput's default dtype)
+  const outIn = wants.value ? parseOutput(out, 'out', x.batch, 'batch', onDevice, device) as Float32Array | NativeDeviceBuffer : null;
+  const gradIn = wants.gradient ? parseOutput(grad, 'grad', x.length, 'x.data length', onDevice, device, gradDtype) : null;
   if (outIn !== null && gradIn !== null) checkDisjoint(outIn, 'out', gradIn, 'grad');
   if (outIn !== null) {
     checkDisjoint(outIn, 'out', x.data, 'x.data');

@@ -24,6 +24,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/fast_divide.h"
@@ -67,6 +68,8 @@ const char* dtName(DType d) {
     case DType::F64: return "f64";
     case DType::U8: return "u8";
     case DType::U16: return "u16";
+    case DType::F16: return "f16";
+    case DType::BF16: return "bf16";
   }
   return "?";
 }
@@ -97,7 +100,13 @@ void fillTyped(const Case& c, std::mt19937_64& rng, Inputs& in) {
     const double a = u01(rng);
     double b = a + noise(rng);
     b = b < 0.0 ? 0.0 : b > 1.0 ? 1.0 : b;
-    if (c.dt == DType::U8 || c.dt == DType::U16) {
+    if constexpr (std::is_same<T, Float16>::value) {  // rounded to nearest even
+      x[i] = Float16{floatToHalfBits(float(a))};
+      y[i] = Float16{floatToHalfBits(float(b))};
+    } else if constexpr (std::is_same<T, BFloat16>::value) {
+      x[i] = BFloat16{floatToBfloat16Bits(float(a))};
+      y[i] = BFloat16{floatToBfloat16Bits(float(b))};
+    } else if (c.dt == DType::U8 || c.dt == DType::U16) {
       x[i] = T(std::lround(a * maxv));
       y[i] = T(std::lround(b * maxv));
     } else {
@@ -127,6 +136,8 @@ Inputs makeInputs(const Case& c, std::uint64_t seed) {
     case DType::F64: fillTyped<double>(c, rng, in); break;
     case DType::U8: fillTyped<std::uint8_t>(c, rng, in); break;
     case DType::U16: fillTyped<std::uint16_t>(c, rng, in); break;
+    case DType::F16: fillTyped<Float16>(c, rng, in); break;
+    case DType::BF16: fillTyped<BFloat16>(c, rng, in); break;
   }
   return in;
 }
@@ -790,6 +801,11 @@ int main(int argc, char** argv) {
       {"100x70 u8 rgba dssim", 2, 4, 100, 70, false, DType::U8, 11, false, 1.0f, -1.0f, false},
       {"123x250 u16 chw win9 valid", 1, 3, 123, 250, true, DType::U16, 9, true, 0.0f, 1.0f, false},
       {"65x97 f64 hwc win7", 2, 2, 65, 97, false, DType::F64, 7, false, 0.0f, 1.0f, false},
+      // half-precision inputs (common/half_types.h): the reference reads the same rounded values
+      {"37x53 b3c3 f16 hwc", 3, 3, 37, 53, false, DType::F16, 11, false, 0.0f, 1.0f, false},
+      {"301x460 bf16 chw valid dssim", 2, 3, 301, 460, true, DType::BF16, 11, true, 1.0f, -1.0f, false},
+      {"50x61 c1 b9 f16 packed win9", 9, 1, 50, 61, true, DType::F16, 9, false, 0.0f, 1.0f, false},
+      {"identity 97x211 bf16 rgb", 2, 3, 97, 211, false, DType::BF16, 11, false, 0.0f, 1.0f, true},
       {"300x517 rgb hwc", 1, 3, 300, 517, false, DType::F32, 11, false, 0.0f, 1.0f, false},
       {"301x460 rgb chw (w%4=0)", 2, 3, 301, 460, true, DType::F32, 11, false, 0.0f, 1.0f, false},
       {"1000x228 rgb hwc valid", 1, 3, 1000, 228, false, DType::F32, 11, true, 1.0f, -1.0f, false},

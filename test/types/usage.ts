@@ -25,6 +25,7 @@ import {
   synchronize,
   version,
   type BackendInfo,
+  type GradientArray,
   type HostImage,
   type ImageBatch,
   type SsimError,
@@ -103,8 +104,24 @@ exact<Float32Array>()(ssimMap(a, b));
 exact<DeviceF32>()(ssimMap(dev, dev));
 exact<typeof out>()(ssimMapInto(new Float32Array(16), a, b));
 
+// half precision: Uint16Array bits with an image dtype; gradients in float32, or in the input's
+// dtype with gradientDtype 'input' (then any gradient array: x's dtype decides at run time)
+const h16 = { data: new Uint16Array(48), width: 4, height: 4, channels: 3, dtype: 'float16' as const };
+const bf = DeviceArray.from(new Uint16Array(48), { dtype: 'bfloat16' });
+exact<DeviceArray<'bfloat16'>>()(bf);
+exact<Uint16Array>()(bf.toHost());
+exact<DeviceArray<'float16'>>()(DeviceArray.alloc('float16', 48));
+exact<number>()(ssim(h16, h16));
+exact<Float32Array>()(ssimGradient(h16, h16));
+exact<GradientArray>()(ssimGradient(h16, h16, { gradientDtype: 'input' }));
+exact<ValueAndGradient<number | Float32Array, GradientArray>>()(ssimWithGradient(h16, h16, { gradientDtype: 'input', windowSize: 7 }));
+exact<DeviceF32>()(ssimGradient({ ...dev, data: bf, dtype: 'bfloat16' }, { ...dev, data: bf }));
+const bits = new Uint16Array(48);
+exact<typeof bits>()(ssimGradientInto(bits, h16, h16, { gradientDtype: 'input' }));
+
 // promises
 async function promises(): Promise<void> {
+  exact<GradientArray>()(await P.ssimGradient(h16, h16, { gradientDtype: 'input' }));
   exact<number>()(await P.ssim(a, b));
   exact<Float32Array>()(await P.dssim(batched, b));
   exact<Float32Array>()(await P.ssim(a, batched));
@@ -178,6 +195,12 @@ ssim(a, b, { padding: 'full' });
 dssim(a, b, { backend: 'gpu' });
 // @ts-expect-error Int16Array is no image data
 ssim({ data: new Int16Array(16), width: 4, height: 4 }, b);
+// @ts-expect-error dtype is a DType
+ssim({ ...a, dtype: 'float8' }, b);
+// @ts-expect-error gradientDtype is 'float32' or 'input'
+ssimGradient(h16, h16, { gradientDtype: 'float16' });
+// @ts-expect-error opts.dtype (half bits) is for a Uint16Array
+DeviceArray.from(new Float32Array(4), { dtype: 'float16' });
 // @ts-expect-error layout is 'hwc' or 'chw'
 ssim({ ...a, layout: 'nhwc' }, b);
 // @ts-expect-error without batch the value is a number

@@ -1,0 +1,52 @@
+// Half-precision data ('float16', 'bfloat16'): which host arrays hold it, the Uint16Array view the
+// addon reads, and the finiteness of its bits (lib/finite.ts). The conversions themselves are
+// native (cuda/common/half_types.h); nothing here converts values.
+
+import type { DType, HalfDType } from './basic-types';
+import { typedArrayBuffer, typedArrayByteOffset, typedArrayLength, typedArrayTag } from './util';
+
+/** True for 'float16' and 'bfloat16'. */
+export function isHalfDType(dtype: unknown): dtype is HalfDType {
+  return dtype === 'float16' || dtype === 'bfloat16';
+}
+
+/** Every dtype name, for messages and checks. */
+export const DTYPES: readonly DType[] = Object.freeze(['float32', 'float64', 'uint8', 'uint16', 'float16', 'bfloat16']);
+
+/** "one of 'float32', ..., 'bfloat16'". */
+export const DTYPE_CHOICES = `one of ${DTYPES.map((d) => `'${d}'`).join(', ')}`;
+
+/** A known dtype name. */
+export function isDType(value: unknown): value is DType {
+  return typeof value === 'string' && (DTYPES as readonly string[]).includes(value);
+}
+
+/** True for a Float16Array (of any realm; false where the runtime has none). */
+export function isFloat16Array(value: unknown): boolean {
+  return typedArrayTag.call(value) === 'Float16Array';
+}
+
+/**
+ * A Uint16Array over the same memory as `value` (a Uint16Array or Float16Array), read through the
+ * intrinsic getters: what the addon is given for half-precision host data.
+ */
+export function bitsView(value: ArrayBufferView): Uint16Array {
+  if (typedArrayTag.call(value) === 'Uint16Array') return value as Uint16Array;
+  return new Uint16Array(typedArrayBuffer.call(value) as ArrayBuffer, typedArrayByteOffset.call(value), typedArrayLength.call(value));
+}
+
+/** The exponent bits of a dtype's infinity: all set means infinity or NaN. */
+const EXPONENT_MASK: Readonly<Record<HalfDType, number>> = { float16: 0x7c00, bfloat16: 0x7f80 };
+
+/** True when every element of the bits `a` (of `dtype`) is finite. */
+export function halfAllFinite(a: ArrayBufferView, dtype: HalfDType): boolean {
+  return halfFirstNonFinite(a, dtype) < 0;
+}
+
+/** The index of the first element of the bits `a` (of `dtype`) that is not finite, else -1. */
+export function halfFirstNonFinite(a: ArrayBufferView, dtype: HalfDType): number {
+  const bits = bitsView(a);
+  const mask = EXPONENT_MASK[dtype];
+  for (let i = 0; i < bits.length; i++) if ((bits[i] & mask) === mask) return i;
+  return -1;
+}
