@@ -14,6 +14,18 @@ export {
   dssimGradientInto,
   ssimWithGradientInto,
   dssimWithGradientInto,
+  msssim,
+  msdssim,
+  msssimGradient,
+  msdssimGradient,
+  msssimWithGradient,
+  msdssimWithGradient,
+  msssimInto,
+  msdssimInto,
+  msssimGradientInto,
+  msdssimGradientInto,
+  msssimWithGradientInto,
+  msdssimWithGradientInto,
 } from './api';
 export { ssimMap, ssimMapInto } from './map';
 export { DeviceArray } from './device-array';

@@ -49,4 +49,18 @@ export const ssimWithGradientInto: AsyncWithGradientIntoFunction = asyncFunction
 /** Writes DSSIM values and gradient; resolves to `{ value: out, gradient: grad }`. */
 export const dssimWithGradientInto: AsyncWithGradientIntoFunction = asyncFunction('dssimWithGradientInto');
 
+/** MS-SSIM (docs/API.md, "MS-SSIM"): the same 12 shapes; msdssim = 1 - MS-SSIM. */
+export const msssim: AsyncValueFunction = asyncFunction('msssim');
+export const msdssim: AsyncValueFunction = asyncFunction('msdssim');
+export const msssimGradient: AsyncGradientFunction = asyncFunction('msssimGradient');
+export const msdssimGradient: AsyncGradientFunction = asyncFunction('msdssimGradient');
+export const msssimWithGradient: AsyncWithGradientFunction = asyncFunction('msssimWithGradient');
+export const msdssimWithGradient: AsyncWithGradientFunction = asyncFunction('msdssimWithGradient');
+export const msssimInto: AsyncValueIntoFunction = asyncFunction('msssimInto');
+export const msdssimInto: AsyncValueIntoFunction = asyncFunction('msdssimInto');
+export const msssimGradientInto: AsyncGradientIntoFunction = asyncFunction('msssimGradientInto');
+export const msdssimGradientInto: AsyncGradientIntoFunction = asyncFunction('msdssimGradientInto');
+export const msssimWithGradientInto: AsyncWithGradientIntoFunction = asyncFunction('msssimWithGradientInto');
+export const msdssimWithGradientInto: AsyncWithGradientIntoFunction = asyncFunction('msdssimWithGradientInto');
+
 export { ssimMapAsync as ssimMap, ssimMapIntoAsync as ssimMapInto } from './map';

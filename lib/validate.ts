@@ -16,6 +16,7 @@ import { parseImage, parseMatchingImage } from './parse/image';
 import { checkWindowFits, mapSize, parseMetricOptions, parseOptionsObject } from './parse/options';
 import { checkDisjoint, parseOutput, parseOutputs, type CallOutputs } from './parse/outputs';
 import { parseWorkspace } from './parse/workspace';
+import { checkScalesFit, parseMsssimWorkspace, parseWeights } from './parse/msssim';
 
 /** What one of the 12 functions computes. */
 export interface CallSpec {
@@ -29,6 +30,8 @@ export interface CallSpec {
   readonly gradient: boolean;
   /** Outputs are given by the caller. */
   readonly into: boolean;
+  /** MS-SSIM (the msssim / msdssim functions): opts.weights, the addon's computeMsssim. */
+  readonly multiScale?: boolean;
 }
 
 const NO_OUTPUTS: CallOutputs = Object.freeze({ out: null, grad: null });
@@ -47,9 +50,13 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
   const xi = parseImage(x, 'x');
   const yData = parseMatchingImage(y, 'y', xi);
   const m = parseMetricOptions(o, xi.dtype);
-  checkWindowFits(xi.width, xi.height, m, 'x');
+  const weights = spec.multiScale === true ? parseWeights((o as { weights?: unknown }).weights) : null;
+  if (weights === null) checkWindowFits(xi.width, xi.height, m, 'x');
+  else checkScalesFit(xi.width, xi.height, m, weights.length, 'x');
   const at = parseBackend(o, xi.array);
-  const ws = parseWorkspace(o.workspace, at, xi.batch, xi.length, spec.gradient ? spec.name : null);
+  const ws = weights === null
+    ? parseWorkspace(o.workspace, at, xi.batch, xi.length, spec.gradient ? spec.name : null)
+    : { ...parseMsssimWorkspace(o.workspace, at, xi, weights.length, spec.gradient ? spec.name : null), images: 0, elements: 0 };
   const outputs = spec.into ? parseOutputs(out, grad, spec, xi, yData, at.device) : NO_OUTPUTS;
   const scale = spec.dssim ? (m.divideByTwo ? -0.5 : -1) : 1;
   return {
@@ -77,6 +84,7 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
     workspace: ws.workspace,
     workspaceImages: ws.images,
     workspaceElements: ws.elements,
+    ...(weights === null ? {} : { weights: [...weights] }),
   };
 }
 
