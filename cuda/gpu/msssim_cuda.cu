@@ -153,7 +153,9 @@ struct GpuOps {
 
   void ssim(const SsimJob& sj) {
     if (err != cudaSuccess) return;
-    err = launchSsim(sj, ws, L.planes, job.core.shape.elems(), stream);
+    // ordinary launches: the pooled inputs are written by this file's kernels, which the SSIM
+    // path's early-launch bookkeeping (launch_order.h) does not see
+    err = launchSsim(sj, ws, L.planes, job.core.shape.elems(), stream, false);
   }
 
   void combine(const float* vals, float* factors) {
