@@ -10,7 +10,7 @@ function spec(name: string, dssim: boolean, value: boolean, gradient: boolean, i
   return Object.freeze({ name, dssim, value, gradient, into, multiScale });
 }
 
-/** The 12 functions: name -> what it computes and whether it takes its outputs. */
+/** The 24 functions (12 SSIM, 12 MS-SSIM): name -> what it computes and whether it takes its outputs. */
 export const specs = {
   ssim: spec('ssim', false, true, false, false),
   dssim: spec('dssim', true, true, false, false),

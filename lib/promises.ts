@@ -1,4 +1,4 @@
-// `require('cuda-ssim/promises')`: the 12 functions returning Promises, computed off the JavaScript
+// `require('cuda-ssim/promises')`: the 24 functions (SSIM and MS-SSIM) returning Promises, computed off the JavaScript
 // thread (the addon's computeAsync), and ssimMap / ssimMapInto. Arguments are validated at once, but errors reject the
 // promise. Host inputs are copied when the call is made; host outputs are written when it settles
 // (ERR_SSIM_DETACHED if one was transferred meanwhile). Device arrays are used in place.

@@ -1,4 +1,4 @@
-// Turns the arguments of one of the 12 functions into a checked NativeJob. Everything the addon
+// Turns the arguments of one of the 24 functions (SSIM, MS-SSIM) into a checked NativeJob. Everything the addon
 // would reject (and more) is caught here with an error that names the argument.
 //
 // resolveCall composes the parsers of lib/parse, each of one argument or concern, in this order:
@@ -18,7 +18,7 @@ import { checkDisjoint, parseOutput, parseOutputs, type CallOutputs } from './pa
 import { parseWorkspace } from './parse/workspace';
 import { checkScalesFit, parseMsssimWorkspace, parseWeights } from './parse/msssim';
 
-/** What one of the 12 functions computes. */
+/** What one of the 24 functions computes. */
 export interface CallSpec {
   /** The function's name: ssim, dssimGradientInto, ... */
   readonly name: string;
@@ -52,7 +52,7 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
   const m = parseMetricOptions(o, xi.dtype);
   const weights = spec.multiScale === true ? parseWeights((o as { weights?: unknown }).weights) : null;
   if (weights === null) checkWindowFits(xi.width, xi.height, m, 'x');
-  else checkScalesFit(xi.width, xi.height, m, weights.length, 'x');
+  else checkScalesFit(xi.width, xi.height, m, weights.length, 'x', xi.batch * xi.channels);
   const at = parseBackend(o, xi.array);
   const ws = weights === null
     ? parseWorkspace(o.workspace, at, xi.batch, xi.length, spec.gradient ? spec.name : null)

@@ -37,8 +37,15 @@ export function msssimMinSide(windowSize: number, scales: number): number {
   return (windowSize - 1) * 2 ** (scales - 1) + 1;
 }
 
-/** With padding 'valid', the coarsest scale must hold a window: ERR_SSIM_TOO_SMALL naming what lifts the limit. */
-export function checkScalesFit(width: number, height: number, metric: MetricParams, scales: number, name: string): void {
+/**
+ * MS-SSIM runs on batch * channels planes (at most 2^31 - 1: ERR_SSIM_SHAPE); with padding 'valid', the
+ * coarsest scale must hold a window: ERR_SSIM_TOO_SMALL naming what lifts the limit.
+ */
+export function checkScalesFit(width: number, height: number, metric: MetricParams, scales: number, name: string,
+  planes = 1): void {
+  if (planes > 0x7fffffff) {
+    throw ssimError('ERR_SSIM_SHAPE', `Expected at most ${0x7fffffff} planes (batch * channels) in ${name} for MS-SSIM but received ${planes}`);
+  }
   if (!metric.valid) return;
   const side = msssimMinSide(metric.windowSize, scales);
   if (width < side || height < side) {
