@@ -46,6 +46,15 @@ const GPU_CASES = [
   ['b8_3ch_4k_fwd_fp16', 8, 3, 2160, 3840, 'fwd', 'float16'],
   ['b8_3ch_4k_fwd_bf16', 8, 3, 2160, 3840, 'fwd', 'bfloat16'],
 ];
+// MS-SSIM rows (5 scales, default weights): `ms_fwd` = msssimInto, `ms_fwdbwd` =
+// msdssimWithGradientInto, on DeviceArrays with a reused MS-SSIM Workspace; the peer is
+// pytorch-msssim on an H200 (bench/peers.json, msssim_cases).
+const MSSSIM_CASES = [
+  ['msssim_b32_3ch_256_fwdbwd', 32, 3, 256, 256, 'ms_fwdbwd'],
+  ['msssim_fhd_3ch_fwd', 1, 3, 1080, 1920, 'ms_fwd'],
+  ['msssim_b8_3ch_4k_fwd', 8, 3, 2160, 3840, 'ms_fwd'],
+  ['msssim_b5_5ch_fhd_fwdbwd', 5, 5, 1080, 1920, 'ms_fwdbwd'],
+];
 const CPU_CASES = [
   ['cpu_fhd_1ch_fwd', 1, 1, 1080, 1920, 'fwd'],
   ['cpu_fhd_3ch_fwd', 1, 3, 1080, 1920, 'fwd'],
@@ -219,6 +228,63 @@ async function gpuBench(results) {
   }
 }
 
+async function msssimBench(results) {
+  const sync = () => api.synchronize(0);
+  const peerCases = peers.msssim_cases || {};
+  for (const c of MSSSIM_CASES.map(shapeOf)) {
+    if (only.length && !only.includes(c.name)) continue;
+    const grad = c.kind === 'ms_fwdbwd';
+    const shape = { width: c.width, height: c.height, channels: c.channels, batch: c.batch, layout: 'chw' };
+    const hx = new Float32Array(c.n), hy = new Float32Array(c.n);
+    const sets = [];
+    for (let s = 0; s < 2; s++) {
+      fillPair(hx, hy);
+      sets.push({ x: { ...shape, data: api.DeviceArray.from(hx) }, y: { ...shape, data: api.DeviceArray.from(hy) } });
+    }
+    const out = api.DeviceArray.alloc('float32', c.batch);
+    const g = grad ? api.DeviceArray.alloc('float32', c.n) : null;
+    const workspace = api.Workspace.for(shape, { gradient: grad, msssim: true });
+    const opts = { workspace };
+    const call = grad
+      ? (i) => api.msdssimWithGradientInto(out, g, sets[i & 1].x, sets[i & 1].y, opts)
+      : (i) => api.msssimInto(out, sets[i & 1].x, sets[i & 1].y, opts);
+    const r = timeLoop(call, sync);
+    const asyncCall = grad
+      ? (i) => asyncApi.msdssimWithGradientInto(out, g, sets[i & 1].x, sets[i & 1].y, opts)
+      : (i) => asyncApi.msssimInto(out, sets[i & 1].x, sets[i & 1].y, opts);
+    r.promises_ms = await timeAsyncLoop(asyncCall, Math.min(r.calls_per_rep, 200));
+    const hostX = { ...shape, data: hx }, hostY = { ...shape, data: hy };
+    const hostCall = grad ? () => api.msdssimWithGradient(hostX, hostY) : () => api.msssim(hostX, hostY);
+    hostCall();
+    const hostTimes = [];
+    for (let k = 0; k < (c.n > 5e7 ? 3 : 7); k++) { const t = now(); hostCall(); hostTimes.push(now() - t); }
+    r.host_path_ms = median(hostTimes);
+    r.workspace_bytes = workspace.byteLength;
+    r.workspace_bytes_per_element = workspace.byteLength / c.n;
+    const peer = peerCases[c.name];
+    if (peer) {
+      r.pytorch_msssim_ms = peer.pytorch_msssim_ms;
+      r.target_ms = peer.target_ms;
+      r.speedup_vs_pytorch_msssim = peer.pytorch_msssim_ms / r.median_ms;
+    }
+    results.msssim_cases[c.name] = { shape: `${c.batch}x${c.channels}x${c.height}x${c.width}`, kind: c.kind, ...r };
+    console.log(`${c.name.padEnd(26)} ${r.median_ms.toFixed(4)} ms  (target ${peer ? peer.target_ms : '-'}, pytorch-msssim ${peer ? peer.pytorch_msssim_ms : '-'})`);
+    for (const s of sets) { s.x.data.dispose(); s.y.data.dispose(); }
+    out.dispose(); if (g) g.dispose(); workspace.dispose();
+  }
+}
+
+function msssimTable(results) {
+  const rows = ['| case | B×C×H×W | cuda-ssim ms | pytorch-msssim ms (H200) | speed-up | target ms | promises ms | host path ms | workspace B/elem |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
+  for (const [name, r] of Object.entries(results.msssim_cases)) {
+    rows.push(`| ${name} | ${r.shape} | ${r.median_ms.toFixed(4)} | ${r.pytorch_msssim_ms ?? '-'} | ` +
+      `${r.speedup_vs_pytorch_msssim ? r.speedup_vs_pytorch_msssim.toFixed(1) + '×' : '-'} | ${r.target_ms ?? '-'} | ` +
+      `${r.promises_ms.toFixed(4)} | ${r.host_path_ms.toFixed(2)} | ${r.workspace_bytes_per_element.toFixed(2)} |`);
+  }
+  return rows.join('\n');
+}
+
 function toImageData(data, width, height, channels) {
   // ssim.js takes RGBA images and compares their luma; grey images get R = G = B.
   const rgba = new Uint8ClampedArray(width * height * 4);
@@ -309,11 +375,13 @@ async function main() {
     if (!info.cuda.available) {
       console.log(`GPU cases skipped: ${info.cuda.reason}`);
     } else {
-      const results = { ...meta, cases: {} };
+      const results = { ...meta, cases: {}, msssim_cases: {} };
       await gpuBench(results);
+      await msssimBench(results);
       results.file = writeResults(results, results.device);
       const peerNote = results.peers_device === results.device ? '' : `\n\nfused-ssim and the targets: measured on ${results.peers_device} (bench/peers.json), not on this GPU.`;
       tables.push(`GPU: ${results.device} (copy ${results.ceilings.copy_TBps.toFixed(2)} TB/s, fp32 ${results.ceilings.fp32_TFLOPs.toFixed(1)} TFLOP/s)\n\n${gpuTable(results)}${peerNote}`);
+      if (Object.keys(results.msssim_cases).length) tables.push(`MS-SSIM (5 scales), ${results.device}\n\n${msssimTable(results)}`);
     }
   }
   if (wantCpu) {

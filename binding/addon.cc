@@ -13,6 +13,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("workspaceBytes", Napi::Function::New<WorkspaceBytes>(env, "workspaceBytes"));
   exports.Set("compute", Napi::Function::New<Compute>(env, "compute"));
   exports.Set("computeAsync", Napi::Function::New<ComputeAsync>(env, "computeAsync"));
+  exports.Set("computeMsssim", Napi::Function::New<ComputeMsssim>(env, "computeMsssim"));
+  exports.Set("computeMsssimAsync", Napi::Function::New<ComputeMsssimAsync>(env, "computeMsssimAsync"));
+  exports.Set("msssimWorkspaceBytes", Napi::Function::New<MsssimWorkspaceBytes>(env, "msssimWorkspaceBytes"));
   exports.Set("computeMap", Napi::Function::New<ComputeMap>(env, "computeMap"));
   exports.Set("computeMapAsync", Napi::Function::New<ComputeMapAsync>(env, "computeMapAsync"));
   exports.Set("synchronize", Napi::Function::New<Synchronize>(env, "synchronize"));

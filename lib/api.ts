@@ -54,3 +54,42 @@ export const ssimWithGradientInto: WithGradientIntoFunction = syncFunction('ssim
 
 /** Writes DSSIM values into `out` and the gradient into `grad`; returns `{ value: out, gradient: grad }`. */
 export const dssimWithGradientInto: WithGradientIntoFunction = syncFunction('dssimWithGradientInto');
+
+// MS-SSIM (Wang, Simoncelli & Bovik 2003; docs/API.md, "MS-SSIM"): the same 12 shapes, the SSIM
+// options plus `weights`. msdssim = 1 - MS-SSIM (or (1 - MS-SSIM) / 2 with `divideByTwo`).
+
+/** Mean MS-SSIM of x against y (5 scales by default): a number, or a Float32Array with `batch`. */
+export const msssim: ValueFunction = syncFunction('msssim');
+
+/** 1 - MS-SSIM (or (1 - MS-SSIM) / 2 with `divideByTwo`), the MS-SSIM loss. */
+export const msdssim: ValueFunction = syncFunction('msdssim');
+
+/** Gradient of each image's MS-SSIM with respect to x (see {@link ssimGradient}). */
+export const msssimGradient: GradientFunction = syncFunction('msssimGradient');
+
+/** Gradient of each image's 1 - MS-SSIM with respect to x. */
+export const msdssimGradient: GradientFunction = syncFunction('msdssimGradient');
+
+/** MS-SSIM and its gradient with respect to x: `{ value, gradient }`. */
+export const msssimWithGradient: WithGradientFunction = syncFunction('msssimWithGradient');
+
+/** 1 - MS-SSIM and its gradient with respect to x: `{ value, gradient }`. */
+export const msdssimWithGradient: WithGradientFunction = syncFunction('msdssimWithGradient');
+
+/** Writes the MS-SSIM of each image into `out`; returns `out`. */
+export const msssimInto: ValueIntoFunction = syncFunction('msssimInto');
+
+/** Writes 1 - MS-SSIM of each image into `out`; returns `out`. */
+export const msdssimInto: ValueIntoFunction = syncFunction('msdssimInto');
+
+/** Writes the MS-SSIM gradient with respect to x into `grad`; returns `grad`. */
+export const msssimGradientInto: GradientIntoFunction = syncFunction('msssimGradientInto');
+
+/** Writes the gradient of 1 - MS-SSIM with respect to x into `grad`; returns `grad`. */
+export const msdssimGradientInto: GradientIntoFunction = syncFunction('msdssimGradientInto');
+
+/** Writes MS-SSIM values into `out` and the gradient into `grad`; returns `{ value: out, gradient: grad }`. */
+export const msssimWithGradientInto: WithGradientIntoFunction = syncFunction('msssimWithGradientInto');
+
+/** Writes 1 - MS-SSIM values into `out` and the gradient into `grad`; returns `{ value: out, gradient: grad }`. */
+export const msdssimWithGradientInto: WithGradientIntoFunction = syncFunction('msdssimWithGradientInto');

@@ -64,6 +64,11 @@ export interface WorkspaceShape {
   channels?: number;
   /** Default 1. */
   batch?: number;
+  /**
+   * MS-SSIM workspaces only (`msssim` option): the layout of the calls, default `'hwc'` (which
+   * also serves `'chw'` calls; a `'chw'` workspace holds less: no planar copy of scale 0).
+   */
+  layout?: Layout;
 }
 
 /** Options of `Workspace.for`. */
@@ -77,6 +82,12 @@ export interface WorkspaceOptions {
    * workspace (16 bytes per image), enough for ssim/dssim(Into) but refused by gradient calls.
    */
   gradient?: boolean;
+  /**
+   * Room for MS-SSIM calls (msssim*, msdssim*) of this shape, on CUDA: `true` for 5 scales (the
+   * default weights) or the number of scales (1 to 16); default false (SSIM calls only). Sized
+   * for `shape` exactly: an MS-SSIM call of another height/width may need more (ERR_SSIM_WORKSPACE).
+   */
+  msssim?: boolean | number;
 }
 
 /** One CUDA device, as `backendInfo()` lists it. */

@@ -1,4 +1,4 @@
-// The one core behind the 12 functions and their 12 promise versions: a table of what each
+// The one core behind the 24 functions (12 SSIM, 12 MS-SSIM) and their promise versions: a table of what each
 // computes, validation into a job (validate.ts), output allocation, the native call, the result.
 
 import { allocDeviceArray, deviceBufferOf, type DeviceArray } from './device-array';
@@ -7,11 +7,11 @@ import { requireFinite } from './finite';
 import { runJob, runJobAsync, type NativeJob } from './native';
 import { isBatched, resolveCall, type CallSpec } from './validate';
 
-function spec(name: string, dssim: boolean, value: boolean, gradient: boolean, into: boolean): CallSpec {
-  return Object.freeze({ name, dssim, value, gradient, into });
+function spec(name: string, dssim: boolean, value: boolean, gradient: boolean, into: boolean, multiScale = false): CallSpec {
+  return Object.freeze({ name, dssim, value, gradient, into, multiScale });
 }
 
-/** The 12 functions: name -> what it computes and whether it takes its outputs. */
+/** The 24 functions (12 SSIM, 12 MS-SSIM): name -> what it computes and whether it takes its outputs. */
 export const specs = {
   ssim: spec('ssim', false, true, false, false),
   dssim: spec('dssim', true, true, false, false),
@@ -25,6 +25,19 @@ export const specs = {
   dssimGradientInto: spec('dssimGradientInto', true, false, true, true),
   ssimWithGradientInto: spec('ssimWithGradientInto', false, true, true, true),
   dssimWithGradientInto: spec('dssimWithGradientInto', true, true, true, true),
+  // MS-SSIM (docs/API.md, "MS-SSIM"): msdssim = 1 - MS-SSIM, as dssim = 1 - SSIM.
+  msssim: spec('msssim', false, true, false, false, true),
+  msdssim: spec('msdssim', true, true, false, false, true),
+  msssimGradient: spec('msssimGradient', false, false, true, false, true),
+  msdssimGradient: spec('msdssimGradient', true, false, true, false, true),
+  msssimWithGradient: spec('msssimWithGradient', false, true, true, false, true),
+  msdssimWithGradient: spec('msdssimWithGradient', true, true, true, false, true),
+  msssimInto: spec('msssimInto', false, true, false, true, true),
+  msdssimInto: spec('msdssimInto', true, true, false, true, true),
+  msssimGradientInto: spec('msssimGradientInto', false, false, true, true, true),
+  msdssimGradientInto: spec('msdssimGradientInto', true, false, true, true, true),
+  msssimWithGradientInto: spec('msssimWithGradientInto', false, true, true, true, true),
+  msdssimWithGradientInto: spec('msdssimWithGradientInto', true, true, true, true, true),
 } as const;
 
 export type FunctionName = keyof typeof specs;
@@ -97,14 +110,14 @@ function intoResult(s: CallSpec, out: unknown, grad: unknown): unknown {
 function runSync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y: unknown, opts: unknown): unknown {
   const job = resolveCall(s, x, y, opts, out, grad);
   if (s.into) {
-    runJob('compute', job);
+    runJob(s.multiScale === true ? 'computeMsssim' : 'compute', job);
     checkFinite(job);
     return intoResult(s, out, grad);
   }
   const batched = isBatched(x, y);
   const allocated = allocate(s, job);
   try {
-    runJob('compute', job);
+    runJob(s.multiScale === true ? 'computeMsssim' : 'compute', job);
     checkFinite(job);
   } catch (err) {
     release(allocated);
@@ -117,14 +130,14 @@ function runSync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y: unknow
 async function runAsync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y: unknown, opts: unknown): Promise<unknown> {
   const job = resolveCall(s, x, y, opts, out, grad);
   if (s.into) {
-    await runJobAsync('computeAsync', job);
+    await runJobAsync(s.multiScale === true ? 'computeMsssimAsync' : 'computeAsync', job);
     checkFinite(job);
     return intoResult(s, out, grad);
   }
   const batched = isBatched(x, y); // read before awaiting: the caller may change x meanwhile
   const allocated = allocate(s, job);
   try {
-    await runJobAsync('computeAsync', job);
+    await runJobAsync(s.multiScale === true ? 'computeMsssimAsync' : 'computeAsync', job);
     checkFinite(job);
   } catch (err) {
     release(allocated);

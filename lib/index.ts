@@ -1,5 +1,5 @@
 // `require('cuda-ssim')`: SSIM / DSSIM and their gradients on CUDA GPUs, with a CPU fallback.
-// The promise versions of the 12 functions are in `cuda-ssim/promises`.
+// The promise versions of the 24 functions (12 SSIM, 12 MS-SSIM) are in `cuda-ssim/promises`.
 
 export {
   ssim,
@@ -14,6 +14,18 @@ export {
   dssimGradientInto,
   ssimWithGradientInto,
   dssimWithGradientInto,
+  msssim,
+  msdssim,
+  msssimGradient,
+  msdssimGradient,
+  msssimWithGradient,
+  msdssimWithGradient,
+  msssimInto,
+  msdssimInto,
+  msssimGradientInto,
+  msdssimGradientInto,
+  msssimWithGradientInto,
+  msdssimWithGradientInto,
 } from './api';
 export { ssimMap, ssimMapInto } from './map';
 export { DeviceArray } from './device-array';

@@ -82,6 +82,8 @@ export interface NativeJob {
   workspace: NativeDeviceBuffer | null;
   workspaceImages: number;
   workspaceElements: number;
+  /** MS-SSIM jobs only (computeMsssim): one weight per scale, finest first. */
+  weights?: number[];
 }
 
 /** A map job: a compute job without out/grad, with `map` (batch * map pixels, float32) as its output. */
@@ -96,6 +98,12 @@ export interface NativeBinding {
   DeviceBuffer: new (device: number, byteLength: number) => NativeDeviceBuffer;
   compute(job: NativeJob): void;
   computeAsync(job: NativeJob): Promise<void>;
+  /** MS-SSIM (cuda/common/msssim.h): job.weights set. */
+  computeMsssim(job: NativeJob): void;
+  computeMsssimAsync(job: NativeJob): Promise<void>;
+  /** Device bytes of an MS-SSIM workspace for one call shape (0 without CUDA). */
+  msssimWorkspaceBytes(batch: number, channels: number, height: number, width: number, layout: string, scales: number,
+    gradient: boolean): number;
   /** The per-pixel SSIM map (channel-averaged) into job.map; device maps stay stream-ordered. */
   computeMap(job: NativeMapJob): void;
   computeMapAsync(job: NativeMapJob): Promise<void>;
@@ -234,9 +242,9 @@ export function getNative(): NativeBinding {
 }
 
 /** Runs a job entry of the addon on this thread; its errors become the library's coded errors. */
-export function runJob(entry: 'compute', job: NativeJob): void;
+export function runJob(entry: 'compute' | 'computeMsssim', job: NativeJob): void;
 export function runJob(entry: 'computeMap', job: NativeMapJob): void;
-export function runJob(entry: 'compute' | 'computeMap', job: NativeJob): void {
+export function runJob(entry: 'compute' | 'computeMsssim' | 'computeMap', job: NativeJob): void {
   try {
     (getNative()[entry] as (j: NativeJob) => void)(job);
   } catch (err) {
@@ -245,9 +253,9 @@ export function runJob(entry: 'compute' | 'computeMap', job: NativeJob): void {
 }
 
 /** The promise form of runJob: the addon computes on a libuv worker. */
-export function runJobAsync(entry: 'computeAsync', job: NativeJob): Promise<void>;
+export function runJobAsync(entry: 'computeAsync' | 'computeMsssimAsync', job: NativeJob): Promise<void>;
 export function runJobAsync(entry: 'computeMapAsync', job: NativeMapJob): Promise<void>;
-export async function runJobAsync(entry: 'computeAsync' | 'computeMapAsync', job: NativeJob): Promise<void> {
+export async function runJobAsync(entry: 'computeAsync' | 'computeMsssimAsync' | 'computeMapAsync', job: NativeJob): Promise<void> {
   try {
     await (getNative()[entry] as (j: NativeJob) => Promise<void>)(job);
   } catch (err) {

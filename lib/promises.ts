@@ -1,4 +1,4 @@
-// `require('cuda-ssim/promises')`: the 12 functions returning Promises, computed off the JavaScript
+// `require('cuda-ssim/promises')`: the 24 functions (SSIM and MS-SSIM) returning Promises, computed off the JavaScript
 // thread (the addon's computeAsync), and ssimMap / ssimMapInto. Arguments are validated at once, but errors reject the
 // promise. Host inputs are copied when the call is made; host outputs are written when it settles
 // (ERR_SSIM_DETACHED if one was transferred meanwhile). Device arrays are used in place.
@@ -48,5 +48,19 @@ export const ssimWithGradientInto: AsyncWithGradientIntoFunction = asyncFunction
 
 /** Writes DSSIM values and gradient; resolves to `{ value: out, gradient: grad }`. */
 export const dssimWithGradientInto: AsyncWithGradientIntoFunction = asyncFunction('dssimWithGradientInto');
+
+/** MS-SSIM (docs/API.md, "MS-SSIM"): the same 12 shapes; msdssim = 1 - MS-SSIM. */
+export const msssim: AsyncValueFunction = asyncFunction('msssim');
+export const msdssim: AsyncValueFunction = asyncFunction('msdssim');
+export const msssimGradient: AsyncGradientFunction = asyncFunction('msssimGradient');
+export const msdssimGradient: AsyncGradientFunction = asyncFunction('msdssimGradient');
+export const msssimWithGradient: AsyncWithGradientFunction = asyncFunction('msssimWithGradient');
+export const msdssimWithGradient: AsyncWithGradientFunction = asyncFunction('msdssimWithGradient');
+export const msssimInto: AsyncValueIntoFunction = asyncFunction('msssimInto');
+export const msdssimInto: AsyncValueIntoFunction = asyncFunction('msdssimInto');
+export const msssimGradientInto: AsyncGradientIntoFunction = asyncFunction('msssimGradientInto');
+export const msdssimGradientInto: AsyncGradientIntoFunction = asyncFunction('msdssimGradientInto');
+export const msssimWithGradientInto: AsyncWithGradientIntoFunction = asyncFunction('msssimWithGradientInto');
+export const msdssimWithGradientInto: AsyncWithGradientIntoFunction = asyncFunction('msdssimWithGradientInto');
 
 export { ssimMapAsync as ssimMap, ssimMapIntoAsync as ssimMapInto } from './map';

@@ -75,6 +75,11 @@ export interface SsimOptions {
   /** dssim functions only: report (1 - SSIM) / 2 (default false). */
   divideByTwo?: boolean;
   /**
+   * MS-SSIM functions only (msssim*, msdssim*; ignored by the others): one weight per scale,
+   * finest first, 1 to 16 finite numbers > 0 (default [0.0448, 0.2856, 0.3001, 0.2363, 0.1333]).
+   */
+  weights?: readonly number[] | Float32Array | Float64Array;
+  /**
    * Default: the environment variable `CUDA_SSIM_BACKEND`, else `'auto'`. DeviceArray inputs always
    * run on CUDA (the variable does not apply to them; `'cpu'` is an error).
    */

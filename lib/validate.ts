@@ -1,4 +1,4 @@
-// Turns the arguments of one of the 12 functions into a checked NativeJob. Everything the addon
+// Turns the arguments of one of the 24 functions (SSIM, MS-SSIM) into a checked NativeJob. Everything the addon
 // would reject (and more) is caught here with an error that names the argument.
 //
 // resolveCall composes the parsers of lib/parse, each of one argument or concern, in this order:
@@ -11,14 +11,16 @@
 // backendInfo() (cached), no environment read.
 
 import type { NativeDeviceBuffer, NativeJob, NativeMapJob } from './native';
+import { optionError } from './errors';
 import { parseBackend } from './parse/backend';
 import { parseImage, parseMatchingImage } from './parse/image';
 import { checkWindowFits, mapSize, parseMetricOptions, parseOptionsObject } from './parse/options';
 import { parseGradientDtype } from './parse/gradient-dtype';
 import { checkDisjoint, parseOutput, parseOutputs, type CallOutputs } from './parse/outputs';
 import { parseWorkspace } from './parse/workspace';
+import { checkScalesFit, parseMsssimWorkspace, parseWeights } from './parse/msssim';
 
-/** What one of the 12 functions computes. */
+/** What one of the 24 functions computes. */
 export interface CallSpec {
   /** The function's name: ssim, dssimGradientInto, ... */
   readonly name: string;
@@ -30,6 +32,8 @@ export interface CallSpec {
   readonly gradient: boolean;
   /** Outputs are given by the caller. */
   readonly into: boolean;
+  /** MS-SSIM (the msssim / msdssim functions): opts.weights, the addon's computeMsssim. */
+  readonly multiScale?: boolean;
 }
 
 const NO_OUTPUTS: CallOutputs = Object.freeze({ out: null, grad: null });
@@ -48,10 +52,16 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
   const xi = parseImage(x, 'x');
   const yData = parseMatchingImage(y, 'y', xi);
   const m = parseMetricOptions(o, xi.dtype);
+  const weights = spec.multiScale === true ? parseWeights((o as { weights?: unknown }).weights) : null;
   const gradDtype = parseGradientDtype(o.gradientDtype, xi.dtype);
-  checkWindowFits(xi.width, xi.height, m, 'x');
+  // MS-SSIM gradients are float32: its native composition has no half-precision store
+  if (weights !== null && gradDtype !== 'float32') throw optionError("'float32' (MS-SSIM gradients are float32)", 'opts.gradientDtype', o.gradientDtype, false);
+  if (weights === null) checkWindowFits(xi.width, xi.height, m, 'x');
+  else checkScalesFit(xi.width, xi.height, m, weights.length, 'x', xi.batch * xi.channels);
   const at = parseBackend(o, xi.array);
-  const ws = parseWorkspace(o.workspace, at, xi.batch, xi.length, spec.gradient ? spec.name : null);
+  const ws = weights === null
+    ? parseWorkspace(o.workspace, at, xi.batch, xi.length, spec.gradient ? spec.name : null)
+    : { ...parseMsssimWorkspace(o.workspace, at, xi, weights.length, spec.gradient ? spec.name : null), images: 0, elements: 0 };
   const outputs = spec.into ? parseOutputs(out, grad, spec, xi, yData, at.device, gradDtype) : NO_OUTPUTS;
   const scale = spec.dssim ? (m.divideByTwo ? -0.5 : -1) : 1;
   return {
@@ -81,6 +91,7 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
     workspace: ws.workspace,
     workspaceImages: ws.images,
     workspaceElements: ws.elements,
+    ...(weights === null ? {} : { weights: [...weights] }),
   };
 }
 

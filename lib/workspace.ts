@@ -81,6 +81,9 @@ export class Workspace {
     let backendOpt: unknown;
     let deviceOpt: unknown;
     let gradient = true;
+    let scales = 0;
+    const layout = shape.layout === undefined ? 'hwc' : shape.layout;
+    if (layout !== 'hwc' && layout !== 'chw') throw expected('ERR_SSIM_INVALID_ARGUMENT', "'hwc' or 'chw'", 'shape.layout', shape.layout);
     if (opts !== undefined) {
       if (!isOptionsObject<WorkspaceOptions>(opts)) throw expected('ERR_SSIM_INVALID_ARGUMENT', 'object', 'opts', opts);
       backendOpt = opts.backend;
@@ -89,6 +92,16 @@ export class Workspace {
         if (typeof opts.gradient !== 'boolean') throw expected('ERR_SSIM_OPTION', 'boolean', 'opts.gradient', opts.gradient, 'type');
         gradient = opts.gradient;
       }
+      const ms = opts.msssim;
+      if (ms === true) scales = 5;
+      else if (typeof ms === 'number' && Number.isInteger(ms) && ms >= 1 && ms <= 16) scales = ms;
+      else if (ms !== undefined && ms !== false) {
+        throw expected('ERR_SSIM_OPTION', 'boolean or number of scales (integer in [1, 16])', 'opts.msssim', ms,
+          typeof ms === 'boolean' || typeof ms === 'number' ? 'range' : 'type');
+      }
+    }
+    if (scales > 0 && batch * channels > MAX_DIMENSION) {
+      throw ssimError('ERR_SSIM_SHAPE', `Expected at most ${MAX_DIMENSION} planes (batch * channels) in shape for opts.msssim but received ${batch * channels}`);
     }
     const backend = resolveBackend(backendOpt, 'opts.backend', false);
     const device = resolveDevice(deviceOpt, 'opts.device', backend === 'cuda');
@@ -96,7 +109,9 @@ export class Workspace {
     if (backend === 'cuda') {
       const native = getNative();
       try {
-        buffer = new native.DeviceBuffer(device, native.workspaceBytes(batch, elements, gradient));
+        let bytes = native.workspaceBytes(batch, elements, gradient);
+        if (scales > 0) bytes = Math.max(bytes, native.msssimWorkspaceBytes(batch, channels, height, width, layout, scales, gradient));
+        buffer = new native.DeviceBuffer(device, bytes);
       } catch (err) {
         throw fromNative(err);
       }

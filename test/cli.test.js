@@ -20,7 +20,7 @@ function cli(args, opts = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
 }
 
-const RESULT_KEYS = ['id', 'reference', 'test', 'status', 'ssim', 'dssim', 'width', 'height'];
+const RESULT_KEYS = ['id', 'reference', 'test', 'status', 'metric', 'ssim', 'dssim', 'width', 'height'];
 
 
 describe('cli: the cuda-ssim command', function () {
@@ -59,7 +59,7 @@ describe('cli: the cuda-ssim command', function () {
     assert.strictEqual(r.code, 0, r.stderr);
     const doc = JSON.parse(r.stdout);
     assert.deepStrictEqual(Object.keys(doc), ['summary', 'results']);
-    assert.deepStrictEqual(Object.keys(doc.summary), ['count', 'failures', 'total', 'mean', 'min', 'max', 'median', 'p5', 'worst', 'interrupted']);
+    assert.deepStrictEqual(Object.keys(doc.summary), ['metric', 'count', 'failures', 'total', 'mean', 'min', 'max', 'median', 'p5', 'worst', 'interrupted']);
     assert.deepStrictEqual(doc.results, api.results);
     assert.deepStrictEqual(doc.summary, api.summary);
     for (const row of doc.results) {
@@ -70,13 +70,13 @@ describe('cli: the cuda-ssim command', function () {
     const c = cli(['compare', fx.ref, fx.test, '--csv']);
     assert.strictEqual(c.code, 0);
     const lines = c.stdout.trim().split('\n');
-    assert.strictEqual(lines[0], 'id,reference,test,status,ssim,dssim,width,height,error_code,error_file,error_reason');
+    assert.strictEqual(lines[0], 'id,reference,test,status,metric,ssim,dssim,width,height,error_code,error_file,error_reason');
     assert.strictEqual(lines.length, 1 + api.results.length);
     for (const line of lines.slice(1)) {
       const id = line.split(',')[0];
       const want = api.results.find((q) => q.id === id);
       assert.ok(want, `row for ${id}`);
-      if (want.status === 'ok') assert.strictEqual(Number(line.split(',')[4]), want.ssim);
+      if (want.status === 'ok') assert.strictEqual(Number(line.split(',')[5]), want.ssim);
     }
     // a human summary by default
     const h = cli(['compare', fx.ref, fx.test]);

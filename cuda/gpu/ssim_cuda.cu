@@ -264,7 +264,7 @@ std::size_t workspaceBytes(int images, std::size_t elements, bool gradient) {
 }
 
 cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::size_t wsElements,
-                       cudaStream_t stream) {
+                       cudaStream_t stream, bool allowEarly) {
   using namespace kernels;
   const ImageShape& s = job.shape;
   const SsimParams& p = job.params;
@@ -378,7 +378,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   const Span writes[LaunchOrder::kWrites] = {spanOf(job.out, std::size_t(s.batch) * sizeof(float)),
                                        spanOf(job.grad, s.elems() * sizeof(float)),
                                        spanOf(workspace, workspaceBytes(wsImages, wsElements, wantGrad))};
-  const bool candidate = !wantGrad && deviceOverlapsLaunches(device);
+  const bool candidate = allowEarly && !wantGrad && deviceOverlapsLaunches(device);
   // (Launches on the shared default streams are never early, so they need no record.)
   static LaunchOrder order;
   const bool earlyForward =

@@ -16,8 +16,10 @@ std::size_t workspaceBytes(int images, std::size_t elements, bool gradient);
 // allocation, memset, copy or host synchronisation. x, y, out and grad are device pointers.
 // `workspace` holds workspaceBytes(wsImages, wsElements, grad != nullptr) bytes or more, with
 // job.shape.batch <= wsImages and job.shape.elems() <= wsElements.
+// `allowEarly` false: the forward is always launched the ordinary way (MS-SSIM: its inputs are
+// written by kernels that the early-launch bookkeeping does not see).
 cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::size_t wsElements,
-                       cudaStream_t stream);
+                       cudaStream_t stream, bool allowEarly = true);
 
 // Whether this binary holds code that `device` can run (SASS for its architecture, or PTX that the
 // driver compiles for it), and the virtual architecture of that code (75 for compute_75 PTX, 90

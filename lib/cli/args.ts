@@ -11,6 +11,7 @@ export const USAGE = `Usage:
   cuda-ssim merge [options] FILE.jsonl...        one summary of several shards' --jsonl outputs
 
 Metric:
+  --metric M          ssim (default) | msssim (multi-scale SSIM, 5 scales), named in every output
   --window N          Gaussian window 7, 9 or 11 (default 11)
   --sigma S           Gaussian sigma (default 1.5)
   --padding P         same (default) | valid
@@ -112,6 +113,7 @@ export function parseCli(argv: string[]): CliConfig {
       allowPositionals: true,
       strict: true,
       options: {
+        metric: { type: 'string' },
         window: { type: 'string' },
         sigma: { type: 'string' },
         padding: { type: 'string' },
@@ -167,6 +169,7 @@ export function parseCli(argv: string[]): CliConfig {
   if (sigma !== undefined && !(sigma > 0)) throw new UsageError(`--sigma expects a number > 0, got '${v.sigma}'`);
   const failBelow = numArg(v['fail-below'], 'fail-below');
   const evaluate: EvaluateOptions = {
+    metric: choice(v.metric, 'metric', ['ssim', 'msssim'] as const),
     windowSize: windowSize as 7 | 9 | 11 | undefined,
     sigma,
     padding: choice(v.padding, 'padding', ['same', 'valid'] as const),

@@ -8,6 +8,7 @@ import { loadSharp } from '../evaluate/sharp';
 import { heatmapPixels } from '../evaluate/heatmap';
 import { isEvaluated } from '../evaluate/summary';
 import type { ColorMode, EvaluateOptions, PairResult, Summary } from '../evaluate/types';
+import { metricName } from './output';
 
 const THUMB = 320;
 
@@ -32,7 +33,7 @@ export function histogram(values: number[], bins = 20): { lo: number; hi: number
   return { lo, hi, counts };
 }
 
-function histogramSvg(values: number[]): string {
+function histogramSvg(values: number[], label = 'SSIM'): string {
   const { lo, hi, counts } = histogram(values);
   const W = 640;
   const H = 220;
@@ -46,7 +47,7 @@ function histogramSvg(values: number[]): string {
   });
   const axis = `<line x1="${pad}" y1="${H - pad}" x2="${W - pad}" y2="${H - pad}" stroke="#333"/>` +
     `<text x="${pad}" y="${H - 8}" font-size="12">${lo.toFixed(2)}</text><text x="${W - pad - 20}" y="${H - 8}" font-size="12">${hi.toFixed(2)}</text>` +
-    `<text x="${pad}" y="16" font-size="12">pairs per SSIM bin (max ${max})</text>`;
+    `<text x="${pad}" y="16" font-size="12">pairs per ${label} bin (max ${max})</text>`;
   return `<svg id="histogram" xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${axis}${bars.join('')}</svg>`;
 }
 
@@ -100,6 +101,7 @@ export async function buildReport(results: PairResult[], summary: Summary, o: Re
   const failures = results.filter((r) => !isEvaluated(r));
   const below = o.failBelow === null ? null : ok.filter((r) => (r.ssim as number) < (o.failBelow as number)).length;
   const s = summary;
+  const name = metricName(s.metric);
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(o.title)}</title>
 <style>
@@ -111,15 +113,16 @@ img.thumb{max-width:${THUMB}px;display:block;image-rendering:auto}
 <h1>${esc(o.title)}</h1>
 <table id="summary">
 <tr><th>pairs</th><td>${s.total}</td></tr><tr><th>evaluated</th><td>${s.count}</td></tr><tr><th>failed</th><td>${s.failures}</td></tr>
-<tr><th>mean SSIM</th><td>${fmt(s.mean)}</td></tr><tr><th>min</th><td>${fmt(s.min)}</td></tr><tr><th>5th percentile</th><td>${fmt(s.p5)}</td></tr>
+<tr><th>metric</th><td>${name}</td></tr>
+<tr><th>mean ${name}</th><td>${fmt(s.mean)}</td></tr><tr><th>min</th><td>${fmt(s.min)}</td></tr><tr><th>5th percentile</th><td>${fmt(s.p5)}</td></tr>
 <tr><th>median</th><td>${fmt(s.median)}</td></tr><tr><th>max</th><td>${fmt(s.max)}</td></tr>
 ${below === null ? '' : `<tr><th>below ${o.failBelow}</th><td>${below}</td></tr>`}
 </table>
-<h2>Histogram of SSIM</h2>
-${histogramSvg(ok.map((r) => r.ssim as number))}
+<h2>Histogram of ${name}</h2>
+${histogramSvg(ok.map((r) => r.ssim as number), name)}
 <h2>Worst ${worst.length} pairs</h2>
-<p>Heat map: SSIM per pixel, averaged over channels: <span class="legend"></span> 0 (or below) to 1.</p>
-<table id="worst"><tr><th>SSIM / pair</th><th>reference</th><th>test</th><th>SSIM map</th></tr>
+<p>Heat map: SSIM per pixel (full resolution, whatever the metric), averaged over channels: <span class="legend"></span> 0 (or below) to 1.</p>
+<table id="worst"><tr><th>${name} / pair</th><th>reference</th><th>test</th><th>SSIM map</th></tr>
 ${rows.join('\n')}
 </table>
 ${failures.length ? `<h2>Failures (${failures.length})</h2><table id="failures"><tr><th>pair</th><th>error</th><th>file</th><th>reason</th></tr>

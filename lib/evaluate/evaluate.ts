@@ -115,7 +115,11 @@ class Run implements Evaluation {
   async #pipeline(out: Channel<PairResult>): Promise<void> {
     const s = this.#settings;
     let lanes: Lane[] = [];
-    const emit = (r: PairResult): void => {
+    const metric = s.metric.metric ?? 'ssim';
+    const emit = (res: PairResult): void => {
+      // the metric right after the status (JSON key order)
+      const { id, reference, test, status, ...rest } = res;
+      const r: PairResult = { id, reference, test, status, metric, ...rest };
       const { map: _map, ...slim } = r;
       this.#collected.push(slim);
       out.push(r);

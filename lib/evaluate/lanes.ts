@@ -33,9 +33,19 @@ export interface Lane {
 }
 
 /** The metric options passed to every call. */
-export type MetricOptions = Pick<SsimOptions, 'windowSize' | 'sigma' | 'k1' | 'k2' | 'padding' | 'backend' | 'device'>;
+export type MetricOptions = Pick<SsimOptions, 'windowSize' | 'sigma' | 'k1' | 'k2' | 'padding' | 'backend' | 'device'> & {
+  /** 'ssim' (default) or 'msssim': which function computes the values (maps are SSIM maps either way). */
+  metric?: 'ssim' | 'msssim';
+};
 
 const ssimAsync = asyncFunction<AsyncValueFunction>('ssim');
+const msssimAsync = asyncFunction<AsyncValueFunction>('msssim');
+
+/** The options of the value calls (without `metric`). */
+export function callOptions(opts: MetricOptions): SsimOptions {
+  const { metric: _metric, ...rest } = opts;
+  return rest;
+}
 
 function images(b: Batch): [BatchedImage & HostImage, BatchedImage & HostImage] {
   const shape = { width: b.width, height: b.height, channels: b.channels, batch: b.count };
@@ -50,8 +60,9 @@ export class LocalLane implements Lane {
   }
   async run(batch: Batch): Promise<BatchOutput> {
     const [x, y] = images(batch);
-    const values = await ssimAsync(x, y, this.opts);
-    const maps = this.maps ? await ssimMapAsync(x, y, this.opts) : null;
+    const call = callOptions(this.opts);
+    const values = await (this.opts.metric === 'msssim' ? msssimAsync : ssimAsync)(x, y, call);
+    const maps = this.maps ? await ssimMapAsync(x, y, call) : null;
     return { values, maps };
   }
   async close(): Promise<void> {}

@@ -13,6 +13,7 @@ export function resultRecord(r: PairResult): PairResult {
     reference: r.reference,
     test: r.test,
     status: r.status,
+    metric: r.metric ?? 'ssim',
     ssim: r.ssim,
     dssim: r.dssim,
     width: r.width,

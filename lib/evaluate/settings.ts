@@ -45,7 +45,10 @@ function maxFileSize(value: unknown): number {
 /** The settings of a run; throws ERR_SSIM_OPTION / ERR_SSIM_INVALID_ARGUMENT for a bad option. */
 export function settings(o: EvaluateOptions): Settings {
   if (typeof o !== 'object' || o === null) throw expected('ERR_SSIM_INVALID_ARGUMENT', 'an options object', 'options', o);
+  const m = o.metric ?? 'ssim';
+  if (m !== 'ssim' && m !== 'msssim') throw optionError("one of 'ssim', 'msssim'", 'options.metric', m, typeof m !== 'string');
   const metric: MetricOptions = {
+    metric: m,
     windowSize: o.windowSize,
     sigma: o.sigma,
     k1: o.k1,

@@ -55,7 +55,11 @@ export function summarize(results: Iterable<PairResult>, interrupted = false): S
   for (const v of values) sum += v;
   const n = values.length;
   const worst: WorstPair[] = ok.slice(0, WORST_COUNT).map((r) => ({ id: r.id, reference: r.reference, test: r.test, ssim: r.ssim as number }));
+  const metrics = new Set<string>();
+  for (const r of [...ok]) metrics.add(r.metric ?? 'ssim');
+  const metric = metrics.size > 1 ? 'mixed' : metrics.has('msssim') ? 'msssim' : 'ssim';
   return {
+    metric,
     count: n,
     failures,
     total: n + failures,

@@ -24,7 +24,12 @@ export interface ShardSpec {
   count: number;
 }
 
+/** The metric of an evaluation: SSIM (default) or MS-SSIM (5 scales, the default weights). */
+export type EvaluateMetric = 'ssim' | 'msssim';
+
 export interface EvaluateOptions {
+  /** 'ssim' (default) or 'msssim': named in every result (`metric`) and the summary. */
+  metric?: EvaluateMetric;
   windowSize?: WindowSize;
   sigma?: number;
   k1?: number;
@@ -93,7 +98,12 @@ export interface PairResult {
   reference: string | null;
   test: string | null;
   status: 'ok' | 'error';
-  /** Mean SSIM (float32 rounded), null for an error. */
+  /**
+   * The metric of `ssim` and `dssim`: 'ssim' or 'msssim' (then `ssim` holds the MS-SSIM and `dssim`
+   * 1 - MS-SSIM). Set by evaluate(); rows written before it existed read as 'ssim'.
+   */
+  metric?: EvaluateMetric;
+  /** Mean SSIM (float32 rounded), or MS-SSIM with metric 'msssim'; null for an error. */
   ssim: number | null;
   /** 1 - ssim, null for an error. */
   dssim: number | null;
@@ -114,6 +124,8 @@ export interface WorstPair {
 }
 
 export interface Summary {
+  /** The metric of the values ('mixed' when merged rows of both metrics: their statistics mean nothing). */
+  metric: EvaluateMetric | 'mixed';
   /** Pairs evaluated (status ok). */
   count: number;
   /** Pairs that could not be evaluated (status error). */

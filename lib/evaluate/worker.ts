@@ -2,9 +2,9 @@
 // instance of the addon; the addon keeps per-environment state and one stream per device).
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { ssim } from '../api';
+import { msssim, ssim } from '../api';
 import { ssimMap } from '../map';
-import type { Batch, MetricOptions } from './lanes';
+import { callOptions, type Batch, type MetricOptions } from './lanes';
 
 const { opts, maps } = workerData as { opts: MetricOptions; maps: boolean };
 
@@ -13,8 +13,9 @@ parentPort!.on('message', ({ id, batch }: { id: number; batch: Batch }) => {
     const shape = { width: batch.width, height: batch.height, channels: batch.channels, batch: batch.count };
     const x = { ...shape, data: batch.x };
     const y = { ...shape, data: batch.y };
-    const values = ssim(x, y, opts);
-    const map = maps ? ssimMap(x, y, opts) : null;
+    const call = callOptions(opts);
+    const values = (opts.metric === 'msssim' ? msssim : ssim)(x, y, call);
+    const map = maps ? ssimMap(x, y, call) : null;
     const transfer: ArrayBuffer[] = [values.buffer as ArrayBuffer];
     if (map) transfer.push(map.buffer as ArrayBuffer);
     parentPort!.postMessage({ id, values, maps: map }, transfer);

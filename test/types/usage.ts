@@ -14,6 +14,9 @@ import {
   dssimWithGradient,
   errorCodes,
   isSsimError,
+  msdssimWithGradient,
+  msssim,
+  msssimGradientInto,
   ssim,
   ssimGradient,
   ssimGradientInto,
@@ -193,6 +196,16 @@ ssim(a, b, { windowSize: 8 });
 ssim(a, b, { padding: 'full' });
 // @ts-expect-error backend is 'auto', 'cuda' or 'cpu'
 dssim(a, b, { backend: 'gpu' });
+// MS-SSIM: the same shapes, the SSIM options plus weights
+exact<number>()(msssim(a, b, { weights: [0.5, 0.5], padding: 'valid' }));
+exact<Float32Array>()(msssim(batched, b, { weights: new Float64Array([1]) }));
+exact<ValueAndGradient<number, Float32Array>>()(msdssimWithGradient(a, b, { divideByTwo: true }));
+exact<Promise<number>>()(P.msssim(a, b));
+const msWs = Workspace.for({ width: 2, height: 2, layout: 'chw' }, { msssim: true });
+void msWs;
+msssimGradientInto(new Float32Array(12), a, b, { weights: [1, 2, 3] });
+// @ts-expect-error weights are numbers
+msssim(a, b, { weights: ['0.5'] });
 // @ts-expect-error Int16Array is no image data
 ssim({ data: new Int16Array(16), width: 4, height: 4 }, b);
 // @ts-expect-error dtype is a DType

@@ -1,0 +1,189 @@
+// Multi-scale SSIM (Wang, Simoncelli & Bovik 2003) as a composition of the SSIM path, shared by
+// the CUDA and the CPU backends: the scale pyramid's sizes and scratch layout, the per-plane
+// combination, and the order of the operations (composeMsssim). Each backend supplies five
+// operations (planarize, pool, ssim, combine, accumulate: see composeMsssim). Plain C++.
+// Derivation: cuda/common/MATH.md, "Multi-scale SSIM".
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+
+#include "ssim_types.h"
+
+namespace cudassim {
+
+// Most scales (weights) of one call.
+constexpr int kMaxScales = 16;
+// The pytorch-msssim / Wang 2003 weights (5 scales).
+constexpr float kDefaultMsssimWeights[5] = {0.0448f, 0.2856f, 0.3001f, 0.2363f, 0.1333f};
+
+// One MS-SSIM call: the SSIM job (shape, dtype, x, y, params, out, grad) and the weights.
+// out: batch values valueOffset + valueScale * MS-SSIM; grad: x's layout, times valueScale and
+// params.gradFactor, as for SSIM.
+struct MsssimJob {
+  SsimJob core;
+  int scales = 5;
+  float weights[kMaxScales] = {};
+};
+
+// The contrast-structure term cs = A2 / B2 is SSIM with the luminance term A1 / B1 = 1: the SSIM
+// path computes it unchanged with C1 = 2^60 (MATH.md, "Multi-scale SSIM"). For intensities below
+// 2^17 in magnitude, 2 mx my + C1 and mx^2 + my^2 + C1 round to C1 exactly, so A1 / B1 = 1; the
+// luminance's partial (2 / B1)(...) is below 2^-55 of the others'.
+constexpr float kContrastStructureC1 = 1152921504606846976.0f;  // 2^60
+
+// Side of scale j + 1 from side s of scale j: 2 x 2 average pooling, an odd side padded by one
+// zero row/column on both sides (pytorch-msssim: avg_pool2d(kernel 2, padding s % 2,
+// count_include_pad)). Fine row r goes to coarse row (r + s % 2) / 2.
+inline int pooledSide(int s) { return (s + 1) / 2; }
+
+// The smallest side with `scales` scales under padding 'valid' with a window of `window`:
+// (window - 1) * 2^(scales - 1) + 1 (the coarsest scale must hold one window).
+inline long long msssimMinSide(int window, int scales) { return (long long)(window - 1) * (1LL << (scales - 1)) + 1; }
+
+// Where a call's scratch lives, in floats from the scratch's start (64-float aligned regions).
+// Planar float32 intensities of each scale's x and y (scale 0 only for interleaved input: planar
+// input is read in place), the per-plane values v[j * planes + p], the gradient factors
+// f[j * planes + p], and per-scale planar gradients (scale 0 only for interleaved input: planar
+// input's scale-0 gradient is accumulated in grad itself).
+struct MsssimLayout {
+  static constexpr std::size_t kNone = ~std::size_t(0);
+  int scales = 0;
+  int planes = 0;
+  int h[kMaxScales] = {}, w[kMaxScales] = {};
+  std::size_t x[kMaxScales] = {}, y[kMaxScales] = {}, g[kMaxScales] = {};
+  std::size_t vals = 0, factors = kNone;
+  std::size_t floats = 0;  // total
+  std::size_t elems(int j) const { return std::size_t(planes) * std::size_t(h[j]) * std::size_t(w[j]); }
+};
+
+inline MsssimLayout msssimLayout(const ImageShape& s, int scales, bool gradient) {
+  MsssimLayout L;
+  L.scales = scales;
+  L.planes = s.batch * s.channels;
+  std::size_t at = 0;
+  auto take = [&at](std::size_t n) {
+    const std::size_t r = at;
+    at += (n + 63) / 64 * 64;
+    return r;
+  };
+  L.vals = take(std::size_t(scales) * std::size_t(L.planes));
+  if (gradient) L.factors = take(std::size_t(scales) * std::size_t(L.planes));
+  int h = s.height, w = s.width;
+  const bool planar = s.chw || s.channels == 1;
+  for (int j = 0; j < scales; ++j) {
+    L.h[j] = h;
+    L.w[j] = w;
+    const std::size_t n = L.elems(j);
+    const bool own = j > 0 || !planar;
+    L.x[j] = own ? take(n) : MsssimLayout::kNone;
+    L.y[j] = own ? take(n) : MsssimLayout::kNone;
+    L.g[j] = own && gradient ? take(n) : MsssimLayout::kNone;
+    h = pooledSide(h);
+    w = pooledSide(w);
+  }
+  L.floats = at;
+  return L;
+}
+
+// The combination for image b (host and device): v[j * planes + p] the per-plane values of scale
+// j (cs for j < scales - 1, SSIM at the last), clamped at zero (relu, as pytorch-msssim); per
+// channel P_c = prod_j relu(v_j)^w_j; MS = mean_c P_c. factors (if non-null) get
+// dMS/dv_j * valueScale = valueScale * w_j P_c / (C v_j), 0 where v_j <= 0 (a clamped term: the
+// gradient through it is 0, and P_c = 0 makes every other factor of the channel 0). NaN
+// propagates. Returns valueOffset + valueScale * MS.
+#if defined(__CUDACC__)
+__host__ __device__
+#endif
+inline float combineMsssimImage(int b, int channels, int planes, int scales, const float* weights, const float* v,
+                                float* factors, float valueOffset, float valueScale) {
+  double ms = 0.0;
+  for (int c = 0; c < channels; ++c) {
+    const int p = b * channels + c;
+    double prod = 1.0;
+    for (int j = 0; j < scales; ++j) {
+      const double vj = double(v[j * planes + p]);
+      const double r = vj < 0.0 ? 0.0 : vj;  // NaN stays NaN
+      prod *= r == 1.0 ? 1.0 : pow(r, double(weights[j]));
+    }
+    ms += prod;
+    if (factors != nullptr) {
+      for (int j = 0; j < scales; ++j) {
+        const double vj = double(v[j * planes + p]);
+        double f = 0.0;
+        if (vj > 0.0) f = double(valueScale) * double(weights[j]) * prod / (double(channels) * vj);
+        else if (!(vj <= 0.0)) f = vj;  // NaN
+        factors[j * planes + p] = float(f);
+      }
+    }
+  }
+  return float(double(valueOffset) + double(valueScale) * (ms / double(channels)));
+}
+
+// The order of a call. Ops (a backend):
+//   planarize(xDst, yDst): scale-0 intensities of interleaved x, y into planar float32 (hwc only);
+//   pool(xSrc, ySrc, srcDtype, srcScale, j, xDst, yDst): scale j - 1 (typed planar, times srcScale)
+//     pooled into scale j (float32);
+//   ssim(SsimJob): the SSIM path (values and gradient of each plane's mean map);
+//   combine(vals, factors): out and the factors (combineMsssimImage for each image);
+//   accumulate(j, g, coarse, dst, dstHwc, mult): dst = mult * (f_j[p] g + 1/4 pool^T(coarse))
+//     (coarse: scale j + 1's accumulated gradient, or null), dst planar (may be g) or x's
+//     interleaved layout (dstHwc, scale 0 only).
+// ops.scratchAt(offset): the backend's scratch at a float offset of L.
+template <typename Ops>
+void composeMsssim(const MsssimJob& job, const MsssimLayout& L, Ops& ops) {
+  const SsimJob& in = job.core;
+  const ImageShape& s = in.shape;
+  const bool planar = s.chw || s.channels == 1;
+  const bool gradient = in.grad != nullptr;
+  float* vals = ops.scratchAt(L.vals);
+  float* factors = gradient ? ops.scratchAt(L.factors) : nullptr;
+
+  const void* xs = in.x;
+  const void* ys = in.y;
+  DType dt = in.dtype;
+  float scale = in.params.inputScale;
+  if (!planar) {
+    ops.planarize(ops.scratchAt(L.x[0]), ops.scratchAt(L.y[0]));
+    xs = ops.scratchAt(L.x[0]);
+    ys = ops.scratchAt(L.y[0]);
+    dt = DType::F32;
+    scale = 1.0f;
+  }
+  for (int j = 0; j < L.scales; ++j) {
+    if (j > 0) {
+      float* xd = ops.scratchAt(L.x[j]);
+      float* yd = ops.scratchAt(L.y[j]);
+      ops.pool(xs, ys, dt, scale, j, xd, yd);
+      xs = xd;
+      ys = yd;
+      dt = DType::F32;
+      scale = 1.0f;
+    }
+    SsimJob sj;
+    sj.shape = ImageShape{L.planes, 1, L.h[j], L.w[j], true};
+    sj.dtype = dt;
+    sj.x = xs;
+    sj.y = ys;
+    sj.params = in.params;
+    sj.params.inputScale = scale;
+    if (j + 1 < L.scales) sj.params.c1 = kContrastStructureC1;
+    sj.params.valueOffset = 0.0f;
+    sj.params.valueScale = 1.0f;
+    sj.params.gradFactor = 1.0f;
+    sj.out = vals + std::size_t(j) * std::size_t(L.planes);
+    sj.grad = gradient ? (j == 0 && planar ? in.grad : ops.scratchAt(L.g[j])) : nullptr;
+    ops.ssim(sj);
+  }
+  ops.combine(vals, factors);
+  if (!gradient) return;
+  const float mult = float(double(in.params.gradFactor));  // valueScale is in the factors
+  for (int j = L.scales - 1; j >= 0; --j) {
+    float* g = j == 0 && planar ? in.grad : ops.scratchAt(L.g[j]);
+    const float* coarse = j + 1 < L.scales ? ops.scratchAt(L.g[j + 1]) : nullptr;
+    if (j > 0) ops.accumulate(j, g, coarse, g, false, 1.0f);
+    else ops.accumulate(0, g, coarse, in.grad, !planar, mult);
+  }
+}
+
+}  // namespace cudassim

@@ -1,0 +1,106 @@
+// The MS-SSIM options (weights), the size check of MS-SSIM calls and their workspace (the
+// multi-scale functions: docs/API.md, "MS-SSIM").
+
+import { expected, optionError, ssimError } from '../errors';
+import { getNative, type NativeDeviceBuffer } from '../native';
+import type { Layout } from '../basic-types';
+import { isWorkspace, workspaceBufferOf } from '../workspace';
+import type { Placement } from './backend';
+import type { MetricParams } from './options';
+
+/** Wang, Simoncelli & Bovik 2003 (and pytorch-msssim): 5 scales. */
+export const DEFAULT_MSSSIM_WEIGHTS: readonly number[] = Object.freeze([0.0448, 0.2856, 0.3001, 0.2363, 0.1333]);
+/** Most scales (weights) of a call (cuda/common/msssim.h, kMaxScales). */
+export const MAX_SCALES = 16;
+
+/** opts.weights: an array (or typed array) of 1 to 16 finite numbers > 0, one per scale, finest first. */
+export function parseWeights(value: unknown): readonly number[] {
+  if (value === undefined) return DEFAULT_MSSSIM_WEIGHTS;
+  const isList = Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView));
+  if (!isList) throw optionError(`array of 1 to ${MAX_SCALES} numbers > 0`, 'opts.weights', value, true);
+  const list = value as ArrayLike<unknown>;
+  const n = list.length;
+  if (n < 1 || n > MAX_SCALES) throw optionError(`array of 1 to ${MAX_SCALES} numbers > 0`, 'opts.weights', value, false);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const w = list[i];
+    if (typeof w !== 'number') throw optionError('finite number > 0', `opts.weights[${i}]`, w, true);
+    // float32: the weights reach the kernels as float32
+    if (!(w > 0 && Math.fround(w) > 0 && Math.fround(w) < Infinity)) throw optionError('finite number > 0', `opts.weights[${i}]`, w, false);
+    out.push(w);
+  }
+  return out;
+}
+
+/** The smallest side of an image with `scales` scales and padding 'valid': (windowSize - 1) * 2^(scales - 1) + 1. */
+export function msssimMinSide(windowSize: number, scales: number): number {
+  return (windowSize - 1) * 2 ** (scales - 1) + 1;
+}
+
+/**
+ * MS-SSIM runs on batch * channels planes (at most 2^31 - 1: ERR_SSIM_SHAPE); with padding 'valid', the
+ * coarsest scale must hold a window: ERR_SSIM_TOO_SMALL naming what lifts the limit.
+ */
+export function checkScalesFit(width: number, height: number, metric: MetricParams, scales: number, name: string,
+  planes = 1): void {
+  if (planes > 0x7fffffff) {
+    throw ssimError('ERR_SSIM_SHAPE', `Expected at most ${0x7fffffff} planes (batch * channels) in ${name} for MS-SSIM but received ${planes}`);
+  }
+  if (!metric.valid) return;
+  const side = msssimMinSide(metric.windowSize, scales);
+  if (width < side || height < side) {
+    throw ssimError('ERR_SSIM_TOO_SMALL', `Expected at least ${side} x ${side} pixels for ${name} (MS-SSIM with ${scales} scales, ` +
+      `windowSize ${metric.windowSize} and padding 'valid': (windowSize - 1) * 2^(scales - 1) + 1) but received ${width} x ${height}; ` +
+      `fewer scales (a shorter opts.weights), a smaller opts.windowSize or padding 'same' (any size) lift the limit`);
+  }
+}
+
+/** The device bytes of an MS-SSIM workspace for a call of this shape (0 without CUDA). */
+export function msssimWorkspaceBytes(batch: number, channels: number, height: number, width: number, layout: Layout,
+  scales: number, gradient: boolean): number {
+  return getNative().msssimWorkspaceBytes(batch, channels, height, width, layout, scales, gradient);
+}
+
+/** The workspace fields of an MS-SSIM job. */
+export interface MsssimWorkspaceParams {
+  readonly workspace: NativeDeviceBuffer | null;
+}
+
+const NO_WORKSPACE: MsssimWorkspaceParams = Object.freeze({ workspace: null });
+
+interface CallShape {
+  readonly batch: number;
+  readonly channels: number;
+  readonly height: number;
+  readonly width: number;
+  readonly layout: Layout;
+}
+
+/**
+ * opts.workspace of an MS-SSIM call: a live Workspace of the call's backend and device whose
+ * device memory holds what this call needs (Workspace.for(shape, { msssim: true }) sizes it).
+ */
+export function parseMsssimWorkspace(ws: unknown, at: Placement, shape: CallShape, scales: number,
+  gradientFor: string | null): MsssimWorkspaceParams {
+  if (ws === undefined) return NO_WORKSPACE;
+  if (!isWorkspace(ws)) throw expected('ERR_SSIM_WORKSPACE', 'a Workspace (from Workspace.for())', 'opts.workspace', ws, 'type');
+  if (ws.disposed) throw ssimError('ERR_SSIM_WORKSPACE', 'Expected a live Workspace for opts.workspace but received a disposed Workspace');
+  const { backend, device } = at;
+  if (ws.backend !== backend) {
+    throw ssimError('ERR_SSIM_WORKSPACE', `Expected a ${backend} Workspace (this call runs on the ${backend} backend) for opts.workspace but received a ${ws.backend} Workspace`);
+  }
+  if (backend === 'cuda' && ws.device !== device) {
+    throw ssimError('ERR_SSIM_WORKSPACE', `Expected a Workspace on device ${device} for opts.workspace but received one on device ${ws.device}`);
+  }
+  if (gradientFor !== null && !ws.gradient) {
+    throw ssimError('ERR_SSIM_WORKSPACE', `Expected a Workspace with room for gradients for opts.workspace (${gradientFor} computes one) but received a value-only Workspace (made with gradient: false)`);
+  }
+  if (backend !== 'cuda') return NO_WORKSPACE;
+  const need = msssimWorkspaceBytes(shape.batch, shape.channels, shape.height, shape.width, shape.layout, scales, gradientFor !== null);
+  if (ws.byteLength < need) {
+    throw ssimError('ERR_SSIM_WORKSPACE', `Expected a Workspace of at least ${need} bytes for opts.workspace (MS-SSIM of ${shape.batch} x ${shape.channels} x ` +
+      `${shape.height} x ${shape.width} ${shape.layout}, ${scales} scales) but received one of ${ws.byteLength} bytes: make it with ` +
+      `Workspace.for({ width, height, channels, batch, layout }, { msssim: ${scales === 5 ? 'true' : scales} })`);
+  }
+  return { workspace: workspaceBufferOf(ws) };
+}
