@@ -4,7 +4,8 @@
 import { allocFloat32, deviceBufferOf, type DeviceArray } from './device-array';
 import { requireFinite } from './finite';
 import { runJob, runJobAsync, type NativeJob } from './native';
-import { isBatched, resolveCall, type CallSpec } from './validate';
+import { preprocessTranspose } from './preprocess';
+import { isBatched, resolveCall, type CallSpec, type ResolvedJob } from './validate';
 
 function spec(name: string, dssim: boolean, value: boolean, gradient: boolean, into: boolean): CallSpec {
   return Object.freeze({ name, dssim, value, gradient, into });
@@ -54,6 +55,20 @@ function allocate(s: CallSpec, job: NativeJob): Allocated {
   return { out, grad };
 }
 
+/**
+ * A preprocessed job (options downsample, grayscale): the gradient with respect to x, from the
+ * job's gradient with respect to the preprocessed x, written into the caller's output or a new
+ * array (returned); else job.grad itself.
+ */
+function mappedGradient(job: ResolvedJob): unknown {
+  const p = job.preprocessed;
+  if (p === undefined || job.grad === null) return job.grad;
+  const { shape } = p;
+  const dst = p.target ?? new Float32Array(shape.batch * shape.channels * shape.height * shape.width);
+  preprocessTranspose(job.grad as Float32Array, shape, p.pre, dst);
+  return dst;
+}
+
 function release(allocated: Allocated): void {
   if (allocated.grad !== null && !ArrayBuffer.isView(allocated.grad)) allocated.grad.dispose();
 }
@@ -74,6 +89,7 @@ function runSync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y: unknow
   if (s.into) {
     runJob('compute', job);
     requireFinite(job.x, job.y, ['value', job.out], ['gradient', job.out === null ? job.grad : null]);
+    mappedGradient(job);
     return intoResult(s, out, grad);
   }
   const batched = isBatched(x, y);
@@ -85,6 +101,7 @@ function runSync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y: unknow
     release(allocated);
     throw err;
   }
+  if (job.preprocessed !== undefined && allocated.grad !== null) allocated.grad = mappedGradient(job) as Float32Array;
   return allocatedResult(s, allocated, batched);
 }
 
@@ -94,6 +111,7 @@ async function runAsync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y:
   if (s.into) {
     await runJobAsync('computeAsync', job);
     requireFinite(job.x, job.y, ['value', job.out], ['gradient', job.out === null ? job.grad : null]);
+    mappedGradient(job);
     return intoResult(s, out, grad);
   }
   const batched = isBatched(x, y); // read before awaiting: the caller may change x meanwhile
@@ -105,6 +123,7 @@ async function runAsync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y:
     release(allocated);
     throw err;
   }
+  if (job.preprocessed !== undefined && allocated.grad !== null) allocated.grad = mappedGradient(job) as Float32Array;
   return allocatedResult(s, allocated, batched);
 }
 

@@ -26,6 +26,11 @@ inline void gaussianTaps(int radius, double sigma, float taps[kMaxRadius + 1]) {
   for (int k = 0; k <= kMaxRadius; ++k) taps[k] = k <= radius ? float(w[k] / sum) : 0.0f;
 }
 
+// Uniform taps for a window of 2*radius+1 (scikit-image's default window): 1 / (2 radius + 1) each.
+inline void uniformTaps(int radius, float taps[kMaxRadius + 1]) {
+  for (int k = 0; k <= kMaxRadius; ++k) taps[k] = k <= radius ? float(1.0 / double(2 * radius + 1)) : 0.0f;
+}
+
 // The five Gaussian-weighted moments around one pixel.
 struct Moments {
   float mx, my;   // E[x], E[y]

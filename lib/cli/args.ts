@@ -3,6 +3,7 @@
 
 import { constants as bufferConstants } from 'node:buffer';
 import { parseArgs } from 'node:util';
+import { CONVENTION_NAMES } from '../conventions';
 import type { ColorMode, EvaluateOptions, ShardSpec } from '../evaluate/types';
 
 export const USAGE = `Usage:
@@ -11,9 +12,12 @@ export const USAGE = `Usage:
   cuda-ssim merge [options] FILE.jsonl...        one summary of several shards' --jsonl outputs
 
 Metric:
+  --convention C      default | skimage | skimage-gaussian | matlab | torchmetrics | pytorch-msssim |
+                      fused-ssim: another library's defaults (window, padding, covariance, data
+                      range, downsampling); --window, --sigma, --padding given too override them
   --window N          Gaussian window 7, 9 or 11 (default 11)
   --sigma S           Gaussian sigma (default 1.5)
-  --padding P         same (default) | valid
+  --padding P         same (default) | valid | reflect
   --color C           rgb (default: SSIM per channel, averaged) | luma (BT.601, MATLAB rgb2gray)
   --dssim             print DSSIM = 1 - SSIM instead of SSIM
 Where:
@@ -112,6 +116,7 @@ export function parseCli(argv: string[]): CliConfig {
       allowPositionals: true,
       strict: true,
       options: {
+        convention: { type: 'string' },
         window: { type: 'string' },
         sigma: { type: 'string' },
         padding: { type: 'string' },
@@ -167,9 +172,10 @@ export function parseCli(argv: string[]): CliConfig {
   if (sigma !== undefined && !(sigma > 0)) throw new UsageError(`--sigma expects a number > 0, got '${v.sigma}'`);
   const failBelow = numArg(v['fail-below'], 'fail-below');
   const evaluate: EvaluateOptions = {
+    convention: choice(v.convention, 'convention', CONVENTION_NAMES),
     windowSize: windowSize as 7 | 9 | 11 | undefined,
     sigma,
-    padding: choice(v.padding, 'padding', ['same', 'valid'] as const),
+    padding: choice(v.padding, 'padding', ['same', 'valid', 'reflect'] as const),
     color: choice<ColorMode>(v.color, 'color', ['rgb', 'luma']),
     backend: choice(v.backend, 'backend', ['auto', 'cuda', 'cpu'] as const),
     device: intArg(v.device, 'device', 0),
