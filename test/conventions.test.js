@@ -73,13 +73,18 @@ async function camera() {
 }
 
 const info = pkg.tryBackendInfo();
-const BACKENDS = ['cpu', ...(info && info.cuda && info.cuda.available ? ['cuda'] : [])];
+const GPU = !!(info && info.cuda && info.cuda.available);
+// Both backends; the CUDA tests skip visibly without a usable device.
+const BACKENDS = ['cpu', 'cuda'];
+function needBackend(ctx, backend) {
+  if (backend === 'cuda' && !GPU) ctx.skip();
+}
 
 function close(actual, expected, tol, what) {
   assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} vs ${expected} (|diff| ${Math.abs(actual - expected).toExponential(2)} > ${tol})`);
 }
 
-describe(`conventions: presets against the libraries' own numbers (backends: ${BACKENDS.join(', ')})`, function () {
+describe(`conventions: presets against the libraries' own numbers (CUDA ${GPU ? 'available' : 'not available: its tests skip'})`, function () {
   const pairs = fixturePairs();
   const sk = readJson('skimage.json').values;
   const oct = readJson('matlab.json').values;
@@ -87,6 +92,7 @@ describe(`conventions: presets against the libraries' own numbers (backends: ${B
 
   for (const backend of BACKENDS) {
     it(`${backend}: 'skimage' and 'skimage-gaussian' = scikit-image ${readJson('skimage.json')['scikit-image']} on 5 pairs (uint8 gray and RGB, uint16, float64)`, function () {
+      needBackend(this, backend);
       const api = pkg.api();
       for (const [name, [x, y, dr]] of Object.entries(pairs)) {
         for (const convention of ['skimage', 'skimage-gaussian']) {
@@ -98,6 +104,7 @@ describe(`conventions: presets against the libraries' own numbers (backends: ${B
     });
 
     it(`${backend}: 'matlab' = ssim.m under GNU Octave (auto downsampling by 2 of a 512 image; factors 1, 3, 4; RGB 520x390 -> gray, by 2)`, async function () {
+      needBackend(this, backend);
       const api = pkg.api();
       const { cam, noisy } = await camera();
       close(api.ssim(noisy, cam, { convention: 'matlab', backend }), oct.camera_auto, TOL, 'camera, auto (f = 2)');
@@ -107,6 +114,7 @@ describe(`conventions: presets against the libraries' own numbers (backends: ${B
     });
 
     it(`${backend}: 'torchmetrics' = torchmetrics ${tm.torchmetrics} (data_range None: from the data; reflect padding), and its gradient`, function () {
+      needBackend(this, backend);
       const api = pkg.api();
       for (const [name, [x, y]] of Object.entries(pairs)) {
         close(api.ssim(x, y, { convention: 'torchmetrics', backend }), tm.values[name].torchmetrics, TOL, `torchmetrics ${name}`);
@@ -174,6 +182,7 @@ describe('conventions: building blocks against the float64 reference, with gradi
   for (const backend of BACKENDS) {
     for (const [window, covariance, windowSize, padding] of [['uniform', 'sample', 7, 'valid'], ['uniform', 'population', 9, 'same'], ['gaussian', 'sample', 11, 'valid'], ['uniform', 'sample', 11, 'same']]) {
       it(`${backend}: window ${window}, covariance ${covariance}, windowSize ${windowSize}, padding ${padding}: value and gradient`, function () {
+        needBackend(this, backend);
         const rng = testRng(this);
         const api = pkg.api();
         const [x, y] = pair(rng, 29, 24, 2);
@@ -186,6 +195,7 @@ describe('conventions: building blocks against the float64 reference, with gradi
     }
 
     it(`${backend}: padding 'reflect' = 'valid' on the reflect-padded image (torch's reflect), gradient folded back`, function () {
+      needBackend(this, backend);
       const rng = testRng(this);
       const api = pkg.api();
       const [x, y] = pair(rng, 17, 14, 1);
@@ -210,6 +220,7 @@ describe('conventions: building blocks against the float64 reference, with gradi
     });
 
     it(`${backend}: downsample and grayscale (the 'matlab' preprocessing): gradient = central differences through it`, function () {
+      needBackend(this, backend);
       const rng = testRng(this);
       const api = pkg.api();
       const [x, y] = pair(rng, 31, 26, 3, Float64Array);
@@ -301,5 +312,39 @@ describe('conventions: option rules', function () {
     assert.strictEqual(api().ssimMap(x, y, { convention: 'matlab', downsample: 2 }).length, (20 - 10) * (15 - 10));
     assert.strictEqual(api().ssimMap(x, y, { convention: 'torchmetrics' }).length, 40 * 30);
     assert.strictEqual(api().ssimMap(x, y, { convention: 'skimage', dataRange: 1 }).length, 34 * 24);
+  });
+});
+
+describe('conventions: evaluate()', function () {
+  const files = require('./helpers/imagefiles');
+  const { evaluateModule, collect } = require('./helpers/evaluate');
+  let dir;
+  let fx;
+  before(async function () {
+    dir = files.tmpDir('conventions');
+    fx = await files.makeFolders(testRng(this), path.join(dir, 'data'), { n: 4, width: 40, height: 32 });
+  });
+  after(function () {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("rows and the summary name the convention; each row's SSIM is ssim() of its decoded pair with that convention ('matlab': luma files)", async function () {
+    const { evaluate } = evaluateModule();
+    const api = pkg.api();
+    for (const convention of ['skimage', 'matlab', 'torchmetrics']) {
+      const ev = evaluate({ reference: fx.ref, test: fx.test }, { backend: 'cpu', convention });
+      const rows = (await collect(ev)).filter((r) => r.status === 'ok');
+      const summary = await ev.summary();
+      assert.strictEqual(summary.convention, convention);
+      assert.strictEqual(rows.length, fx.good.size);
+      for (const r of rows) {
+        assert.strictEqual(r.convention, convention);
+        const g = fx.good.get(r.id);
+        let x = { data: g.x, width: g.width, height: g.height, channels: 3 };
+        let y = { data: g.y, width: g.width, height: g.height, channels: 3 };
+        if (convention === 'matlab') [x, y] = [x, y].map((im) => ({ ...im, data: files.luma(im.data), channels: 1 }));
+        assert.strictEqual(r.ssim, api.ssim(x, y, { convention, backend: 'cpu' }), `${convention} ${r.id}`);
+      }
+    }
   });
 });
