@@ -22,12 +22,12 @@ const DIR = path.join(__dirname, 'fixtures', 'conventions');
 const readJson = (f) => JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8'));
 const CTOR = { uint8: Uint8Array, uint16: Uint16Array, float64: Float64Array };
 /**
- * Achieved (CPU, these fixtures): 3.3e-7 (scikit-image), 1.1e-6 (Octave, f = 4), 8e-8
- * (torchmetrics); on the 512 x 512 camera the uniform window's float32 value path is 6.2e-6 from
- * scikit-image (the library's value bound is 1e-5: README, "Precision"), hence CAMERA_TOL.
+ * Achieved (CPU, these fixtures): 1.1e-7 (scikit-image), 1.1e-6 (Octave, f = 4), 8e-8
+ * (torchmetrics); on the 512 x 512 camera the uniform window is 1.8e-6 from scikit-image
+ * (float32 moments; the library's value bound is 1e-5: README, "Precision"), hence CAMERA_TOL.
  */
 const TOL = 2e-6;
-const CAMERA_TOL = 1e-5;
+const CAMERA_TOL = 5e-6;
 
 function decode(e) {
   const b = Buffer.from(e.data, 'base64');
