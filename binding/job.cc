@@ -191,9 +191,15 @@ ParsedInputs parseInputs(const Napi::Object& o) {
   const int window = int(jobNumber(o, "windowSize"));
   if (window != 7 && window != 9 && window != 11) internalError("job.windowSize must be 7, 9 or 11");
   p.radius = window / 2;
-  const double sigma = jobNumber(o, "sigma");
-  if (!(sigma > 0) || sigma > 1e30) internalError("job.sigma must be positive");
-  gaussianTaps(p.radius, sigma, p.taps);
+  // job.window 'uniform' (scikit-image's default window): every tap 1 / window; else Gaussian.
+  const bool uniform = o.Has("window") && o.Get("window").IsString() && o.Get("window").ToString().Utf8Value() == "uniform";
+  if (uniform) {
+    uniformTaps(p.radius, p.taps);
+  } else {
+    const double sigma = jobNumber(o, "sigma");
+    if (!(sigma > 0) || sigma > 1e30) internalError("job.sigma must be positive");
+    gaussianTaps(p.radius, sigma, p.taps);
+  }
   p.c1 = float(jobNumber(o, "c1"));
   p.c2 = float(jobNumber(o, "c2"));
   p.inputScale = float(jobNumber(o, "inputScale"));

@@ -32,8 +32,11 @@ export type HostArrayOf<D extends DType> = D extends 'float32'
 /** `'hwc'`: interleaved channels (what decoders and canvas give); `'chw'`: planar. */
 export type Layout = 'hwc' | 'chw';
 
-/** `'same'`: zero padding, mean over the whole map; `'valid'`: map cropped by the window radius. */
-export type Padding = 'same' | 'valid';
+/**
+ * `'same'`: zero padding, mean over the whole map; `'valid'`: map cropped by the window radius;
+ * `'reflect'` (host inputs): reflect padding (torch's, the edge not repeated), mean over the whole map.
+ */
+export type Padding = 'same' | 'valid' | 'reflect';
 
 /** Backend request: `'auto'` picks CUDA when it is usable, else the CPU. */
 export type BackendRequest = 'auto' | 'cuda' | 'cpu';

@@ -5,7 +5,8 @@ import { allocDeviceArray, deviceBufferOf, type DeviceArray } from './device-arr
 import { isHalfDType } from './half';
 import { requireFinite } from './finite';
 import { runJob, runJobAsync, type NativeJob } from './native';
-import { isBatched, resolveCall, type CallSpec } from './validate';
+import { preprocessTranspose } from './preprocess';
+import { isBatched, resolveCall, type CallSpec, type ResolvedJob } from './validate';
 
 function spec(name: string, dssim: boolean, value: boolean, gradient: boolean, into: boolean, multiScale = false): CallSpec {
   return Object.freeze({ name, dssim, value, gradient, into, multiScale });
@@ -92,6 +93,20 @@ function checkFinite(job: NativeJob): void {
   requireFinite(job.x, job.y, job.dtype, ['value', job.out], ['gradient', grad, job.gradDtype]);
 }
 
+/**
+ * A preprocessed job (options downsample, grayscale): the gradient with respect to x, from the
+ * job's gradient with respect to the preprocessed x, written into the caller's output or a new
+ * array (returned); else job.grad itself.
+ */
+function mappedGradient(job: ResolvedJob): unknown {
+  const p = job.preprocessed;
+  if (p === undefined || job.grad === null) return job.grad;
+  const { shape } = p;
+  const dst = p.target ?? new Float32Array(shape.batch * shape.channels * shape.height * shape.width);
+  preprocessTranspose(job.grad as Float32Array, shape, p.pre, dst);
+  return dst;
+}
+
 function release(allocated: Allocated): void {
   if (allocated.grad !== null && !ArrayBuffer.isView(allocated.grad)) allocated.grad.dispose();
 }
@@ -112,6 +127,7 @@ function runSync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y: unknow
   if (s.into) {
     runJob(s.multiScale === true ? 'computeMsssim' : 'compute', job);
     checkFinite(job);
+    mappedGradient(job);
     return intoResult(s, out, grad);
   }
   const batched = isBatched(x, y);
@@ -123,6 +139,7 @@ function runSync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y: unknow
     release(allocated);
     throw err;
   }
+  if (job.preprocessed !== undefined && allocated.grad !== null) allocated.grad = mappedGradient(job) as Float32Array;
   return allocatedResult(s, allocated, batched);
 }
 
@@ -132,6 +149,7 @@ async function runAsync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y:
   if (s.into) {
     await runJobAsync(s.multiScale === true ? 'computeMsssimAsync' : 'computeAsync', job);
     checkFinite(job);
+    mappedGradient(job);
     return intoResult(s, out, grad);
   }
   const batched = isBatched(x, y); // read before awaiting: the caller may change x meanwhile
@@ -143,6 +161,7 @@ async function runAsync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y:
     release(allocated);
     throw err;
   }
+  if (job.preprocessed !== undefined && allocated.grad !== null) allocated.grad = mappedGradient(job) as Float32Array;
   return allocatedResult(s, allocated, batched);
 }
 

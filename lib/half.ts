@@ -50,3 +50,25 @@ export function halfFirstNonFinite(a: ArrayBufferView, dtype: HalfDType): number
   for (let i = 0; i < bits.length; i++) if ((bits[i] & mask) === mask) return i;
   return -1;
 }
+
+/**
+ * The values of half-precision bits as float32 (exact: every float16 and bfloat16 is a float32), for
+ * the few host-side steps that read values (a data range from the data, preprocessing).
+ */
+export function decodeHalf(a: ArrayBufferView, dtype: HalfDType): Float32Array {
+  const bits = bitsView(a);
+  const out = new Float32Array(bits.length);
+  if (dtype === 'bfloat16') {
+    const u = new Uint32Array(out.buffer); // bfloat16 is the high half of a float32
+    for (let i = 0; i < bits.length; i++) u[i] = bits[i] << 16;
+    return out;
+  }
+  for (let i = 0; i < bits.length; i++) {
+    const h = bits[i];
+    const sign = h & 0x8000 ? -1 : 1;
+    const e = (h >> 10) & 0x1f;
+    const f = h & 0x3ff;
+    out[i] = e === 0 ? sign * f * 2 ** -24 : e === 31 ? (f === 0 ? sign * Infinity : NaN) : sign * (1 + f / 1024) * 2 ** (e - 15);
+  }
+  return out;
+}

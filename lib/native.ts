@@ -63,6 +63,8 @@ export interface NativeJob {
   width: number;
   layout: Layout;
   windowSize: 7 | 9 | 11;
+  /** 'uniform': taps 1 / windowSize (sigma unused); absent or 'gaussian': Gaussian taps of sigma. */
+  window?: 'gaussian' | 'uniform';
   sigma: number;
   c1: number;
   c2: number;

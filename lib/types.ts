@@ -1,9 +1,11 @@
 // Public types (docs/API.md).
 
 import type { BackendRequest, DType, GradientDType, HostData, Layout, Padding, WindowSize } from './basic-types';
+import type { Convention, Covariance, WindowKind } from './conventions';
 import type { DeviceArray } from './device-array';
 import type { Workspace } from './workspace';
 
+export type { Convention, Covariance, WindowKind } from './conventions';
 export type {
   DType,
   HalfDType,
@@ -60,7 +62,15 @@ export type HostImage = ImageBatch & { data: HostData };
 
 /** Options of the SSIM functions; `undefined` means the default, unknown keys are ignored. */
 export interface SsimOptions {
-  /** Gaussian window size: 7, 9 or 11 (default 11). */
+  /**
+   * Reproduce another implementation's defaults (README, "Matching other libraries"): sets window,
+   * windowSize, sigma, covariance, padding, the data range of float data, downsample and grayscale;
+   * each of those given explicitly overrides the preset. Default `'default'` (this library's).
+   */
+  convention?: Convention;
+  /** `'gaussian'` (default; `sigma`) or `'uniform'` (1 / windowSize per tap, scikit-image's default). */
+  window?: WindowKind;
+  /** Window size: 7, 9 or 11 (default 11). */
   windowSize?: WindowSize;
   /** Gaussian standard deviation, finite and > 0 (default 1.5). */
   sigma?: number;
@@ -72,6 +82,16 @@ export interface SsimOptions {
   dataRange?: number;
   /** Default `'same'`. */
   padding?: Padding;
+  /** `'population'` (default) or `'sample'`: variances and covariance times N / (N - 1), N = windowSize^2. */
+  covariance?: Covariance;
+  /**
+   * Host inputs only: average f x f boxes (MATLAB imfilter 'symmetric') and keep every f-th row and
+   * column before SSIM; `'auto'`: f = max(1, round(min(width, height) / 256)) (MATLAB ssim.m).
+   * The gradient is mapped back to x's pixels. Default 1.
+   */
+  downsample?: number | 'auto';
+  /** Host inputs only: 3-channel images -> one channel with MATLAB rgb2gray's weights (not rounded). Default false. */
+  grayscale?: boolean;
   /** dssim functions only: report (1 - SSIM) / 2 (default false). */
   divideByTwo?: boolean;
   /**

@@ -10,12 +10,14 @@
 // metric parameters, the placement, the outputs), no native call but the computation, no
 // backendInfo() (cached), no environment read.
 
+import { optionError, ssimError } from './errors';
+import { decodeHalf, isHalfDType } from './half';
 import type { NativeDeviceBuffer, NativeJob, NativeMapJob } from './native';
-import { optionError } from './errors';
 import { parseBackend } from './parse/backend';
-import { parseImage, parseMatchingImage } from './parse/image';
-import { checkWindowFits, mapSize, parseMetricOptions, parseOptionsObject } from './parse/options';
 import { parseGradientDtype } from './parse/gradient-dtype';
+import { parseImage, parseMatchingImage } from './parse/image';
+import { checkReflectFits, checkWindowFits, mapSize, metricDownsample, parseMetricOptions, parseOptionsObject, withDataRange } from './parse/options';
+import { isIdentity, preprocess, preprocessedShape, type PlainShape, type Preprocessing } from './preprocess';
 import { checkDisjoint, parseOutput, parseOutputs, type CallOutputs } from './parse/outputs';
 import { parseWorkspace } from './parse/workspace';
 import { checkScalesFit, parseMsssimWorkspace, parseWeights } from './parse/msssim';
@@ -38,6 +40,31 @@ export interface CallSpec {
 
 const NO_OUTPUTS: CallOutputs = Object.freeze({ out: null, grad: null });
 
+/**
+ * A job whose x and y are preprocessed copies (options downsample, grayscale: lib/preprocess.ts):
+ * its gradient (job.grad, of the copies' shape) must be mapped back to x's shape (into `target`,
+ * the caller's output, or a new array) by preprocessTranspose.
+ */
+export interface PreprocessedJob {
+  readonly shape: PlainShape;
+  readonly pre: Preprocessing;
+  readonly target: Float32Array | null;
+}
+
+/** A resolved call: the native job and, when x and y were preprocessed, how to map the gradient back. */
+export type ResolvedJob = NativeJob & { preprocessed?: PreprocessedJob };
+
+/** max - min of a host array (NaN ignored; 0 for no finite element). */
+function spread(a: ArrayLike<number>): number {
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i];
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return hi >= lo ? hi - lo : 0;
+}
+
 /** True when a value call returns a Float32Array rather than a number: `batch` given on x or y. */
 export function isBatched(x: unknown, y: unknown): boolean {
   return (x as { batch?: unknown }).batch !== undefined || (y as { batch?: unknown }).batch !== undefined;
@@ -47,35 +74,68 @@ export function isBatched(x: unknown, y: unknown): boolean {
  * Validates a call of `spec` and resolves it into a job. `out` / `grad` are checked when the spec
  * takes them (`into`); otherwise the job's outputs are left null for the caller to allocate.
  */
-export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknown, out: unknown, grad: unknown): NativeJob {
+export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknown, out: unknown, grad: unknown): ResolvedJob {
   const o = parseOptionsObject(opts);
   const xi = parseImage(x, 'x');
   const yData = parseMatchingImage(y, 'y', xi);
-  const m = parseMetricOptions(o, xi.dtype);
+  let m = parseMetricOptions(o, xi.dtype);
   const weights = spec.multiScale === true ? parseWeights((o as { weights?: unknown }).weights) : null;
   const gradDtype = parseGradientDtype(o.gradientDtype, xi.dtype);
   // MS-SSIM gradients are float32: its native composition has no half-precision store
   if (weights !== null && gradDtype !== 'float32') throw optionError("'float32' (MS-SSIM gradients are float32)", 'opts.gradientDtype', o.gradientDtype, false);
-  if (weights === null) checkWindowFits(xi.width, xi.height, m, 'x');
-  else checkScalesFit(xi.width, xi.height, m, weights.length, 'x', xi.batch * xi.channels);
+  // MS-SSIM pads every scale itself: a reflect-padded copy of x would only pad the finest
+  if (weights !== null && m.reflect) throw optionError("'same' or 'valid' (MS-SSIM pads every scale; 'reflect' is for SSIM)", 'opts.padding', 'reflect', false);
+  const shape: PlainShape = { batch: xi.batch, channels: xi.channels, height: xi.height, width: xi.width, chw: xi.layout === 'chw' };
+  if (m.grayscale && xi.channels !== 1 && xi.channels !== 3) {
+    throw optionError(`false for x of ${xi.channels} channels (grayscale takes 1 or 3)`, 'opts.grayscale', true, false);
+  }
+  const factor = metricDownsample(m, xi.width, xi.height);
+  const pre: Preprocessing = { grayscale: m.grayscale, factor, reflect: m.reflect ? (m.windowSize - 1) / 2 : 0 };
+  checkReflectFits(Math.ceil(xi.width / factor), Math.ceil(xi.height / factor), m, factor === 1 ? 'x' : `x after downsampling by ${factor}`);
+  const identity = isIdentity(shape, pre);
+  const host = ArrayBuffer.isView(xi.data);
+  if (!host && (!identity || m.dataRangeFromData)) {
+    const what = !identity ? `padding 'reflect', downsample (factor ${pre.factor}) and grayscale` : 'the data range from the data';
+    throw ssimError('ERR_SSIM_OPTION', `Expected host inputs for ${what} (convention '${m.convention}'), but x.data is device memory: ` +
+      (!identity ? "give padding 'same' or 'valid', downsample: 1 and grayscale: false, or host data" : 'give opts.dataRange'), 'range');
+  }
+  if (!identity && gradDtype !== 'float32') {
+    throw optionError("'float32' (the gradient through downsample, grayscale or reflect padding is float32)", 'opts.gradientDtype', o.gradientDtype, false);
+  }
+  // host values of half-precision bits, for the data range and the preprocessing
+  const values = (a: unknown): ArrayLike<number> => (isHalfDType(xi.dtype) ? decodeHalf(a as ArrayBufferView, xi.dtype) : (a as ArrayLike<number>));
+  if (m.dataRangeFromData) m = withDataRange(m, xi.dtype, Math.max(spread(values(xi.data)), spread(values(yData))));
+  let xData = xi.data, yIn = yData, dtype = xi.dtype, dims: PlainShape = shape;
+  if (!identity) {
+    dims = preprocessedShape(shape, pre);
+    xData = preprocess(values(xi.data), shape, pre);
+    yIn = preprocess(values(yData), shape, pre);
+    dtype = 'float64';
+  }
+  const where = pre.factor === 1 ? 'x' : `x after downsampling by ${pre.factor}`;
+  if (weights === null) checkWindowFits(dims.width, dims.height, m, where);
+  else checkScalesFit(dims.width, dims.height, m, weights.length, where, dims.batch * dims.channels);
   const at = parseBackend(o, xi.array);
+  const length = dims.batch * dims.channels * dims.height * dims.width;
+  const layout = identity ? xi.layout : 'hwc';
   const ws = weights === null
-    ? parseWorkspace(o.workspace, at, xi.batch, xi.length, spec.gradient ? spec.name : null)
-    : { ...parseMsssimWorkspace(o.workspace, at, xi, weights.length, spec.gradient ? spec.name : null), images: 0, elements: 0 };
+    ? parseWorkspace(o.workspace, at, xi.batch, length, spec.gradient ? spec.name : null)
+    : { ...parseMsssimWorkspace(o.workspace, at, { ...dims, layout }, weights.length, spec.gradient ? spec.name : null), images: 0, elements: 0 };
   const outputs = spec.into ? parseOutputs(out, grad, spec, xi, yData, at.device, gradDtype) : NO_OUTPUTS;
   const scale = spec.dssim ? (m.divideByTwo ? -0.5 : -1) : 1;
-  return {
+  const job: ResolvedJob = {
     backend: at.backend,
     device: at.device,
-    x: xi.data,
-    y: yData,
-    dtype: xi.dtype,
-    batch: xi.batch,
-    channels: xi.channels,
-    height: xi.height,
-    width: xi.width,
-    layout: xi.layout,
+    x: xData,
+    y: yIn,
+    dtype,
+    batch: dims.batch,
+    channels: dims.channels,
+    height: dims.height,
+    width: dims.width,
+    layout: identity ? xi.layout : 'hwc',
     windowSize: m.windowSize,
+    window: m.window,
     sigma: m.sigma,
     c1: m.c1,
     c2: m.c2,
@@ -93,6 +153,12 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
     workspaceElements: ws.elements,
     ...(weights === null ? {} : { weights: [...weights] }),
   };
+  if (!identity) {
+    const target = outputs.grad as Float32Array | null;
+    if (target !== null) job.grad = new Float32Array(length);
+    job.preprocessed = { shape, pre, target };
+  }
+  return job;
 }
 
 /** ssimMap / ssimMapInto: computes neither values nor gradients, only the map. */

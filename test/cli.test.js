@@ -21,6 +21,8 @@ function cli(args, opts = {}) {
 }
 
 const RESULT_KEYS = ['id', 'reference', 'test', 'status', 'metric', 'ssim', 'dssim', 'width', 'height'];
+// an evaluated row names its convention
+const OK_KEYS = [...RESULT_KEYS, 'convention'];
 
 
 describe('cli: the cuda-ssim command', function () {
@@ -46,10 +48,31 @@ describe('cli: the cuda-ssim command', function () {
     assert.strictEqual(Number(r.stdout.trim()), 1 - api.ssim);
     r = cli([ref, test, '--json', '--window', '7', '--padding', 'valid', '--color', 'luma']);
     const j = JSON.parse(r.stdout);
-    assert.deepStrictEqual(Object.keys(j), RESULT_KEYS);
+    assert.deepStrictEqual(Object.keys(j), OK_KEYS);
+    assert.strictEqual(j.convention, 'default');
     const [api2] = await collect(evaluate([[ref, test]], { backend: 'cpu', windowSize: 7, padding: 'valid', color: 'luma' }));
     assert.strictEqual(j.ssim, api2.ssim);
     assert.strictEqual(j.status, 'ok');
+  });
+
+  it('--convention C: the value of evaluate() with that convention, named in the row and the summary; a bad name is a usage error', async function () {
+    const { evaluate } = evaluateModule();
+    const ref = path.join(fx.ref, 'img1.png');
+    const test = path.join(fx.test, 'img1.webp');
+    for (const convention of ['skimage', 'matlab', 'torchmetrics']) {
+      const [api] = await collect(evaluate([[ref, test]], { backend: 'cpu', convention }));
+      const r = cli([ref, test, '--json', '--convention', convention]);
+      assert.strictEqual(r.code, 0, r.stderr);
+      const j = JSON.parse(r.stdout);
+      assert.strictEqual(j.ssim, api.ssim);
+      assert.strictEqual(j.convention, convention);
+      assert.strictEqual(api.convention, convention);
+    }
+    const c = cli(['compare', fx.ref, fx.test, '--json', '--convention', 'skimage']);
+    assert.strictEqual(JSON.parse(c.stdout).summary.convention, 'skimage');
+    const bad = cli([ref, test, '--convention', 'opencv']);
+    assert.strictEqual(bad.code, 2);
+    assert.match(bad.stderr, /--convention expects one of default, skimage/);
   });
 
   it('compare --json: schema, values equal to evaluate(); --csv: header and one row per pair; per-pair errors on stderr', async function () {
@@ -59,11 +82,12 @@ describe('cli: the cuda-ssim command', function () {
     assert.strictEqual(r.code, 0, r.stderr);
     const doc = JSON.parse(r.stdout);
     assert.deepStrictEqual(Object.keys(doc), ['summary', 'results']);
-    assert.deepStrictEqual(Object.keys(doc.summary), ['metric', 'count', 'failures', 'total', 'mean', 'min', 'max', 'median', 'p5', 'worst', 'interrupted']);
+    assert.deepStrictEqual(Object.keys(doc.summary), ['metric', 'count', 'failures', 'total', 'mean', 'min', 'max', 'median', 'p5', 'worst', 'interrupted', 'convention']);
+    assert.strictEqual(doc.summary.convention, 'default');
     assert.deepStrictEqual(doc.results, api.results);
     assert.deepStrictEqual(doc.summary, api.summary);
     for (const row of doc.results) {
-      assert.deepStrictEqual(Object.keys(row), row.status === 'ok' ? RESULT_KEYS : [...RESULT_KEYS, 'error']);
+      assert.deepStrictEqual(Object.keys(row), row.status === 'ok' ? OK_KEYS : [...RESULT_KEYS, 'error']);
       if (row.error) assert.deepStrictEqual(Object.keys(row.error), ['code', 'file', 'reason']);
     }
     for (const id of Object.keys(fx.bad)) assert.match(r.stderr, new RegExp(`${id}: `), `stderr names ${id}`);

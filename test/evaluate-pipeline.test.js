@@ -97,12 +97,13 @@ describe('evaluate pipeline: the size-group batcher', function () {
     const results = unstack(items, { values, maps }, { padding: 'valid', windowSize: 3 });
     assert.deepStrictEqual(results[0], {
       id: 'a', reference: 'ref/a.png', test: 'test/a.png', status: 'ok', ssim: 0.5, dssim: 0.5, width: 4, height: 3,
-      map: { data: new Float32Array([0, 1]), width: 2, height: 1 },
+      map: { data: new Float32Array([0, 1]), width: 2, height: 1 }, convention: 'default',
     });
     assert.deepStrictEqual([results[1].status, results[1].ssim, results[1].error.code, results[1].error.file], ['error', null, 'non-finite', 'test/b.png']);
     assert.match(results[1].error.reason, /is NaN, not a finite number/);
     assert.deepStrictEqual([results[2].ssim, results[2].dssim, Array.from(results[2].map.data)], [0.25, 0.75, [4, 5]]);
     assert.strictEqual(unstack([items[0]], { values: new Float32Array([1]), maps: null }, {})[0].map, undefined);
+    assert.strictEqual(unstack([items[0]], { values: new Float32Array([1]), maps: null }, { convention: 'matlab' })[0].convention, 'matlab');
   });
 });
 

@@ -30,6 +30,8 @@ const DEFAULTS = Object.freeze({
   dataRange: 1,
   padding: 'same',
   divideByTwo: false,
+  window: 'gaussian',
+  covariance: 'population',
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -74,8 +76,11 @@ function resolveParams(opts) {
   const p = {};
   for (const k of Object.keys(DEFAULTS)) p[k] = o[k] === undefined ? DEFAULTS[k] : o[k];
   p.radius = (p.windowSize - 1) / 2;
-  p.taps = gaussianWindow1D(p.windowSize, p.sigma);
-  p.window2d = gaussianWindow2D(p.windowSize, p.sigma);
+  // window 'uniform': every tap 1 / windowSize (scikit-image's default window)
+  p.taps = p.window === 'uniform' ? new Float64Array(p.windowSize).fill(1 / p.windowSize) : gaussianWindow1D(p.windowSize, p.sigma);
+  p.window2d = p.window === 'uniform' ? new Float64Array(p.windowSize ** 2).fill(1 / p.windowSize ** 2) : gaussianWindow2D(p.windowSize, p.sigma);
+  // covariance 'sample': variances and covariance times N / (N - 1), N = windowSize^2 (scikit-image)
+  p.covFactor = p.covariance === 'sample' ? p.windowSize ** 2 / (p.windowSize ** 2 - 1) : 1;
   p.c1 = (p.k1 * p.dataRange) ** 2;
   p.c2 = (p.k2 * p.dataRange) ** 2;
   p.valid = p.padding === 'valid';
@@ -165,11 +170,11 @@ function mapRegion(H, W, p) {
   return region;
 }
 
-// SSIM at one pixel from its five moments.
-function pixelSsim(mx, my, exx, eyy, exy, c1, c2) {
-  const sxx = exx - mx * mx;
-  const syy = eyy - my * my;
-  const sxy = exy - mx * my;
+// SSIM at one pixel from its five moments (f: the covariance factor, 1 or N / (N - 1)).
+function pixelSsim(mx, my, exx, eyy, exy, c1, c2, f = 1) {
+  const sxx = f * (exx - mx * mx);
+  const syy = f * (eyy - my * my);
+  const sxy = f * (exy - mx * my);
   return ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2));
 }
 
@@ -221,7 +226,7 @@ function planeSsimMap(xp, yp, H, W, p) {
   for (let y = region.y0; y < region.y1; y++) {
     for (let x = region.x0; x < region.x1; x++) {
       const i = y * W + x;
-      map[(y - region.y0) * mw + (x - region.x0)] = pixelSsim(m[0][i], m[1][i], m[2][i], m[3][i], m[4][i], p.c1, p.c2);
+      map[(y - region.y0) * mw + (x - region.x0)] = pixelSsim(m[0][i], m[1][i], m[2][i], m[3][i], m[4][i], p.c1, p.c2, p.covFactor);
     }
   }
   return { map, region };
@@ -270,7 +275,7 @@ function planeSsimMapDirect(xp, yp, H, W, p) {
           exy += w * a * bb;
         }
       }
-      map[(py - region.y0) * mw + (px - region.x0)] = pixelSsim(mx, my, exx, eyy, exy, p.c1, p.c2);
+      map[(py - region.y0) * mw + (px - region.x0)] = pixelSsim(mx, my, exx, eyy, exy, p.c1, p.c2, p.covFactor);
     }
   }
   return { map, region };
@@ -313,17 +318,19 @@ function planeGradientAdd(xp, yp, H, W, p, scale, g /* H*W, accumulated */) {
           exy += w * a * bb;
         }
       }
-      const sxx = exx - mx * mx;
-      const syy = eyy - my * my;
-      const sxy = exy - mx * my;
+      const f = p.covFactor;
+      const sxx = f * (exx - mx * mx);
+      const syy = f * (eyy - my * my);
+      const sxy = f * (exy - mx * my);
       const A1 = 2 * mx * my + c1;
       const A2 = 2 * sxy + c2;
       const B1 = mx * mx + my * my + c1;
       const B2 = sxx + syy + c2;
       const S = (A1 * A2) / (B1 * B2);
       const dMu = (2 * my * A2) / (B1 * B2) - (2 * mx * S) / B1;
-      const dVar = -S / B2;
-      const dCov = (2 * A1) / (B1 * B2);
+      // d/d(raw variance, covariance): the factor f rides along (the mean's partial has no f)
+      const dVar = (-S / B2) * f;
+      const dCov = ((2 * A1) / (B1 * B2)) * f;
       for (let qy = qy0; qy <= qy1; qy++) {
         for (let qx = qx0; qx <= qx1; qx++) {
           const w = w2[(qy - py + r) * win + (qx - px + r)];

@@ -3,6 +3,7 @@
 
 import { constants as bufferConstants } from 'node:buffer';
 import { parseArgs } from 'node:util';
+import { CONVENTION_NAMES } from '../conventions';
 import type { ColorMode, EvaluateOptions, ShardSpec } from '../evaluate/types';
 
 export const USAGE = `Usage:
@@ -12,9 +13,12 @@ export const USAGE = `Usage:
 
 Metric:
   --metric M          ssim (default) | msssim (multi-scale SSIM, 5 scales), named in every output
+  --convention C      default | skimage | skimage-gaussian | matlab | torchmetrics | pytorch-msssim |
+                      fused-ssim: another library's defaults (window, padding, covariance, data
+                      range, downsampling); --window, --sigma, --padding given too override them
   --window N          Gaussian window 7, 9 or 11 (default 11)
   --sigma S           Gaussian sigma (default 1.5)
-  --padding P         same (default) | valid
+  --padding P         same (default) | valid | reflect
   --color C           rgb (default: SSIM per channel, averaged) | luma (BT.601, MATLAB rgb2gray)
   --dssim             print DSSIM = 1 - SSIM instead of SSIM
 Where:
@@ -114,6 +118,7 @@ export function parseCli(argv: string[]): CliConfig {
       strict: true,
       options: {
         metric: { type: 'string' },
+        convention: { type: 'string' },
         window: { type: 'string' },
         sigma: { type: 'string' },
         padding: { type: 'string' },
@@ -170,9 +175,10 @@ export function parseCli(argv: string[]): CliConfig {
   const failBelow = numArg(v['fail-below'], 'fail-below');
   const evaluate: EvaluateOptions = {
     metric: choice(v.metric, 'metric', ['ssim', 'msssim'] as const),
+    convention: choice(v.convention, 'convention', CONVENTION_NAMES),
     windowSize: windowSize as 7 | 9 | 11 | undefined,
     sigma,
-    padding: choice(v.padding, 'padding', ['same', 'valid'] as const),
+    padding: choice(v.padding, 'padding', ['same', 'valid', 'reflect'] as const),
     color: choice<ColorMode>(v.color, 'color', ['rgb', 'luma']),
     backend: choice(v.backend, 'backend', ['auto', 'cuda', 'cpu'] as const),
     device: intArg(v.device, 'device', 0),

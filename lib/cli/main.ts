@@ -33,7 +33,7 @@ async function finish(cfg: CliConfig, io: CliIo, results: PairResult[], summary:
   else if (!cfg.csv && !cfg.quiet) io.stdout.write(summaryText(summary, cfg.dssim));
   if (cfg.report) {
     const html = await buildReport(results, summary, {
-      title, worst: cfg.worst, color: cfg.evaluate.color ?? 'rgb', metric: cfg.evaluate, failBelow: cfg.failBelow,
+      title, worst: cfg.worst, color: cfg.evaluate.color ?? (cfg.evaluate.convention === 'matlab' ? 'luma' : 'rgb'), metric: cfg.evaluate, failBelow: cfg.failBelow,
     });
     fs.mkdirSync(path.dirname(path.resolve(cfg.report)), { recursive: true });
     fs.writeFileSync(cfg.report, html);

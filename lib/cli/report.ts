@@ -3,6 +3,7 @@
 // by side.
 
 import { ssimMap } from '../map';
+import { mapSize } from '../parse/options';
 import { decodeFile, readImageFile } from '../evaluate/decode';
 import { loadSharp } from '../evaluate/sharp';
 import { heatmapPixels } from '../evaluate/heatmap';
@@ -64,11 +65,12 @@ async function heatThumb(r: PairResult, color: ColorMode, metric: EvaluateOption
   if (x instanceof Uint8Array && y instanceof Uint16Array) x = Uint16Array.from(x, (v) => v * 257);
   if (y instanceof Uint8Array && x instanceof Uint16Array) y = Uint16Array.from(y, (v) => v * 257);
   const shape = { width: ref.width, height: ref.height, channels: ref.channels };
-  const opts = { windowSize: metric.windowSize, sigma: metric.sigma, padding: metric.padding, backend: metric.backend, device: metric.device };
+  const opts = {
+    convention: metric.convention, window: metric.window, windowSize: metric.windowSize, sigma: metric.sigma, covariance: metric.covariance,
+    padding: metric.padding, downsample: metric.downsample, backend: metric.backend, device: metric.device,
+  };
   const data = ssimMap({ ...shape, data: x }, { ...shape, data: y }, opts);
-  const r2 = metric.padding === 'valid' ? ((metric.windowSize ?? 11) - 1) / 2 : 0;
-  const width = ref.width - 2 * r2;
-  const height = ref.height - 2 * r2;
+  const { width, height } = mapSize(ref, opts);
   const sharp = loadSharp();
   const buf = await sharp(heatmapPixels({ data, width, height }), { raw: { width, height, channels: 3 } })
     .resize({ width: THUMB, height: THUMB, fit: 'inside', withoutEnlargement: true }).png().toBuffer();
@@ -112,6 +114,7 @@ img.thumb{max-width:${THUMB}px;display:block;image-rendering:auto}
 </style></head><body>
 <h1>${esc(o.title)}</h1>
 <table id="summary">
+<tr><th>convention</th><td>${esc(s.convention ?? o.metric.convention ?? 'default')}</td></tr>
 <tr><th>pairs</th><td>${s.total}</td></tr><tr><th>evaluated</th><td>${s.count}</td></tr><tr><th>failed</th><td>${s.failures}</td></tr>
 <tr><th>metric</th><td>${name}</td></tr>
 <tr><th>mean ${name}</th><td>${fmt(s.mean)}</td></tr><tr><th>min</th><td>${fmt(s.min)}</td></tr><tr><th>5th percentile</th><td>${fmt(s.p5)}</td></tr>

@@ -113,7 +113,7 @@ export function unstack(items: readonly ReadyPair[], output: BatchOutput, metric
     if (typeof v !== 'number' || !Number.isFinite(v)) return errorResult(it.info, nonFinite(it.info.test, it.info.reference, v));
     const res: PairResult = {
       id: it.info.id, reference: it.info.reference, test: it.info.test, status: 'ok',
-      ssim: v, dssim: 1 - v, width, height,
+      ssim: v, dssim: 1 - v, width, height, convention: metric.convention ?? 'default',
     };
     if (maps) res.map = { data: maps.slice(i * mw * mh, (i + 1) * mw * mh), width: mw, height: mh };
     return res;

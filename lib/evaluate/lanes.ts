@@ -33,7 +33,7 @@ export interface Lane {
 }
 
 /** The metric options passed to every call. */
-export type MetricOptions = Pick<SsimOptions, 'windowSize' | 'sigma' | 'k1' | 'k2' | 'padding' | 'backend' | 'device'> & {
+export type MetricOptions = Pick<SsimOptions, 'convention' | 'window' | 'windowSize' | 'sigma' | 'covariance' | 'k1' | 'k2' | 'padding' | 'downsample' | 'backend' | 'device'> & {
   /** 'ssim' (default) or 'msssim': which function computes the values (maps are SSIM maps either way). */
   metric?: 'ssim' | 'msssim';
 };

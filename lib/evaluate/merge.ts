@@ -20,6 +20,7 @@ export function resultRecord(r: PairResult): PairResult {
     height: r.height,
   };
   if (r.error) rec.error = r.error;
+  if (r.convention !== undefined) rec.convention = r.convention;
   return rec;
 }
 

@@ -49,17 +49,24 @@ export function settings(o: EvaluateOptions): Settings {
   if (m !== 'ssim' && m !== 'msssim') throw optionError("one of 'ssim', 'msssim'", 'options.metric', m, typeof m !== 'string');
   const metric: MetricOptions = {
     metric: m,
+    convention: o.convention,
+    window: o.window,
     windowSize: o.windowSize,
     sigma: o.sigma,
+    covariance: o.covariance,
     k1: o.k1,
     k2: o.k2,
     padding: o.padding,
+    downsample: o.downsample,
     backend: o.backend,
     device: o.device,
   };
-  parseMetricOptions(metric); // checked exactly as ssim() checks them
+  // checked exactly as ssim() checks them (as uint8 data: decoded images are integers)
+  const parsed = parseMetricOptions(metric, 'uint8');
+  metric.convention = parsed.convention;
   metric.backend = parseBackend(metric, null).backend; // resolved once: 'auto' and CUDA_SSIM_BACKEND read here
-  const color = o.color ?? 'rgb';
+  // MATLAB reads colour files with imread and rgb2gray, which rounds: luma is that.
+  const color = o.color ?? (metric.convention === 'matlab' ? 'luma' : 'rgb');
   if (color !== 'rgb' && color !== 'luma') throw optionError("one of 'rgb', 'luma'", 'options.color', color, typeof color !== 'string');
   const devices = o.devices;
   if (devices !== undefined && devices !== 'all' &&
@@ -81,7 +88,8 @@ export function settings(o: EvaluateOptions): Settings {
     shard: checkShard(o.shard, 'options.shard'),
     skip,
     concurrency: positiveInt(o.concurrency, 'options.concurrency', Math.max(4, 2 * cpus)),
-    batchSize: positiveInt(o.batchSize, 'options.batchSize', 16),
+    // a data range from the data (torchmetrics) is one pair's, not a batch's
+    batchSize: parsed.dataRangeFromData ? 1 : positiveInt(o.batchSize, 'options.batchSize', 16),
     maps: o.maps === true,
     maxFileSize: maxFileSize(o.maxFileSize),
     signal: o.signal,

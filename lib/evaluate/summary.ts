@@ -40,6 +40,18 @@ export function errorResult(info: PairInfo, error: PairError): PairResult {
   return { id: info.id, reference: info.reference, test: info.test, status: 'error', ssim: null, dssim: null, width: null, height: null, error };
 }
 
+/** The convention of evaluated rows: theirs when they agree, 'mixed' when not, null for none (or rows without one). */
+function conventionOf(ok: readonly PairResult[]): Summary['convention'] {
+  let c: Summary['convention'] = null;
+  for (const r of ok) {
+    const rc = r.convention ?? null;
+    if (rc === null) continue;
+    if (c === null) c = rc;
+    else if (c !== rc) return 'mixed';
+  }
+  return c;
+}
+
 /** The summary of a set of results (ids assumed unique; see merge() for deduplication). */
 export function summarize(results: Iterable<PairResult>, interrupted = false): Summary {
   const ok: PairResult[] = [];
@@ -70,5 +82,6 @@ export function summarize(results: Iterable<PairResult>, interrupted = false): S
     p5: quantile(values, 0.05),
     worst,
     interrupted,
+    convention: conventionOf(ok),
   };
 }

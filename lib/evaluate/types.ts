@@ -1,6 +1,6 @@
 // Public types of `cuda-ssim/evaluate` (README, "Batch evaluation").
 
-import type { BackendRequest, Padding, WindowSize } from '../types';
+import type { BackendRequest, Convention, Covariance, Padding, WindowKind, WindowSize } from '../types';
 
 /** How colour images are compared. */
 export type ColorMode = 'rgb' | 'luma';
@@ -30,11 +30,17 @@ export type EvaluateMetric = 'ssim' | 'msssim';
 export interface EvaluateOptions {
   /** 'ssim' (default) or 'msssim': named in every result (`metric`) and the summary. */
   metric?: EvaluateMetric;
+  /** The preset of the metric options (SsimOptions.convention); 'matlab' also makes `color` default to 'luma'. */
+  convention?: Convention;
+  window?: WindowKind;
   windowSize?: WindowSize;
   sigma?: number;
   k1?: number;
   k2?: number;
   padding?: Padding;
+  covariance?: Covariance;
+  /** SsimOptions.downsample (a factor or 'auto'). */
+  downsample?: number | 'auto';
   /** 'rgb' (default): SSIM per channel, averaged; 'luma': BT.601 luma (MATLAB rgb2gray weights, rounded). */
   color?: ColorMode;
   /** Default: CUDA_SSIM_BACKEND, else 'auto'. */
@@ -113,6 +119,8 @@ export interface PairResult {
   error?: PairError;
   /** Only with the option `maps`. */
   map?: SsimMapImage;
+  /** The convention of the metric options (ok rows). */
+  convention?: Convention;
 }
 
 /** A pair's entry in the summary's worst list. */
@@ -142,6 +150,8 @@ export interface Summary {
   worst: WorstPair[];
   /** The run was stopped: the signal was aborted (or the iteration left early) before it ended. */
   interrupted: boolean;
+  /** The convention of the evaluated pairs ('mixed' when rows of several are merged; null for none). */
+  convention: Convention | 'mixed' | null;
 }
 
 /** What `evaluate` returns: the results as they complete, and the summary at the end. */
