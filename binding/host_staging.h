@@ -17,7 +17,7 @@ namespace cudassim {
 // Largest block takePinnedBlock hands out; larger host copies stay pageable.
 constexpr std::size_t kPinnedBlockMaxBytes = std::size_t(4) << 20;
 // Pageable transfers from this size up are staged (smaller ones go straight to cudaMemcpyAsync).
-constexpr std::size_t kStagedMinBytes = std::size_t(2) << 20;
+constexpr std::size_t kStagedMinBytes = std::size_t(4) << 20;
 
 // A pinned block of at least `bytes` (<= kPinnedBlockMaxBytes) from a process-wide cache, its
 // size in *capacity; nullptr when none can be had (too large, or page-locking failed).

@@ -1,17 +1,25 @@
 // Promise calls completed from the device's stream (job.h, queueStreamJob): a CUDA call whose host
-// copies are all page-locked is enqueued on the JavaScript thread, as the synchronous call is, and
-// its promise settles when the stream reaches a host callback after the call's work, through a
-// thread-safe function. No libuv worker waits in a synchronise (that cost 40 to 80 us per call).
+// copies are all page-locked is enqueued on the JavaScript thread, as the synchronous call is, with
+// an event recorded after it; a waiter thread per device waits for the events in order
+// (cudaEventSynchronize: it spins with the runtime's default scheduling) and hands each finished
+// call back to its JavaScript thread through a thread-safe function. No libuv worker waits in a
+// synchronise (that cost 40 to 80 us per call). A host callback on the stream
+// (cudaStreamAddCallback) was tried first: it measured slower than the worker (0.081 ms against
+// 0.074 per fhd_1ch promise call, H200; docs/PERFORMANCE.md, "Promise calls").
 //
 // Lifetime: a call owns its host copies (OwnedHost) and pins its device buffers until it settles.
 // If the environment is torn down (a worker thread terminated, process.exit) with calls in flight,
 // its cleanup hook waits until the device has done them, then releases what they hold; their
 // promises are never settled. The hook is added after the thread-safe function's own (hooks run
-// last-added first), so the function is still alive while the hook waits for the callbacks.
+// last-added first), so the function is still alive while the hook waits for the waiters.
 #include <napi.h>
 
 #include <condition_variable>
+#include <cstdlib>
+#include <deque>
 #include <memory>
+#include <thread>
+#include <vector>
 #include <mutex>
 #include <string>
 #include <unordered_set>
@@ -81,9 +89,8 @@ void settleFromStream(napi_env env, napi_value, void* context, void* data) {
   destroyCall(env, call);
 }
 
-// CUDA's callback thread: the stream reached the call. No CUDA calls here.
-void CUDART_CB streamReached(cudaStream_t, cudaError_t status, void* data) {
-  auto* call = static_cast<StreamCall*>(data);
+// A waiter thread: the device has done the call (status: what the event reported).
+void deviceReached(StreamCall* call, cudaError_t status) {
   EnvCalls* ec = call->owner;
   napi_threadsafe_function tsfn = nullptr;
   {
@@ -103,6 +110,83 @@ void CUDART_CB streamReached(cudaStream_t, cudaError_t status, void* data) {
   ec->posting--;
   ec->cv.notify_all();
 }
+
+// One per device, never destroyed: a thread that waits for the events of the device's stream
+// calls in the order they were recorded, and a pool of their events.
+class Waiter {
+ public:
+  static Waiter& of(int device) {
+    static std::mutex creation;
+    static auto* all = new std::vector<Waiter*>();
+    std::lock_guard<std::mutex> lock(creation);
+    if (all->size() <= std::size_t(device)) all->resize(std::size_t(device) + 1, nullptr);
+    Waiter*& w = (*all)[std::size_t(device)];
+    if (!w) w = new Waiter(device);
+    return *w;
+  }
+
+  // JS thread, device current: an event from the pool (created on first need).
+  cudaEvent_t takeEvent() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!events_.empty()) {
+        cudaEvent_t e = events_.back();
+        events_.pop_back();
+        return e;
+      }
+    }
+    cudaEvent_t e = nullptr;
+    checkCuda(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+    return e;
+  }
+  void giveEvent(cudaEvent_t e) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    try {
+      events_.push_back(e);
+    } catch (...) {
+      cudaEventDestroy(e);
+    }
+  }
+
+  // JS thread: `e` was recorded after the call's work.
+  void enqueue(cudaEvent_t e, StreamCall* call) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.push_back({e, call});
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  struct Pending {
+    cudaEvent_t event;
+    StreamCall* call;
+  };
+
+  explicit Waiter(int device) : device_(device) { std::thread([this] { loop(); }).detach(); }
+
+  void loop() {
+    cudaSetDevice(device_);
+    for (;;) {
+      Pending p;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait(lock, [&] { return !queue_.empty(); });
+        p = queue_.front();
+        queue_.pop_front();
+      }
+      const cudaError_t status = cudaEventSynchronize(p.event);
+      giveEvent(p.event);
+      deviceReached(p.call, status);
+    }
+  }
+
+  int device_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;
+  std::vector<cudaEvent_t> events_;
+};
 
 void finalizeEnvCalls(napi_env, void* data, void*) { delete static_cast<EnvCalls*>(data); }
 
@@ -163,6 +247,14 @@ struct StreamWork {
 
 bool streamCompletion() { return runningStreamWork; }
 
+bool streamJobsEnabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("CUDA_SSIM_PROMISE_WORKER");
+    return !(v && v[0] == '1');
+  }();
+  return enabled;
+}
+
 Napi::Promise queueStreamJob(Napi::Env env, Napi::Object keepAlive, std::function<void()> work, std::unique_ptr<OwnedHost> host,
                              int device) {
   EnvCalls* ec = envCalls(env);
@@ -188,8 +280,17 @@ Napi::Promise queueStreamJob(Napi::Env env, Napi::Object keepAlive, std::functio
         ec->referenced = true;
       }
     }
-    const cudaError_t status = cudaStreamAddCallback(ctx.stream, streamReached, call.get(), 0);
+    Waiter& waiter = Waiter::of(device);
+    cudaEvent_t event = nullptr;
+    cudaError_t status = cudaSuccess;
+    try {
+      event = waiter.takeEvent();
+      status = cudaEventRecord(event, ctx.stream);
+    } catch (const CodedError&) {
+      status = cudaErrorMemoryAllocation;
+    }
     if (status != cudaSuccess) {
+      if (event) waiter.giveEvent(event);
       {
         std::lock_guard<std::mutex> lock(ec->mutex);
         ec->live.erase(call.get());
@@ -198,8 +299,9 @@ Napi::Promise queueStreamJob(Napi::Env env, Napi::Object keepAlive, std::functio
           ec->referenced = false;
         }
       }
-      checkCuda(status, "cudaStreamAddCallback");
+      checkCuda(status, "recording the call's completion event");
     }
+    waiter.enqueue(event, call.get());
   } catch (const CodedError& e) {
     error = std::make_unique<CodedError>(e);
   } catch (const std::bad_alloc&) {

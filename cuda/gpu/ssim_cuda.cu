@@ -245,14 +245,15 @@ const void* backwardKernelOf(DType t) {
 
 template <typename T>
 cudaError_t launchTyped(const kernels::ForwardArgs& fa, const kernels::BackwardArgs* ba, bool fastRcp,
-                        bool earlyForward, unsigned int forwardGrid, unsigned int backwardGrid, cudaStream_t stream) {
+                        bool earlyForward, bool earlyBackward, unsigned int forwardGrid, unsigned int backwardGrid,
+                        cudaStream_t stream) {
   cudaError_t err = fastRcp ? launchOverlapping(kernels::ssimForwardKernel<T, Reciprocal::Ftz>, forwardGrid, stream,
                                                 fa, earlyForward)
                             : launchOverlapping(kernels::ssimForwardKernel<T, Reciprocal::Exact>, forwardGrid, stream,
                                                 fa, earlyForward);
   if (err == cudaSuccess) err = cudaGetLastError();
   if (err != cudaSuccess || ba == nullptr) return err;
-  err = launchOverlapping(kernels::ssimBackwardKernel<T>, backwardGrid, stream, *ba, false);
+  err = launchOverlapping(kernels::ssimBackwardKernel<T>, backwardGrid, stream, *ba, earlyBackward);
   if (err == cudaSuccess) err = cudaGetLastError();
   return err;
 }
@@ -385,8 +386,15 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
       ownStream(stream) && order.admit(device, reinterpret_cast<std::uintptr_t>(stream), writes,
                                        spanOf(job.x, s.elems() * esize), spanOf(job.y, s.elems() * esize), candidate);
 
+  // The backward may start early after its own forward (v16): its blocks wait for the forward
+  // (griddepcontrol.wait) before they read anything, so only the launch gap and the forward's
+  // last wave overlap. It writes only grad, which its forward neither reads nor writes, and the
+  // launch-order record above already holds grad among this call's writes.
+  const bool earlyBackward = wantGrad && ownStream(stream) && deviceOverlapsLaunches(device);
+
   return withElementType(job.dtype, [&](auto e) {
-    return launchTyped<typename decltype(e)::type>(fa, bap, fastRcp, earlyForward, forwardGrid, backwardGrid, stream);
+    return launchTyped<typename decltype(e)::type>(fa, bap, fastRcp, earlyForward, earlyBackward, forwardGrid,
+                                                   backwardGrid, stream);
   });
 }
 
