@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
@@ -18,6 +19,10 @@
 #if defined(__linux__)
 #include <sys/mman.h>
 #include <unistd.h>
+#endif
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
 #endif
 
 #include "cuda_context.h"
@@ -94,6 +99,26 @@ class PinnedCache {
 
 // ---- parallel memcpy: a few threads, for the CPU half of staged transfers ----
 
+inline void cpuPause() {
+#if defined(__x86_64__) || defined(_M_X64)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Spins up to ~100 us for ready(): a staged transfer hands out its parts every 100 to 200 us, and a
+// thread woken from a futex (an idle core) can take tens of microseconds to run again.
+template <typename Ready>
+bool spinUntil(Ready ready) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
+  for (unsigned i = 0;; ++i) {
+    if (ready()) return true;
+    cpuPause();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > end) return false;
+  }
+}
+
 class CopyPool {
  public:
   static CopyPool& instance() {
@@ -125,6 +150,7 @@ class CopyPool {
         tasks_.push_back(Task{dst + off, src ? src + off : nullptr, std::min(step, bytes - off), &batch, populatePages});
         batch.left++;
       }
+      queued_.store(int(tasks_.size()), std::memory_order_release);
     }
     cv_.notify_all();
     work(Task{dst, src, first, nullptr, populatePages});
@@ -136,15 +162,18 @@ class CopyPool {
         if (tasks_.empty()) break;
         t = tasks_.front();
         tasks_.pop_front();
+        queued_.store(int(tasks_.size()), std::memory_order_release);
       }
       finish(t);
     }
+    const auto done = [&] { return batch.left.load(std::memory_order_acquire) == 0; };
+    if (spinUntil(done)) return;
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [&] { return batch.left == 0; });
+    done_.wait(lock, done);
   }
 
   struct Batch {
-    int left = 0;  // guarded by mutex_
+    std::atomic<int> left{0};
   };
   struct Task {
     char* dst = nullptr;
@@ -183,24 +212,29 @@ class CopyPool {
 
   void finish(const Task& t) {
     work(t);
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (--t.batch->left == 0) done_.notify_all();
+    if (t.batch->left.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lock(mutex_);  // (the waiter checks under the lock before it sleeps)
+      done_.notify_all();
+    }
   }
 
   void loop() {
     for (;;) {
+      spinUntil([&] { return queued_.load(std::memory_order_acquire) > 0; });
       Task t;
       {
         std::unique_lock<std::mutex> lock(mutex_);
         cv_.wait(lock, [&] { return !tasks_.empty(); });
         t = tasks_.front();
         tasks_.pop_front();
+        queued_.store(int(tasks_.size()), std::memory_order_release);
       }
       finish(t);
     }
   }
 
   unsigned threads_ = 0;
+  std::atomic<int> queued_{0};  // tasks_.size(), for the spinning threads
   std::mutex mutex_;
   std::condition_variable cv_, done_;
   std::deque<Task> tasks_;

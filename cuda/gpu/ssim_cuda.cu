@@ -7,6 +7,7 @@
 #include <atomic>
 #include <climits>
 #include <cstdint>
+#include <cstdlib>
 
 #include "common/ssim_math.h"
 #include "launch_order.h"
@@ -390,7 +391,12 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   // (griddepcontrol.wait) before they read anything, so only the launch gap and the forward's
   // last wave overlap. It writes only grad, which its forward neither reads nor writes, and the
   // launch-order record above already holds grad among this call's writes.
-  const bool earlyBackward = wantGrad && ownStream(stream) && deviceOverlapsLaunches(device);
+  // CUDA_SSIM_NO_EARLY_BACKWARD=1: v15's ordinary backward launch (benchmark A/B).
+  static const bool earlyBackwardAllowed = [] {
+    const char* v = std::getenv("CUDA_SSIM_NO_EARLY_BACKWARD");
+    return !(v && v[0] == '1');
+  }();
+  const bool earlyBackward = earlyBackwardAllowed && wantGrad && ownStream(stream) && deviceOverlapsLaunches(device);
 
   return withElementType(job.dtype, [&](auto e) {
     return launchTyped<typename decltype(e)::type>(fa, bap, fastRcp, earlyForward, earlyBackward, forwardGrid,
