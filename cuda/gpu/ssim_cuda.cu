@@ -7,7 +7,6 @@
 #include <atomic>
 #include <climits>
 #include <cstdint>
-#include <cstdlib>
 
 #include "common/ssim_math.h"
 #include "launch_order.h"
@@ -246,15 +245,14 @@ const void* backwardKernelOf(DType t) {
 
 template <typename T>
 cudaError_t launchTyped(const kernels::ForwardArgs& fa, const kernels::BackwardArgs* ba, bool fastRcp,
-                        bool earlyForward, bool earlyBackward, unsigned int forwardGrid, unsigned int backwardGrid,
-                        cudaStream_t stream) {
+                        bool earlyForward, unsigned int forwardGrid, unsigned int backwardGrid, cudaStream_t stream) {
   cudaError_t err = fastRcp ? launchOverlapping(kernels::ssimForwardKernel<T, Reciprocal::Ftz>, forwardGrid, stream,
                                                 fa, earlyForward)
                             : launchOverlapping(kernels::ssimForwardKernel<T, Reciprocal::Exact>, forwardGrid, stream,
                                                 fa, earlyForward);
   if (err == cudaSuccess) err = cudaGetLastError();
   if (err != cudaSuccess || ba == nullptr) return err;
-  err = launchOverlapping(kernels::ssimBackwardKernel<T>, backwardGrid, stream, *ba, earlyBackward);
+  err = launchOverlapping(kernels::ssimBackwardKernel<T>, backwardGrid, stream, *ba, false);
   if (err == cudaSuccess) err = cudaGetLastError();
   return err;
 }
@@ -387,20 +385,8 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
       ownStream(stream) && order.admit(device, reinterpret_cast<std::uintptr_t>(stream), writes,
                                        spanOf(job.x, s.elems() * esize), spanOf(job.y, s.elems() * esize), candidate);
 
-  // The backward may start early after its own forward (v16): its blocks wait for the forward
-  // (griddepcontrol.wait) before they read anything, so only the launch gap and the forward's
-  // last wave overlap. It writes only grad, which its forward neither reads nor writes, and the
-  // launch-order record above already holds grad among this call's writes.
-  // CUDA_SSIM_NO_EARLY_BACKWARD=1: v15's ordinary backward launch (benchmark A/B).
-  static const bool earlyBackwardAllowed = [] {
-    const char* v = std::getenv("CUDA_SSIM_NO_EARLY_BACKWARD");
-    return !(v && v[0] == '1');
-  }();
-  const bool earlyBackward = earlyBackwardAllowed && wantGrad && ownStream(stream) && deviceOverlapsLaunches(device);
-
   return withElementType(job.dtype, [&](auto e) {
-    return launchTyped<typename decltype(e)::type>(fa, bap, fastRcp, earlyForward, earlyBackward, forwardGrid,
-                                                   backwardGrid, stream);
+    return launchTyped<typename decltype(e)::type>(fa, bap, fastRcp, earlyForward, forwardGrid, backwardGrid, stream);
   });
 }
 

@@ -67,8 +67,8 @@
 // Overlapping launches (sm_90+, ssim_cuda.cu launchSsim). In a short launch (signalNext) every
 // block signals at its start that the next kernel of the stream may launch early; the host
 // asks for that only for value-only forwards whose x and y the previous launch did not write
-// (the forward with partial maps is launched the ordinary way; the backward after it may start
-// early (v16) but waits for it before anything else). Such a forward's blocks take the SMs that the
+// (the forward with partial maps and the backward are launched the ordinary way: they start
+// after the kernel ahead of them has finished). Such a forward's blocks take the SMs that the
 // last blocks of the previous kernel leave idle, do all their work, and wait for that kernel to
 // finish (griddepcontrol.wait: completed, its writes visible) only before the atomics on the
 // per-image state and out[b], which it reads and writes. Every forward has a thread that waits
@@ -814,10 +814,7 @@ __global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKern
   const float* __restrict__ pa = a.alpha;
   const float* __restrict__ pb = a.beta;
   const float* __restrict__ pg = a.gamma;
-  if (a.signalNext) allowNextLaunch();
-  // v16: launched early after its forward where the device supports it (ssim_cuda.cu): nothing
-  // of the forward's is read before this (a no-op after an ordinary launch).
-  waitForPreviousLaunch();
+  if (a.signalNext) allowNextLaunch();  // (launched the ordinary way: after its forward)
 
   for (unsigned r = blockIdx.x; r < w.ranges; r += gridDim.x) {
     RangeCursor cur = rangeStart(w, r);
