@@ -8,7 +8,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -323,13 +322,8 @@ void stagedDownload(int device, void* dst, const void* src, std::size_t bytes, c
   // An upload's last transfers may still read the buffers: the stream orders them before these.
   for (std::size_t i = 0; i < std::min<std::size_t>(chunks, kBuffers); i++) issue(i);
   // While the device finishes the kernels and the first transfers: the destination's pages, if
-  // it was just allocated (a fresh typed array faults on every page the copy first touches: that
-  // made a 207 MB gradient download run at 5 GB/s). CUDA_SSIM_NO_POPULATE=1 skips it (A/B).
-  static const bool populate = [] {
-    const char* v = std::getenv("CUDA_SSIM_NO_POPULATE");
-    return !(v && v[0] == '1');
-  }();
-  if (populate) CopyPool::instance().populate(h, bytes);
+  // it was just allocated (a fresh typed array faults on every page the copy first touches).
+  CopyPool::instance().populate(h, bytes);
   for (std::size_t i = 0; i < chunks; i++) {
     const int b = int(i % kBuffers);
     const std::size_t off = i * chunk;

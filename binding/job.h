@@ -138,8 +138,6 @@ Napi::Promise queueStreamJob(Napi::Env env, Napi::Object keepAlive, std::functio
                              int device);
 // True on a thread running a queueStreamJob's work: DeviceCall::finish does not wait.
 bool streamCompletion();
-// False when CUDA_SSIM_PROMISE_WORKER=1: every promise call takes the libuv worker (benchmark A/B).
-bool streamJobsEnabled();
 #endif
 
 // A rejected promise for an error thrown while a job was being parsed.
@@ -175,7 +173,7 @@ Napi::Value asyncJobEntry(const Napi::CallbackInfo& info, const char* entry, con
     own(*job, *host, env);
 #if CUDA_SSIM_WITH_CUDA
     // CUDA calls whose host copies are all page-locked: enqueued here, completed from the stream.
-    if (job->cuda && host->allPinned() && streamJobsEnabled()) {
+    if (job->cuda && host->allPinned()) {
       return queueStreamJob(env, jobObject, [job, run] { run(*job, false); }, std::move(host), job->device);
     }
 #endif

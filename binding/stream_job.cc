@@ -3,9 +3,9 @@
 // an event recorded after it; a waiter thread per device waits for the events in order
 // (polling cudaEventQuery for up to 1 ms, then cudaEventSynchronize) and hands each finished
 // call back to its JavaScript thread through a thread-safe function. No libuv worker waits in a
-// synchronise (that cost 40 to 80 us per call). A host callback on the stream
-// (cudaStreamAddCallback) was tried first: it measured slower than the worker (0.081 ms against
-// 0.074 per fhd_1ch promise call, H200; docs/PERFORMANCE.md, "Promise calls").
+// synchronise (that cost 40 to 200 us per call over the sync call). A host callback on the stream
+// (cudaStreamAddCallback) was tried first: no faster than the worker (0.081 ms against 0.074 to
+// 0.083 per fhd_1ch promise call, H200; docs/PERFORMANCE.md, "Promise calls and host arrays").
 //
 // Lifetime: a call owns its host copies (OwnedHost) and pins its device buffers until it settles.
 // If the environment is torn down (a worker thread terminated, process.exit) with calls in flight,
@@ -16,7 +16,6 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <cstdlib>
 #include <deque>
 #include <memory>
 #include <thread>
@@ -183,8 +182,9 @@ class Waiter {
   }
 
   // Polls for up to 1 ms (a promise call's latency is this thread seeing the event plus the JS
-  // thread waking up), then blocks in cudaEventSynchronize (which may sleep: measured +30 to +80 us
-  // per call on the H200 rows against the call's own time).
+  // thread waking up), then blocks in cudaEventSynchronize. Waiting in cudaEventSynchronize from
+  // the start cost 30 to 80 us over the sync call on the H200's fhd_3ch, b32_3ch and 4K rows;
+  // polling, 15 to 20 (docs/PERFORMANCE.md).
   static cudaError_t wait(cudaEvent_t e) {
     const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
     for (unsigned i = 0;; ++i) {
@@ -261,13 +261,6 @@ struct StreamWork {
 
 bool streamCompletion() { return runningStreamWork; }
 
-bool streamJobsEnabled() {
-  static const bool enabled = [] {
-    const char* v = std::getenv("CUDA_SSIM_PROMISE_WORKER");
-    return !(v && v[0] == '1');
-  }();
-  return enabled;
-}
 
 Napi::Promise queueStreamJob(Napi::Env env, Napi::Object keepAlive, std::function<void()> work, std::unique_ptr<OwnedHost> host,
                              int device) {
