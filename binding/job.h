@@ -138,6 +138,9 @@ Napi::Promise queueStreamJob(Napi::Env env, Napi::Object keepAlive, std::functio
                              int device);
 // True on a thread running a queueStreamJob's work: DeviceCall::finish does not wait.
 bool streamCompletion();
+// False while another thread holds the device's call lock (e.g. a large host-array upload on a
+// worker): a promise call then takes the worker instead of blocking the JS thread. A hint only.
+bool deviceIdle(int device) noexcept;
 #endif
 
 // A rejected promise for an error thrown while a job was being parsed.
@@ -172,8 +175,9 @@ Napi::Value asyncJobEntry(const Napi::CallbackInfo& info, const char* entry, con
     host->preferPinned(job->cuda);
     own(*job, *host, env);
 #if CUDA_SSIM_WITH_CUDA
-    // CUDA calls whose host copies are all page-locked: enqueued here, completed from the stream.
-    if (job->cuda && host->allPinned()) {
+    // CUDA calls whose host copies are all page-locked: enqueued here, completed from the stream
+    // (unless the device is busy with another thread's call).
+    if (job->cuda && host->allPinned() && deviceIdle(job->device)) {
       return queueStreamJob(env, jobObject, [job, run] { run(*job, false); }, std::move(host), job->device);
     }
 #endif

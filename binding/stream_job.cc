@@ -261,6 +261,17 @@ struct StreamWork {
 
 bool streamCompletion() { return runningStreamWork; }
 
+bool deviceIdle(int device) noexcept {
+  try {
+    DeviceContext& ctx = deviceContext(device);
+    if (!ctx.mutex.try_lock()) return false;
+    ctx.mutex.unlock();
+  } catch (...) {
+    // a bad device: the call reports it, whichever path it takes
+  }
+  return true;
+}
+
 
 Napi::Promise queueStreamJob(Napi::Env env, Napi::Object keepAlive, std::function<void()> work, std::unique_ptr<OwnedHost> host,
                              int device) {
