@@ -159,8 +159,10 @@ async function gpuBench(results) {
   // fused-ssim and the targets were measured on one machine: say which, so that a run on another
   // GPU does not pass for a like-for-like comparison.
   results.peers_device = peers.device;
-  results.ceilings = { copy_TBps: ceilings.copyBytesPerSecond / 1e12, fp32_TFLOPs: ceilings.fp32FlopsPerSecond / 1e12 };
-  console.log(`# ${device.name}: copy ${results.ceilings.copy_TBps.toFixed(2)} TB/s (read + write), fp32 FMA ${results.ceilings.fp32_TFLOPs.toFixed(1)} TFLOP/s`);
+  results.ceilings = { copy_TBps: ceilings.copyBytesPerSecond / 1e12, fp32_TFLOPs: ceilings.fp32FlopsPerSecond / 1e12,
+    pinned_h2d_GBps: (ceilings.pinnedH2DBytesPerSecond || 0) / 1e9, pinned_d2h_GBps: (ceilings.pinnedD2HBytesPerSecond || 0) / 1e9 };
+  console.log(`# ${device.name}: copy ${results.ceilings.copy_TBps.toFixed(2)} TB/s (read + write), fp32 FMA ${results.ceilings.fp32_TFLOPs.toFixed(1)} TFLOP/s, ` +
+    `pinned H2D ${results.ceilings.pinned_h2d_GBps.toFixed(1)} GB/s, D2H ${results.ceilings.pinned_d2h_GBps.toFixed(1)} GB/s`);
   const sync = () => api.synchronize(0);
 
   for (const c of GPU_CASES.map(shapeOf)) {
@@ -194,6 +196,8 @@ async function gpuBench(results) {
       ? (i) => asyncApi.ssimInto(out, sets[i & 1].x, sets[i & 1].y, opts)
       : (i) => asyncApi.dssimWithGradientInto(out, grad, sets[i & 1].x, sets[i & 1].y, opts);
     r.promises_ms = await timeAsyncLoop(asyncCall, Math.min(r.calls_per_rep, 200));
+    // The sync call waited for (call, then synchronize): what a promise call costs at best.
+    r.sync_wait_ms = timeLoop((i) => { call(i); sync(); }, () => {}).median_ms;
 
     // The allocating host path: Float32Arrays in, uploads and downloads included.
     const hostX = { ...shape, data: hx }, hostY = { ...shape, data: hy };
@@ -204,6 +208,15 @@ async function gpuBench(results) {
     const hostTimes = [];
     for (let k = 0; k < (c.n > 5e7 ? 3 : 7); k++) { const t = now(); hostCall(); hostTimes.push(now() - t); }
     r.host_path_ms = median(hostTimes);
+    // Bytes over the bus: both inputs up, the values (and the gradient) down.
+    r.host_bus_bytes = 4 * (2 * c.n + c.batch + (c.kind === 'fwdbwd' ? c.n : 0));
+    r.host_path_GBps = r.host_bus_bytes / (r.host_path_ms * 1e6);
+    // of pinned: the time the bus would take at the pinned ceilings (up, then down) over the time taken.
+    if (results.ceilings.pinned_h2d_GBps > 0 && results.ceilings.pinned_d2h_GBps > 0) {
+      const up = 4 * 2 * c.n, down = r.host_bus_bytes - up;
+      r.host_bus_floor_ms = up / (results.ceilings.pinned_h2d_GBps * 1e6) + down / (results.ceilings.pinned_d2h_GBps * 1e6);
+      r.host_path_of_pinned = r.host_bus_floor_ms / r.host_path_ms;
+    }
     r.workspace_bytes = workspace.byteLength;
     r.workspace_bytes_per_element = workspace.byteLength / c.n;
 
@@ -347,12 +360,13 @@ function writeResults(results, name) {
 }
 
 function gpuTable(results) {
-  const rows = ['| case | B×C×H×W | cuda-ssim ms | fused-ssim ms | speed-up | target ms | floor ms | of floor | promises ms | host path ms | workspace B/elem |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
+  const rows = ['| case | B×C×H×W | cuda-ssim ms | fused-ssim ms | speed-up | target ms | floor ms | of floor | sync + wait ms | promises ms | host path ms | host GB/s | of pinned H2D | workspace B/elem |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
   for (const [name, r] of Object.entries(results.cases)) {
     rows.push(`| ${name} | ${r.shape} | ${r.median_ms.toFixed(4)} | ${r.fused_ssim_ms ?? '-'} | ${r.speedup_vs_fused_ssim ? r.speedup_vs_fused_ssim.toFixed(2) + '×' : '-'} | ` +
-      `${r.target_ms ?? '-'} | ${r.floor_ms.toFixed(4)} | ${(100 * r.fraction_of_floor).toFixed(0)}% | ${r.promises_ms.toFixed(4)} | ` +
-      `${r.host_path_ms.toFixed(2)} | ${r.workspace_bytes_per_element.toFixed(r.kind === 'fwd' ? 6 : 2)} |`);
+      `${r.target_ms ?? '-'} | ${r.floor_ms.toFixed(4)} | ${(100 * r.fraction_of_floor).toFixed(0)}% | ${r.sync_wait_ms !== undefined ? r.sync_wait_ms.toFixed(4) : '-'} | ${r.promises_ms.toFixed(4)} | ` +
+      `${r.host_path_ms.toFixed(2)} | ${r.host_path_GBps !== undefined ? r.host_path_GBps.toFixed(1) : '-'} | ` +
+      `${r.host_path_of_pinned !== undefined ? (100 * r.host_path_of_pinned).toFixed(0) + '%' : '-'} | ${r.workspace_bytes_per_element.toFixed(r.kind === 'fwd' ? 6 : 2)} |`);
   }
   return rows.join('\n');
 }

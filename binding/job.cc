@@ -5,6 +5,7 @@
 #include <new>
 
 #include "host_memory.h"
+#include "host_staging.h"
 
 #include "common/ssim_math.h"
 
@@ -72,24 +73,10 @@ void executeCall(napi_env, void* data) {
   call->error = capture(call->run);
 }
 
-void settleCall(napi_env env, AsyncCall& call) noexcept {
-  napi_handle_scope scope = nullptr;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;  // the environment is going away
-  std::unique_ptr<CodedError> error = std::move(call.error);
-  if (!error) error = call.host->deliver(env);
-  napi_value value = nullptr;
-  if (error) {
-    if (makeJsError(env, *error, &value) == napi_ok) napi_reject_deferred(env, call.deferred, value);
-  } else if (napi_get_undefined(env, &value) == napi_ok) {
-    napi_resolve_deferred(env, call.deferred, value);
-  }
-  napi_close_handle_scope(env, scope);
-}
-
 void completeCall(napi_env env, napi_status status, void* data) {
   std::unique_ptr<AsyncCall> call(static_cast<AsyncCall*>(data));
   // napi_cancelled: the environment is being torn down before the work ran; nothing to settle.
-  if (status != napi_cancelled) settleCall(env, *call);
+  if (status != napi_cancelled) settleDeferred(env, call->deferred, std::move(call->error), *call->host);
   call->host->release(env);
   if (call->keepAlive) napi_delete_reference(env, call->keepAlive);
   napi_delete_async_work(env, call->work);
@@ -100,6 +87,19 @@ void checkNapi(napi_status status, const char* what) {
 }
 
 }  // namespace
+
+void settleDeferred(napi_env env, napi_deferred deferred, std::unique_ptr<CodedError> error, OwnedHost& host) noexcept {
+  napi_handle_scope scope = nullptr;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;  // the environment is going away
+  if (!error) error = host.deliver(env);
+  napi_value value = nullptr;
+  if (error) {
+    if (makeJsError(env, *error, &value) == napi_ok) napi_reject_deferred(env, deferred, value);
+  } else if (napi_get_undefined(env, &value) == napi_ok) {
+    napi_resolve_deferred(env, deferred, value);
+  }
+  napi_close_handle_scope(env, scope);
+}
 
 double jobNumber(const Napi::Object& o, const char* key) {
   Napi::Value v = o.Get(key);
@@ -294,7 +294,11 @@ class HostBlockCache {
 }  // namespace
 
 void HostBlockReturn::operator()(char* p) const noexcept {
-  if (p) HostBlockCache::instance().give(p, capacity);
+  if (!p) return;
+#if CUDA_SSIM_WITH_CUDA
+  if (pinned) return givePinnedBlock(p, capacity);
+#endif
+  HostBlockCache::instance().give(p, capacity);
 }
 
 HostBlock takeHostBlock(std::size_t bytes) { return HostBlockCache::instance().take(bytes); }
@@ -307,10 +311,25 @@ void OwnedHost::pin(const Operand& op) {
   pinned_.push_back(op.device);
 }
 
+HostBlock OwnedHost::block(Operand& op) {
+#if CUDA_SSIM_WITH_CUDA
+  if (preferPinned_) {
+    std::size_t capacity = 0;
+    if (char* p = takePinnedBlock(op.bytes, &capacity)) {
+      op.pinned = true;
+      return HostBlock(p, HostBlockReturn{capacity, true});
+    }
+  }
+#endif
+  op.pinned = false;
+  pageable_++;
+  return takeHostBlock(op.bytes);
+}
+
 void OwnedHost::input(napi_env, Operand& op) {
   pin(op);
   if (!op.host) return;
-  HostBlock copy = takeHostBlock(op.bytes);
+  HostBlock copy = block(op);
   std::memcpy(copy.get(), op.host, op.bytes);
   op.host = copy.get();
   inputs_.push_back(std::move(copy));
@@ -320,7 +339,7 @@ void OwnedHost::output(napi_env env, Operand& op) {
   pin(op);
   if (!op.host) return;
   Output out;
-  out.data = takeHostBlock(op.bytes);
+  out.data = block(op);
   out.bytes = op.bytes;
   out.name = op.name;
   checkNapi(napi_create_reference(env, op.view, 1, &out.view), "napi_create_reference");
@@ -395,7 +414,7 @@ Napi::Promise rejectedJob(Napi::Env env, const CodedError& e) {
 
 #if CUDA_SSIM_WITH_CUDA
 
-DeviceCall::DeviceCall(int device) : ctx_(deviceContext(device)), lock_(ctx_.mutex) {}
+DeviceCall::DeviceCall(int device) : device_(device), ctx_(deviceContext(device)), lock_(ctx_.mutex) {}
 
 DeviceCall::~DeviceCall() {
   for (auto& t : temporaries_) countedFreeAsync(t.first, t.second, ctx_.stream);
@@ -410,7 +429,11 @@ void* DeviceCall::temporary(std::size_t bytes) {
 const void* DeviceCall::input(const Operand& op) {
   if (op.device) return op.device->data();
   void* d = temporary(op.bytes);
-  countedCopyAsync(d, op.host, op.bytes, cudaMemcpyHostToDevice, ctx_.stream);
+  if (!op.pinned && op.bytes >= kStagedMinBytes) {
+    stagedUpload(device_, d, op.host, op.bytes, ctx_.stream);  // pageable: through pinned chunks
+  } else {
+    countedCopyAsync(d, op.host, op.bytes, cudaMemcpyHostToDevice, ctx_.stream);
+  }
   hostTraffic_ = true;
   return d;
 }
@@ -422,11 +445,16 @@ float* DeviceCall::output(const Operand& op) {
 
 void DeviceCall::download(const Operand& op, const float* src) {
   if (!op.host) return;
-  countedCopyAsync(op.host, src, op.bytes, cudaMemcpyDeviceToHost, ctx_.stream);
+  if (!op.pinned && op.bytes >= kStagedMinBytes) {
+    stagedDownload(device_, op.host, src, op.bytes, ctx_.stream);  // returns when op.host holds it
+  } else {
+    countedCopyAsync(op.host, src, op.bytes, cudaMemcpyDeviceToHost, ctx_.stream);
+  }
   hostTraffic_ = true;
 }
 
 void DeviceCall::finish(bool waitForDevice, const char* what) {
+  if (streamCompletion()) return;  // the stream settles the promise (stream_job.cc)
   if (hostTraffic_ || waitForDevice) checkCuda(cudaStreamSynchronize(ctx_.stream), what);
 }
 

@@ -28,6 +28,7 @@ struct Operand {
   std::size_t bytes = 0;
   const char* name = "";      // as the caller knows it: "x.data", "out", ...
   napi_value view = nullptr;  // the host typed array (valid on the JS thread during the entry call only)
+  bool pinned = false;        // host points to page-locked memory (a promise call's copy): copied as it is
   bool present() const { return host || device; }
 };
 
@@ -68,6 +69,7 @@ Napi::Value runSyncJob(Napi::Env env, const std::function<void()>& work);
 // page on first touch, which for image-sized blocks costs more than the copy itself.
 struct HostBlockReturn {
   std::size_t capacity = 0;
+  bool pinned = false;  // a pinned block (host_staging.h), not one of this cache's
   void operator()(char* p) const noexcept;
 };
 using HostBlock = std::unique_ptr<char[], HostBlockReturn>;
@@ -91,6 +93,12 @@ class OwnedHost {
   void output(napi_env env, Operand& op);
   // JS thread: pins a device operand (e.g. the workspace) for the call's life.
   void pin(const Operand& op);
+  // Before input/output: copies go to page-locked blocks where they fit (CUDA calls), so that the
+  // device copies them without the host waiting.
+  void preferPinned(bool on) { preferPinned_ = on; }
+  // Every host copy is in page-locked memory (or there is none): the call can be enqueued on the
+  // JS thread and completed from the stream (stream_job.h).
+  bool allPinned() const { return pageable_ == 0; }
   // JS thread, after the work: copies the outputs back; the error (nothing copied) if one went away.
   std::unique_ptr<CodedError> deliver(napi_env env) noexcept;
   // JS thread: drops the references to the caller's output arrays, unpins the device buffers.
@@ -106,6 +114,9 @@ class OwnedHost {
   std::vector<HostBlock> inputs_;
   std::vector<Output> outputs_;
   std::vector<DeviceBuffer*> pinned_;
+  bool preferPinned_ = false;
+  int pageable_ = 0;  // host copies in pageable blocks
+  HostBlock block(Operand& op);
 };
 
 // Queues `work` on a libuv worker; the promise resolves when it returned and `host` delivered the
@@ -114,6 +125,23 @@ class OwnedHost {
 // when the work completes, nothing is settled and nothing is thrown: only that thread ends.
 Napi::Promise queueJob(Napi::Env env, Napi::Object keepAlive, std::function<void()> work, std::unique_ptr<OwnedHost> host,
                        const char* name);
+
+// Settles `deferred`: rejects with `error`, or with what host.deliver reports, or resolves.
+// Plain Node-API calls only; does nothing while the environment is going away.
+void settleDeferred(napi_env env, napi_deferred deferred, std::unique_ptr<CodedError> error, OwnedHost& host) noexcept;
+
+#if CUDA_SSIM_WITH_CUDA
+// Runs `work` (the call's launches, with host-side waits skipped: DeviceCall::finish) on the JS
+// thread, then settles the promise from the device's stream when the device has done it
+// (stream_job.cc). For CUDA jobs whose host copies are all page-locked.
+Napi::Promise queueStreamJob(Napi::Env env, Napi::Object keepAlive, std::function<void()> work, std::unique_ptr<OwnedHost> host,
+                             int device);
+// True on a thread running a queueStreamJob's work: DeviceCall::finish does not wait.
+bool streamCompletion();
+// False while another thread holds the device's call lock (e.g. a large host-array upload on a
+// worker): a promise call then takes the worker instead of blocking the JS thread. A hint only.
+bool deviceIdle(int device) noexcept;
+#endif
 
 // A rejected promise for an error thrown while a job was being parsed.
 Napi::Promise rejectedJob(Napi::Env env, const CodedError& e);
@@ -144,7 +172,15 @@ Napi::Value asyncJobEntry(const Napi::CallbackInfo& info, const char* entry, con
     Napi::Object jobObject = jobObjectArg(info, entry);
     auto job = std::make_shared<Job>(parse(jobObject));
     auto host = std::make_unique<OwnedHost>();
+    host->preferPinned(job->cuda);
     own(*job, *host, env);
+#if CUDA_SSIM_WITH_CUDA
+    // CUDA calls whose host copies are all page-locked: enqueued here, completed from the stream
+    // (unless the device is busy with another thread's call).
+    if (job->cuda && host->allPinned() && deviceIdle(job->device)) {
+      return queueStreamJob(env, jobObject, [job, run] { run(*job, false); }, std::move(host), job->device);
+    }
+#endif
     return queueJob(env, jobObject, [job, run] { run(*job, true); }, std::move(host), resourceName);
   } catch (const CodedError& e) {
     return rejectedJob(env, e);
@@ -177,6 +213,7 @@ class DeviceCall {
   void finish(bool waitForDevice, const char* what);
 
  private:
+  int device_;
   DeviceContext& ctx_;
   std::lock_guard<std::mutex> lock_;
   std::vector<std::pair<void*, std::size_t>> temporaries_;

@@ -6,12 +6,15 @@
 //   cuda_ssim_ceilings [DEVICE]   prints {"copyBytesPerSecond": ..., "fp32FlopsPerSecond": ...}
 //
 // copyBytesPerSecond: device-to-device copy, bytes read + bytes written per second;
-// fp32FlopsPerSecond: register-only FMA chains over all SMs, 2 flops per FMA.
+// fp32FlopsPerSecond: register-only FMA chains over all SMs, 2 flops per FMA;
+// pinnedH2DBytesPerSecond / pinnedD2HBytesPerSecond: 256 MiB copies between page-locked host
+// memory and the device, the bus's ceiling for host-array calls.
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 namespace {
@@ -19,6 +22,8 @@ namespace {
 struct Ceilings {
   double copyBytesPerSecond;
   double fp32FlopsPerSecond;
+  double pinnedH2DBytesPerSecond;
+  double pinnedD2HBytesPerSecond;
 };
 
 constexpr int kChains = 8;        // independent FMA chains per thread hide the FMA latency
@@ -78,6 +83,26 @@ cudaError_t measureCeilings(int device, Ceilings* result) {
     cudaEventElapsedTime(&ms, t0, t1);
     if (rep >= 2) fmaMs.push_back(ms);
   }
+  // The bus: page-locked host memory to and from the device.
+  const std::size_t busBytes = std::size_t(256) << 20;
+  void* pinned = nullptr;
+  std::vector<float> h2dMs, d2hMs;
+  if (cudaHostAlloc(&pinned, busBytes, cudaHostAllocDefault) == cudaSuccess) {
+    std::memset(pinned, 1, busBytes);
+    for (int rep = 0; rep < 8; ++rep) {
+      for (int dir = 0; dir < 2; ++dir) {
+        cudaEventRecord(t0);
+        if (dir == 0) cudaMemcpyAsync(a, pinned, busBytes, cudaMemcpyHostToDevice);
+        else cudaMemcpyAsync(pinned, a, busBytes, cudaMemcpyDeviceToHost);
+        cudaEventRecord(t1);
+        cudaEventSynchronize(t1);
+        float ms = 0;
+        cudaEventElapsedTime(&ms, t0, t1);
+        if (rep >= 2) (dir == 0 ? h2dMs : d2hMs).push_back(ms);
+      }
+    }
+    cudaFreeHost(pinned);
+  }
   status = cudaGetLastError();
   cudaEventDestroy(t0);
   cudaEventDestroy(t1);
@@ -87,6 +112,8 @@ cudaError_t measureCeilings(int device, Ceilings* result) {
   result->copyBytesPerSecond = 2.0 * double(bytes) / (medianOf(copyMs) * 1e-3);
   const double flops = 2.0 * double(blocks) * threads * kIterations * kChains;
   result->fp32FlopsPerSecond = flops / (medianOf(fmaMs) * 1e-3);
+  result->pinnedH2DBytesPerSecond = h2dMs.empty() ? 0 : double(busBytes) / (medianOf(h2dMs) * 1e-3);
+  result->pinnedD2HBytesPerSecond = d2hMs.empty() ? 0 : double(busBytes) / (medianOf(d2hMs) * 1e-3);
   return cudaSuccess;
 #undef CHECK
 }
@@ -101,7 +128,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cuda_ssim_ceilings: %s (%s)\n", cudaGetErrorName(status), cudaGetErrorString(status));
     return 1;
   }
-  std::printf("{\"copyBytesPerSecond\": %.17g, \"fp32FlopsPerSecond\": %.17g}\n", c.copyBytesPerSecond,
-              c.fp32FlopsPerSecond);
+  std::printf("{\"copyBytesPerSecond\": %.17g, \"fp32FlopsPerSecond\": %.17g, \"pinnedH2DBytesPerSecond\": %.17g, "
+              "\"pinnedD2HBytesPerSecond\": %.17g}\n",
+              c.copyBytesPerSecond, c.fp32FlopsPerSecond, c.pinnedH2DBytesPerSecond, c.pinnedD2HBytesPerSecond);
   return 0;
 }
