@@ -3,7 +3,7 @@
 //
 // resolveCall composes the parsers of lib/parse, each of one argument or concern, in this order:
 // opts (an object), x, y (matched against x), the metric options, the window against x's size,
-// backend and device, the workspace, the outputs. The order is part of the contract: the first
+// backend and device, the workspace, the stream, the outputs. The order is part of the contract: the first
 // bad argument is the one reported.
 //
 // The success path stays lean: besides the job, a few small records (x's data and shape, the
@@ -15,6 +15,7 @@ import { parseBackend } from './parse/backend';
 import { parseImage, parseMatchingImage } from './parse/image';
 import { checkWindowFits, mapSize, parseMetricOptions, parseOptionsObject } from './parse/options';
 import { checkDisjoint, parseOutput, parseOutputs, type CallOutputs } from './parse/outputs';
+import { parseStream } from './parse/stream';
 import { parseWorkspace } from './parse/workspace';
 
 /** What one of the 12 functions computes. */
@@ -50,6 +51,7 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
   checkWindowFits(xi.width, xi.height, m, 'x');
   const at = parseBackend(o, xi.array);
   const ws = parseWorkspace(o.workspace, at, xi.batch, xi.length, spec.gradient ? spec.name : null);
+  const stream = parseStream(o.stream, at);
   const outputs = spec.into ? parseOutputs(out, grad, spec, xi, yData, at.device) : NO_OUTPUTS;
   const scale = spec.dssim ? (m.divideByTwo ? -0.5 : -1) : 1;
   return {
@@ -77,6 +79,7 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
     workspace: ws.workspace,
     workspaceImages: ws.images,
     workspaceElements: ws.elements,
+    stream,
   };
 }
 
