@@ -259,13 +259,21 @@ describe(`interop: another addon's memory and stream on the GPU${skipWhy ? ` (sk
       call(); // first-use setup outside the capture
       other.sync(s);
       other.beginCapture(s);
+      let callError = null;
       try {
         call();
-      } finally {
-        const g = other.endCapture(s);
-        exec = g.exec;
-        assert.ok(g.nodes >= 1, `the graph holds our kernels (${g.nodes} nodes)`);
+      } catch (e) {
+        callError = e;
       }
+      let g;
+      try {
+        g = other.endCapture(s);
+      } catch (e) {
+        throw new Error(`capture failed: our call ${callError ? `threw ${callError.code}: ${callError.message}` : 'returned'}; endCapture: ${e.message}`);
+      }
+      exec = g.exec;
+      if (callError) throw callError;
+      assert.ok(g.nodes >= 1, `the graph holds our kernels (${g.nodes} nodes)`);
       for (let round = 0; round < 2; round++) {
         other.fill(px, N, rng.int(1, 1e9), 0, s);
         other.fill(py, N, rng.int(1, 1e9), 0, s);
