@@ -6,6 +6,7 @@
 #include "cuda_context.h"
 #include "errors.h"
 #include "host_memory.h"
+#include "interop.h"
 
 namespace cudassim {
 
