@@ -154,6 +154,8 @@ void DeviceBuffer::Zero(const Napi::CallbackInfo& info) {
     DeviceContext& ctx = deviceContext(device_);
     std::lock_guard<std::mutex> lock(ctx.mutex);
     countedMemsetAsync(ptr_, bytes_, ctx.stream);
+    // Done before returning: a call on another stream (opts.stream) may use the memory next.
+    checkCuda(cudaStreamSynchronize(ctx.stream), "cudaStreamSynchronize");
 #endif
   } catch (const CodedError& e) {
     throw toJsError(info.Env(), e);

@@ -83,6 +83,12 @@ describe('interop: argument checks (no device needed)', function () {
 const ADDON = path.join(__dirname, '..', 'build', 'interop_addon', 'interop_addon.node');
 const info = pkg.tryBackendInfo();
 const gpu = !!(info && info.cuda && info.cuda.available);
+// With a GPU and nvcc but no test addon yet, build it (npm run build:test-addon does the same).
+function buildAddon() {
+  const r = require('child_process').spawnSync(process.execPath, [path.join(__dirname, 'native', 'interop_addon', 'build.js')], { encoding: 'utf8', timeout: 200000 });
+  if (r.status !== 0) console.log(`    (test addon build failed: ${`${r.stderr || ''}${r.error || ''}`.trim().split('\n').slice(-3).join(' | ')})`);
+}
+if (gpu && !fs.existsSync(ADDON)) buildAddon();
 const haveAddon = fs.existsSync(ADDON);
 const skipWhy = !gpu ? 'CUDA not available' : !haveAddon ? 'test addon not built (npm run build:test-addon)' : null;
 
