@@ -83,7 +83,17 @@ export function ssim(yTrue: Tensor, yPred: Tensor, options?: TfSsimOptions): Ten
   return s.batched ? tf.tensor1d(values, 'float32') : tf.scalar(values[0], 'float32');
 }
 
-function makeLoss(options: TfSsimOptions | undefined): TfLoss {
+/** A cuda-ssim function giving each image's loss value and d(loss of each image)/dx on host data. */
+type LossWithGradient = (x: HostImages, y: HostImages, options?: TfSsimOptions) => { value: unknown; gradient: unknown };
+type HostImages = ReturnType<typeof image>;
+
+/**
+ * The Keras-style loss `name` (the batch mean of `compute`'s per-image values) with `options`:
+ * a tf.customGrad whose gradient with respect to yPred is `compute`'s gradient (x = yPred,
+ * y = yTrue) over the batch, and zero for yTrue. Any per-image loss with a gradient w.r.t. x
+ * (DSSIM here; MS-SSIM's the same way) becomes a tfjs loss through this.
+ */
+function makeLoss(compute: LossWithGradient, name: string, options: TfSsimOptions | undefined): TfLoss {
   const loss = (yTrue: Tensor, yPred: Tensor): Tensor<Rank.R0> => {
     const tf = tensorflow();
     const s = imagesOf(yTrue, yPred);
@@ -92,7 +102,7 @@ function makeLoss(options: TfSsimOptions | undefined): TfLoss {
       const t = inputs[0] as Tensor;
       const p = inputs[1] as Tensor;
       // Our gradient is with respect to x, the first image: yPred.
-      const r = dssimWithGradient(image(p, s), image(t, s), options);
+      const r = compute(image(p, s), image(t, s), options);
       const values = r.value as Float32Array;
       const gradient = r.gradient as Float32Array;
       let sum = 0;
@@ -107,16 +117,16 @@ function makeLoss(options: TfSsimOptions | undefined): TfLoss {
     });
     return f(yTrue, yPred) as Tensor<Rank.R0>;
   };
-  Object.defineProperty(loss, 'name', { value: 'dssimLoss' });
+  Object.defineProperty(loss, 'name', { value: name });
   return loss;
 }
 
 /** The options factory behind `dssimLoss.with(options)`. */
 export function makeDssimLoss(options?: TfSsimOptions): TfLoss {
-  return makeLoss(checkOptions(options));
+  return makeLoss(dssimWithGradient, 'dssimLoss', checkOptions(options));
 }
 
-const defaultLoss = makeLoss(undefined);
+const defaultLoss = makeLoss(dssimWithGradient, 'dssimLoss', undefined);
 
 /**
  * The mean DSSIM (1 - SSIM, or (1 - SSIM) / 2 with divideByTwo) over the batch of `yPred` against
@@ -126,7 +136,7 @@ const defaultLoss = makeLoss(undefined);
  */
 export const dssimLoss: DssimLoss = Object.assign(
   (yTrue: Tensor, yPred: Tensor, options?: TfSsimOptions): Tensor<Rank.R0> =>
-    options === undefined ? defaultLoss(yTrue, yPred) : makeLoss(checkOptions(options))(yTrue, yPred),
+    options === undefined ? defaultLoss(yTrue, yPred) : makeDssimLoss(options)(yTrue, yPred),
   { with: makeDssimLoss },
 ) as DssimLoss;
 Object.defineProperty(dssimLoss, 'name', { value: 'dssimLoss' });
