@@ -3,6 +3,7 @@
 
 #include "device_buffer.h"
 #include "entry_points.h"
+#include "interop.h"
 
 namespace cudassim {
 
@@ -19,6 +20,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("computeMap", Napi::Function::New<ComputeMap>(env, "computeMap"));
   exports.Set("computeMapAsync", Napi::Function::New<ComputeMapAsync>(env, "computeMapAsync"));
   exports.Set("synchronize", Napi::Function::New<Synchronize>(env, "synchronize"));
+  exports.Set("defaultStream", Napi::Function::New<DefaultStream>(env, "defaultStream"));
   return exports;
 }
 

@@ -99,7 +99,7 @@ void runCpu(ParsedJob& j) {
 #if CUDA_SSIM_WITH_CUDA
 
 void runCuda(ParsedJob& j, bool waitForDevice) {
-  DeviceCall call(j.device);
+  DeviceCall call(j.device, j.stream);
   SsimJob job = j.core;
   job.x = call.input(j.x);
   job.y = call.input(j.y);

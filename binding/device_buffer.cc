@@ -1,10 +1,12 @@
 #include "device_buffer.h"
 
+#include <cstdint>
 #include <string>
 
 #include "cuda_context.h"
 #include "errors.h"
 #include "host_memory.h"
+#include "interop.h"
 
 namespace cudassim {
 
@@ -27,6 +29,7 @@ Napi::Function DeviceBuffer::Init(Napi::Env env) {
                                    {InstanceAccessor<&DeviceBuffer::GetByteLength>("byteLength"),
                                     InstanceAccessor<&DeviceBuffer::GetDevice>("device"),
                                     InstanceAccessor<&DeviceBuffer::GetFreed>("freed"),
+                                    InstanceAccessor<&DeviceBuffer::GetAddress>("address"),
                                     InstanceMethod<&DeviceBuffer::Upload>("upload"),
                                     InstanceMethod<&DeviceBuffer::Download>("download"),
                                     InstanceMethod<&DeviceBuffer::Zero>("zero"),
@@ -48,11 +51,26 @@ DeviceBuffer* DeviceBuffer::Unwrap(Napi::Value v) {
 DeviceBuffer::DeviceBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceBuffer>(info) {
   Napi::Env env = info.Env();
   try {
-    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) internalError("DeviceBuffer(device, byteLength)");
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) internalError("DeviceBuffer(device, byteLength[, address])");
     device_ = info[0].As<Napi::Number>().Int32Value();
     const double bytes = info[1].As<Napi::Number>().DoubleValue();
     if (!(bytes >= 0) || bytes > 9.0e15) internalError("DeviceBuffer byteLength out of range");
     bytes_ = std::size_t(bytes);
+    if (info.Length() >= 3 && !info[2].IsUndefined()) {
+      if (!info[2].IsBigInt()) internalError("DeviceBuffer address is not a bigint");
+      bool lossless = false;
+      const std::uint64_t address = info[2].As<Napi::BigInt>().Uint64Value(&lossless);
+      if (!lossless || address == 0) internalError("DeviceBuffer address out of range");
+      owned_ = false;
+#if CUDA_SSIM_WITH_CUDA
+      deviceContext(device_);  // checks the device, makes it current
+      requireDeviceMemory(reinterpret_cast<void*>(static_cast<std::uintptr_t>(address)), device_);
+      ptr_ = reinterpret_cast<void*>(static_cast<std::uintptr_t>(address));
+#else
+      throwBuiltWithoutCuda();
+#endif
+      return;  // a view: nothing allocated, nothing reported to V8
+    }
 #if CUDA_SSIM_WITH_CUDA
     DeviceContext& ctx = deviceContext(device_);
     std::lock_guard<std::mutex> lock(ctx.mutex);
@@ -74,8 +92,10 @@ void DeviceBuffer::Finalize(Napi::Env env) { release(&env); }
 void DeviceBuffer::release(Napi::Env* env) {
   if (!ptr_) return;
 #if CUDA_SSIM_WITH_CUDA
-  cudaSetDevice(device_);
-  countedFree(ptr_, bytes_);
+  if (owned_) {  // a view's memory belongs to the library that allocated it
+    cudaSetDevice(device_);
+    countedFree(ptr_, bytes_);
+  }
 #endif
   ptr_ = nullptr;
   if (reported_ && env) {
@@ -100,6 +120,10 @@ void DeviceBuffer::requireLive(const char* what) const {
 Napi::Value DeviceBuffer::GetByteLength(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(bytes_)); }
 Napi::Value DeviceBuffer::GetDevice(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), device_); }
 Napi::Value DeviceBuffer::GetFreed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), freed()); }
+// The device address as a bigint (0n once freed), for other libraries' kernels.
+Napi::Value DeviceBuffer::GetAddress(const Napi::CallbackInfo& info) {
+  return Napi::BigInt::New(info.Env(), static_cast<std::uint64_t>(freed() ? 0 : reinterpret_cast<std::uintptr_t>(ptr_)));
+}
 
 // Both directions wait for the copy: an upload's source is JS memory that may change as soon as
 // we return, and a download's destination is read by JS right after.
@@ -130,6 +154,8 @@ void DeviceBuffer::Zero(const Napi::CallbackInfo& info) {
     DeviceContext& ctx = deviceContext(device_);
     std::lock_guard<std::mutex> lock(ctx.mutex);
     countedMemsetAsync(ptr_, bytes_, ctx.stream);
+    // Done before returning: a call on another stream (opts.stream) may use the memory next.
+    checkCuda(cudaStreamSynchronize(ctx.stream), "cudaStreamSynchronize");
 #endif
   } catch (const CodedError& e) {
     throw toJsError(info.Env(), e);
@@ -143,7 +169,7 @@ void DeviceBuffer::Free(const Napi::CallbackInfo& info) {
     return;
   }
 #if CUDA_SSIM_WITH_CUDA
-  if (ptr_) {
+  if (ptr_ && owned_) {
     // Work already queued on the stream may still read this buffer.
     DeviceContext& ctx = deviceContext(device_);
     std::lock_guard<std::mutex> lock(ctx.mutex);

@@ -1,5 +1,7 @@
 // DeviceBuffer: a block of device memory owned by a JS object (lib/ wraps it as DeviceArray
 // and Workspace). Freed by free() or, failing that, by the garbage collector's finalizer.
+// A view (new DeviceBuffer(device, byteLength, address): DeviceArray.fromPointer) wraps memory
+// that another library allocated: it is never freed here, free() only drops the view.
 #pragma once
 
 #include <napi.h>
@@ -21,6 +23,7 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   void* data() const { return ptr_; }
   std::size_t byteLength() const { return bytes_; }
   int device() const { return device_; }
+  bool owned() const { return owned_; }
   // Freed for JS (free() was called or the memory is gone); the memory itself may outlive this
   // while promise calls that use it are in flight (pin).
   bool freed() const { return ptr_ == nullptr || freeRequested_; }
@@ -34,6 +37,7 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   Napi::Value GetByteLength(const Napi::CallbackInfo& info);
   Napi::Value GetDevice(const Napi::CallbackInfo& info);
   Napi::Value GetFreed(const Napi::CallbackInfo& info);
+  Napi::Value GetAddress(const Napi::CallbackInfo& info);
   void Upload(const Napi::CallbackInfo& info);
   void Download(const Napi::CallbackInfo& info);
   void Zero(const Napi::CallbackInfo& info);
@@ -48,6 +52,7 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   bool reported_ = false;  // external memory reported to V8
   int pins_ = 0;           // promise calls in flight that use this buffer (JS thread only)
   bool freeRequested_ = false;
+  bool owned_ = true;      // false for a view of another library's memory
 };
 
 }  // namespace cudassim

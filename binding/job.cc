@@ -221,6 +221,8 @@ ParsedInputs parseInputs(const Napi::Object& o) {
   if ((j.x.device != nullptr) != (j.y.device != nullptr)) internalError("x and y must both be host or both device arrays");
   requireJobDevice(j, j.x);
   requireJobDevice(j, j.y);
+  j.stream = jobStream(o);
+  if (j.stream.given && !j.cuda) internalError("job.stream given to the CPU backend");
   return j;
 }
 
@@ -414,14 +416,15 @@ Napi::Promise rejectedJob(Napi::Env env, const CodedError& e) {
 
 #if CUDA_SSIM_WITH_CUDA
 
-DeviceCall::DeviceCall(int device) : device_(device), ctx_(deviceContext(device)), lock_(ctx_.mutex) {}
+DeviceCall::DeviceCall(int device, const CallerStream& caller)
+    : device_(device), ctx_(deviceContext(device)), lock_(ctx_.mutex), stream_(caller.given ? callerStream(caller, device) : ctx_.stream) {}
 
 DeviceCall::~DeviceCall() {
-  for (auto& t : temporaries_) countedFreeAsync(t.first, t.second, ctx_.stream);
+  for (auto& t : temporaries_) countedFreeAsync(t.first, t.second, stream_);
 }
 
 void* DeviceCall::temporary(std::size_t bytes) {
-  void* p = countedMallocAsync(bytes, ctx_.stream);
+  void* p = countedMallocAsync(bytes, stream_);
   temporaries_.emplace_back(p, bytes);
   return p;
 }
@@ -430,9 +433,9 @@ const void* DeviceCall::input(const Operand& op) {
   if (op.device) return op.device->data();
   void* d = temporary(op.bytes);
   if (!op.pinned && op.bytes >= kStagedMinBytes) {
-    stagedUpload(device_, d, op.host, op.bytes, ctx_.stream);  // pageable: through pinned chunks
+    stagedUpload(device_, d, op.host, op.bytes, stream_);  // pageable: through pinned chunks
   } else {
-    countedCopyAsync(d, op.host, op.bytes, cudaMemcpyHostToDevice, ctx_.stream);
+    countedCopyAsync(d, op.host, op.bytes, cudaMemcpyHostToDevice, stream_);
   }
   hostTraffic_ = true;
   return d;
@@ -446,16 +449,16 @@ float* DeviceCall::output(const Operand& op) {
 void DeviceCall::download(const Operand& op, const float* src) {
   if (!op.host) return;
   if (!op.pinned && op.bytes >= kStagedMinBytes) {
-    stagedDownload(device_, op.host, src, op.bytes, ctx_.stream);  // returns when op.host holds it
+    stagedDownload(device_, op.host, src, op.bytes, stream_);  // returns when op.host holds it
   } else {
-    countedCopyAsync(op.host, src, op.bytes, cudaMemcpyDeviceToHost, ctx_.stream);
+    countedCopyAsync(op.host, src, op.bytes, cudaMemcpyDeviceToHost, stream_);
   }
   hostTraffic_ = true;
 }
 
 void DeviceCall::finish(bool waitForDevice, const char* what) {
   if (streamCompletion()) return;  // the stream settles the promise (stream_job.cc)
-  if (hostTraffic_ || waitForDevice) checkCuda(cudaStreamSynchronize(ctx_.stream), what);
+  if (hostTraffic_ || waitForDevice) checkCuda(cudaStreamSynchronize(stream_), what);
 }
 
 #endif

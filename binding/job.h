@@ -17,6 +17,7 @@
 #include "cuda_context.h"
 #include "device_buffer.h"
 #include "errors.h"
+#include "interop.h"
 #include "common/ssim_types.h"
 
 namespace cudassim {
@@ -38,6 +39,7 @@ struct ParsedInputs {
   int device = 0;
   SsimJob core;  // pointers are filled in when the job runs
   Operand x, y;
+  CallerStream stream;  // opts.stream (CUDA only)
 };
 
 double jobNumber(const Napi::Object& o, const char* key);
@@ -56,7 +58,7 @@ void requireBytes(const Operand& op, std::size_t bytes, bool exact, const char* 
 void requireJobDevice(const ParsedInputs& j, const Operand& op);
 
 // Reads backend, device, batch/channels/height/width/layout, dtype, windowSize, sigma, c1, c2,
-// inputScale, valid, valueOffset, valueScale, x and y, and checks x's and y's sizes and devices.
+// inputScale, valid, valueOffset, valueScale, x, y and stream, and checks x's and y's sizes and devices.
 ParsedInputs parseInputs(const Napi::Object& o);
 
 // Runs `work` (which may throw CodedError / std::bad_alloc / std::exception) and turns what it
@@ -176,8 +178,9 @@ Napi::Value asyncJobEntry(const Napi::CallbackInfo& info, const char* entry, con
     own(*job, *host, env);
 #if CUDA_SSIM_WITH_CUDA
     // CUDA calls whose host copies are all page-locked: enqueued here, completed from the stream
-    // (unless the device is busy with another thread's call).
-    if (job->cuda && host->allPinned() && deviceIdle(job->device)) {
+    // (unless the device is busy with another thread's call, or the call runs on a caller's
+    // stream: the completion event is recorded on ours).
+    if (job->cuda && !job->stream.given && host->allPinned() && deviceIdle(job->device)) {
       return queueStreamJob(env, jobObject, [job, run] { run(*job, false); }, std::move(host), job->device);
     }
 #endif
@@ -193,15 +196,17 @@ Napi::Value asyncJobEntry(const Napi::CallbackInfo& info, const char* entry, con
 
 // One call on a device: holds the device's stream for the call (its mutex keeps the call's
 // launches contiguous), uploads host operands into stream-ordered temporaries, downloads host
-// outputs, and releases the temporaries on every path out of it.
+// outputs, and releases the temporaries on every path out of it. With a caller's stream
+// (opts.stream) everything is enqueued there instead; a device-only call with a workspace then
+// allocates nothing and never waits for the device (stream capture into a CUDA graph works).
 class DeviceCall {
  public:
-  explicit DeviceCall(int device);
+  explicit DeviceCall(int device, const CallerStream& caller = CallerStream());
   ~DeviceCall();
   DeviceCall(const DeviceCall&) = delete;
   DeviceCall& operator=(const DeviceCall&) = delete;
 
-  cudaStream_t stream() const { return ctx_.stream; }
+  cudaStream_t stream() const { return stream_; }
   void* temporary(std::size_t bytes);
   // The operand's device memory: a DeviceBuffer's own, or a temporary holding the uploaded host data.
   const void* input(const Operand& op);
@@ -216,6 +221,7 @@ class DeviceCall {
   int device_;
   DeviceContext& ctx_;
   std::lock_guard<std::mutex> lock_;
+  cudaStream_t stream_;
   std::vector<std::pair<void*, std::size_t>> temporaries_;
   bool hostTraffic_ = false;
 };

@@ -41,7 +41,7 @@ void own(MapJob& j, OwnedHost& host, napi_env env) {
 
 #if CUDA_SSIM_WITH_CUDA
 void runCuda(MapJob& j, bool waitForDevice) {
-  DeviceCall call(j.device);
+  DeviceCall call(j.device, j.stream);
   SsimJob job = j.core;
   job.x = call.input(j.x);
   job.y = call.input(j.y);

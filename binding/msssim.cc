@@ -89,7 +89,7 @@ MsssimJob msssimJobOf(const MsssimParsed& j) {
 #if CUDA_SSIM_WITH_CUDA
 
 void runMsssimCuda(MsssimParsed& j, bool waitForDevice) {
-  DeviceCall call(j.device);
+  DeviceCall call(j.device, j.stream);
   MsssimJob job = msssimJobOf(j);
   job.core.x = call.input(j.x);
   job.core.y = call.input(j.y);

@@ -1,7 +1,7 @@
 // Backend resolution (opts.backend, else CUDA_SSIM_BACKEND, else 'auto') and device indices,
 // with the addon's backendInfo() asked once and cached.
 
-import { optionError, ssimError, type SsimError } from './errors';
+import { fromNative, optionError, ssimError, type SsimError } from './errors';
 import { cudaVersionText, getNative, loadedBinary, type NativeBackendInfo, type NativeBinding } from './native';
 import type { BackendInfo, BackendName, BackendRequest, DeviceCounters } from './basic-types';
 
@@ -189,4 +189,18 @@ export function synchronize(device = 0): void {
   requireCuda('synchronize()');
   const index = resolveDevice(device, 'device', true);
   getNative().synchronize(index);
+}
+
+/**
+ * The CUDA stream (a `cudaStream_t` as a bigint) on which calls without `opts.stream` run on
+ * `device` (default 0), so that another library can enqueue work in order with them.
+ */
+export function defaultStream(device = 0): bigint {
+  requireCuda('defaultStream()');
+  const index = resolveDevice(device, 'device', true);
+  try {
+    return getNative().defaultStream(index);
+  } catch (err) {
+    throw fromNative(err);
+  }
 }

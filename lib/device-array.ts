@@ -30,6 +30,30 @@ function deviceOption(opts: unknown, name: string): number {
   return resolveDevice(opts.device, `${name}.device`, true);
 }
 
+const MAX_ADDRESS = (1n << 64n) - 1n;
+
+/** fromPointer's address: a non-zero bigint below 2^64, aligned to the dtype's size. */
+function addressArg(address: unknown, dtype: DType): bigint {
+  if (typeof address !== 'bigint') throw expected('ERR_SSIM_INVALID_ARGUMENT', 'a bigint (a CUDA device address)', 'address', address);
+  if (address <= 0n || address > MAX_ADDRESS) throw expected('ERR_SSIM_INVALID_ARGUMENT', 'a non-zero bigint below 2^64 (a CUDA device address)', 'address', address, 'range');
+  if (address % BigInt(dtypeBytes[dtype]) !== 0n) {
+    throw expected('ERR_SSIM_INVALID_ARGUMENT', `an address aligned to ${dtypeBytes[dtype]} bytes (the size of ${dtype})`, 'address', address, 'range');
+  }
+  return address;
+}
+
+function dtypeArg(dtype: unknown): DType {
+  if (!isDType(dtype)) throw expected('ERR_SSIM_DTYPE', DTYPE_CHOICES, 'dtype', dtype);
+  return dtype;
+}
+
+function lengthArg(length: unknown, dtype: DType): number {
+  if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 1 || length * dtypeBytes[dtype] > Number.MAX_SAFE_INTEGER) {
+    throw expected('ERR_SSIM_INVALID_ARGUMENT', 'positive integer', 'length', length);
+  }
+  return length;
+}
+
 function allocate(device: number, byteLength: number): NativeDeviceBuffer {
   const { DeviceBuffer } = getNative();
   try {
@@ -107,15 +131,38 @@ export class DeviceArray<D extends DType = DType> {
 
   /** A new DeviceArray of `length` elements of `dtype`, uninitialised. */
   static alloc<T extends DType>(dtype: T, length: number, opts?: DeviceArrayOptions): DeviceArray<T> {
-    if (!isDType(dtype)) {
-      throw expected('ERR_SSIM_DTYPE', DTYPE_CHOICES, 'dtype', dtype);
-    }
-    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 1 || length * dtypeBytes[dtype] > Number.MAX_SAFE_INTEGER) {
-      throw expected('ERR_SSIM_INVALID_ARGUMENT', 'positive integer', 'length', length);
-    }
+    dtypeArg(dtype);
+    lengthArg(length, dtype);
     requireCuda('DeviceArray.alloc()');
     const device = deviceOption(opts, 'opts');
     return wrap(allocate(device, length * dtypeBytes[dtype]), dtype, length);
+  }
+
+  /**
+   * A view of `length` elements of `dtype` at `address` (a bigint), device memory that another
+   * library allocated on `opts.device` (default 0): no copy, and never freed here (`dispose()` drops
+   * the view). The memory must stay allocated, and hold `length` elements, until the view is
+   * disposed and the calls that use it have finished (docs/API.md, "Memory of other libraries").
+   */
+  static fromPointer<T extends DType>(address: bigint, dtype: T, length: number, opts?: DeviceArrayOptions): DeviceArray<T> {
+    dtypeArg(dtype);
+    addressArg(address, dtype);
+    lengthArg(length, dtype);
+    requireCuda('DeviceArray.fromPointer()');
+    const device = deviceOption(opts, 'opts');
+    const { DeviceBuffer } = getNative();
+    let buffer: NativeDeviceBuffer;
+    try {
+      buffer = new DeviceBuffer(device, length * dtypeBytes[dtype], address);
+    } catch (err) {
+      throw fromNative(err);
+    }
+    return wrap(buffer, dtype, length);
+  }
+
+  /** The device address of the data as a bigint, for other libraries' kernels (ERR_SSIM_DISPOSED once disposed). */
+  get pointer(): bigint {
+    return this.#live('pointer').address;
   }
 
   /** True after `dispose()`. */

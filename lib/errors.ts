@@ -28,6 +28,7 @@ export const errorCodes = Object.freeze({
   ERR_SSIM_NATIVE_LOAD: 'ERR_SSIM_NATIVE_LOAD',
   ERR_SSIM_OUT_OF_MEMORY: 'ERR_SSIM_OUT_OF_MEMORY',
   ERR_SSIM_NONFINITE: 'ERR_SSIM_NONFINITE',
+  ERR_SSIM_TFJS_UNAVAILABLE: 'ERR_SSIM_TFJS_UNAVAILABLE',
 } as const);
 
 /** One of the {@link errorCodes}. */
@@ -66,6 +67,7 @@ const defaultClass: Record<SsimErrorCode, ErrorClass> = {
   ERR_SSIM_NATIVE_LOAD: Error,
   ERR_SSIM_OUT_OF_MEMORY: Error,
   ERR_SSIM_NONFINITE: RangeError,
+  ERR_SSIM_TFJS_UNAVAILABLE: Error,
 };
 
 /**

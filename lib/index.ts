@@ -30,7 +30,7 @@ export {
 export { ssimMap, ssimMapInto } from './map';
 export { DeviceArray } from './device-array';
 export { Workspace } from './workspace';
-export { backendInfo, deviceCounters, synchronize } from './backend';
+export { backendInfo, defaultStream, deviceCounters, synchronize } from './backend';
 export { errorCodes, isSsimError, type SsimError, type SsimErrorCode } from './errors';
 export type {
   AsyncGradientFunction,

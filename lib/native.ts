@@ -44,6 +44,8 @@ export interface NativeDeviceBuffer {
   readonly byteLength: number;
   readonly device: number;
   readonly freed: boolean;
+  /** The device address (0n once freed). */
+  readonly address: bigint;
   upload(src: ArrayBufferView): void;
   download(dst: ArrayBufferView): void;
   zero(): void;
@@ -86,6 +88,8 @@ export interface NativeJob {
   workspaceElements: number;
   /** MS-SSIM jobs only (computeMsssim): one weight per scale, finest first. */
   weights?: number[];
+  /** opts.stream: a caller's cudaStream_t, or null for the device's own stream. */
+  stream: bigint | null;
 }
 
 /** A map job: a compute job without out/grad, with `map` (batch * map pixels, float32) as its output. */
@@ -97,7 +101,8 @@ export interface NativeBinding {
   backendInfo(): NativeBackendInfo;
   counters(): NativeCounters;
   workspaceBytes(images: number, elements: number, gradient: boolean): number;
-  DeviceBuffer: new (device: number, byteLength: number) => NativeDeviceBuffer;
+  /** With `address`: a view of another library's device memory, never freed by the addon. */
+  DeviceBuffer: new (device: number, byteLength: number, address?: bigint) => NativeDeviceBuffer;
   compute(job: NativeJob): void;
   computeAsync(job: NativeJob): Promise<void>;
   /** MS-SSIM (cuda/common/msssim.h): job.weights set. */
@@ -111,6 +116,8 @@ export interface NativeBinding {
   computeMapAsync(job: NativeMapJob): Promise<void>;
   /** Waits for every call queued on the device's stream; throws ERR_SSIM_CUDA for a failed one. */
   synchronize(device: number): void;
+  /** The handle of the stream the addon enqueues on for `device`. */
+  defaultStream(device: number): bigint;
 }
 
 const packageRoot = path.join(__dirname, '..');

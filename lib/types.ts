@@ -115,6 +115,13 @@ export interface SsimOptions {
    * Other dtypes allow only `'float32'`.
    */
   gradientDtype?: GradientDType;
+  /**
+   * A CUDA stream (`cudaStream_t` as a bigint; `0n`: the legacy default stream) to enqueue the call
+   * on instead of the device's own ({@link defaultStream}). CUDA backend only. A call on DeviceArrays
+   * writing into given outputs with a Workspace allocates nothing and never waits for the device
+   * (it can be captured into a CUDA graph); calls that move host data wait for that stream.
+   */
+  stream?: bigint;
 }
 
 /** A host or device float32 output array. */

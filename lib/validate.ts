@@ -3,7 +3,7 @@
 //
 // resolveCall composes the parsers of lib/parse, each of one argument or concern, in this order:
 // opts (an object), x, y (matched against x), the metric options, opts.gradientDtype, the window against x's size,
-// backend and device, the workspace, the outputs. The order is part of the contract: the first
+// backend and device, the workspace, the stream, the outputs. The order is part of the contract: the first
 // bad argument is the one reported.
 //
 // The success path stays lean: besides the job, a few small records (x's data and shape, the
@@ -19,6 +19,7 @@ import { parseImage, parseMatchingImage } from './parse/image';
 import { checkReflectFits, checkWindowFits, mapSize, metricDownsample, parseMetricOptions, parseOptionsObject, withDataRange } from './parse/options';
 import { isIdentity, preprocess, preprocessedShape, type PlainShape, type Preprocessing } from './preprocess';
 import { checkDisjoint, parseOutput, parseOutputs, type CallOutputs } from './parse/outputs';
+import { parseStream } from './parse/stream';
 import { parseWorkspace } from './parse/workspace';
 import { checkScalesFit, parseMsssimWorkspace, parseWeights } from './parse/msssim';
 
@@ -121,6 +122,7 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
   const ws = weights === null
     ? parseWorkspace(o.workspace, at, xi.batch, length, spec.gradient ? spec.name : null)
     : { ...parseMsssimWorkspace(o.workspace, at, { ...dims, layout }, weights.length, spec.gradient ? spec.name : null), images: 0, elements: 0 };
+  const stream = parseStream(o.stream, at);
   const outputs = spec.into ? parseOutputs(out, grad, spec, xi, yData, at.device, gradDtype) : NO_OUTPUTS;
   const scale = spec.dssim ? (m.divideByTwo ? -0.5 : -1) : 1;
   const job: ResolvedJob = {
@@ -151,6 +153,7 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
     workspace: ws.workspace,
     workspaceImages: ws.images,
     workspaceElements: ws.elements,
+    stream,
     ...(weights === null ? {} : { weights: [...weights] }),
   };
   if (!identity) {

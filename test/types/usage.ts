@@ -26,6 +26,7 @@ import {
   ssimWithGradient,
   ssimWithGradientInto,
   synchronize,
+  defaultStream,
   version,
   type BackendInfo,
   type GradientArray,
@@ -151,6 +152,11 @@ exact<BackendInfo>()(backendInfo());
 exact<string>()(backendInfo().cuda.devices[0].computeCapability);
 exact<number>()(deviceCounters().peakBytesInUse);
 exact<void>()(synchronize(0));
+// other libraries' memory and streams
+exact<DeviceArray<'float32'>>()(DeviceArray.fromPointer(0x7f0000000000n, 'float32', 48, { device: 0 }));
+exact<bigint>()(DeviceArray.alloc('uint8', 4).pointer);
+exact<bigint>()(defaultStream(0));
+exact<number>()(ssim(a, a, { stream: defaultStream() }));
 exact<string>()(version);
 exact<'ERR_SSIM_SHAPE'>()(errorCodes.ERR_SSIM_SHAPE);
 function onError(err: unknown): string {
