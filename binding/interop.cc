@@ -48,9 +48,14 @@ cudaStream_t callerStream(const CallerStream& s, int device) {
   cudaStream_t stream = reinterpret_cast<cudaStream_t>(static_cast<std::uintptr_t>(s.handle));
 #if CUDART_VERSION >= 12080
   // 0, 1, 2: the legacy and per-thread default streams, which follow the current device.
+  // A capturing stream (a caller recording a CUDA graph) refuses cudaStreamGetDevice in the global
+  // capture mode, and the refusal invalidates the capture: cudaStreamIsCapturing is legal on it, and
+  // a capturing stream's device is not checked.
   if (s.handle > 2) {
-    int streamDevice = -1;
-    const cudaError_t status = cudaStreamGetDevice(stream, &streamDevice);
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    int streamDevice = device;
+    cudaError_t status = cudaStreamIsCapturing(stream, &capture);
+    if (status == cudaSuccess && capture == cudaStreamCaptureStatusNone) status = cudaStreamGetDevice(stream, &streamDevice);
     if (status != cudaSuccess) {
       cudaGetLastError();
       throw CodedError("ERR_SSIM_INVALID_ARGUMENT", std::string("Expected a live CUDA stream for opts.stream (") + cudaGetErrorName(status) + ")",

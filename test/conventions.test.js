@@ -24,10 +24,11 @@ const CTOR = { uint8: Uint8Array, uint16: Uint16Array, float64: Float64Array };
 /**
  * Achieved (CPU, these fixtures): 1.1e-7 (scikit-image), 1.1e-6 (Octave, f = 4), 8e-8
  * (torchmetrics); on the 512 x 512 camera the uniform window is 1.8e-6 from scikit-image
- * (float32 moments; the library's value bound is 1e-5: README, "Precision"), hence CAMERA_TOL.
+ * on the CPU and 5.3e-6 on the H200 (float32 moments, summed in another order), within the
+ * library's value bound of 1e-5 (README, "Precision"): CAMERA_TOL is that bound.
  */
 const TOL = 2e-6;
-const CAMERA_TOL = 5e-6;
+const CAMERA_TOL = 1e-5;
 
 function decode(e) {
   const b = Buffer.from(e.data, 'base64');

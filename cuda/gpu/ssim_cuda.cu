@@ -95,8 +95,10 @@ unsigned long long ceilDiv(unsigned long long a, unsigned long long b) { return 
 // Blocks of `kernel` that run at once on `device`: multiprocessors x blocks per
 // multiprocessor. Cached per device and kernel (the occupancy query costs microseconds; the
 // answer never changes). 0 when the query fails (then the picker falls back to tall blocks).
+constexpr int kBackwardSlots = 12;  // the first backward slot: after the forward kernels' 12
 int residentBlocks(const void* kernel, int slot, int device) {
-  constexpr int kDevices = 64, kSlots = 12;  // slots: 8 forward (dtype x reciprocal), 4 backward
+  // slots: forward 2 * dtype + reciprocal (12: 6 dtypes x 2), backward kBackwardSlots + dtype (6)
+  constexpr int kDevices = 64, kSlots = kBackwardSlots + 6;
   static std::atomic<int> cache[kDevices][kSlots];
   if (device < 0 || device >= kDevices || slot >= kSlots) return 0;
   int resident = cache[device][slot].load(std::memory_order_relaxed);
@@ -336,7 +338,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   BackwardArgs ba{};
   unsigned int backwardGrid = 0;
   if (wantGrad) {
-    if (!layoutWork(s, 0, 0, s.height, s.width, residentBlocks(backwardKernelOf(job.dtype), 8 + int(job.dtype), device),
+    if (!layoutWork(s, 0, 0, s.height, s.width, residentBlocks(backwardKernelOf(job.dtype), kBackwardSlots + int(job.dtype), device),
                     false, ba.work))
       return cudaErrorInvalidValue;
     ba.x = job.x;
