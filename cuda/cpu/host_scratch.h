@@ -17,7 +17,7 @@ namespace cudassim {
 class HostScratch {
  public:
   static constexpr std::size_t kCacheBlocks = 8;
-  static constexpr std::size_t kCacheBytes = std::size_t(256) << 20;
+  static constexpr std::size_t kCacheBytes = std::size_t(128) << 20;
 
   HostScratch() = default;
   explicit HostScratch(std::size_t bytes) { acquire(bytes); }
