@@ -3,6 +3,8 @@
 // build/native-tests/ and run (skipped, and counted as skipped, where no compiler is found):
 // - test/native/cpu_check.cpp: the CPU path (cuda/cpu/ssim_cpu.cpp) against a naive float64
 //   implementation, correctness only (its timings are for runs by hand);
+// - test/native/msssim_cpu_check.cpp: the CPU MS-SSIM path (cuda/cpu/msssim_cpu.cpp) bitwise
+//   against common/msssim.h's composition with plain loops, for thread counts 1 to 16;
 // - test/native/launch_order_check.cpp: which CUDA launches may start before the kernel ahead of
 //   them has finished (cuda/gpu/launch_order.h, host-only logic). A value-only forward launched
 //   early reads its inputs before it waits, so a wrong answer there is a race.
@@ -60,6 +62,17 @@ describe('native checkers (host C++, no GPU)', function () {
     assert.match(output, /^PASS: \d+ checks, 0 failed$/m, output);
     assert.doesNotMatch(output, /^FAIL /m, output);
     assert.ok(Number(/^PASS: (\d+) checks/m.exec(output)[1]) >= 100, output);
+  });
+
+  it('the CPU MS-SSIM path passes test/native/msssim_cpu_check.cpp (bitwise the composition, any thread count)', function () {
+    this.timeout(600000);
+    const exe = build('msssim_cpu_check',
+      ['test/native/msssim_cpu_check.cpp', 'cuda/cpu/ssim_cpu.cpp', 'cuda/cpu/msssim_cpu.cpp'], ['-O3']);
+    if (!exe) this.skip();
+    const output = run(exe, []);
+    assert.match(output, /^PASS: \d+ checks, 0 failed$/m, output);
+    assert.doesNotMatch(output, /^FAIL /m, output);
+    assert.ok(Number(/^PASS: (\d+) checks/m.exec(output)[1]) >= 30, output);
   });
 
   it('cuda/gpu/launch_order.h passes test/native/launch_order_check.cpp', function () {

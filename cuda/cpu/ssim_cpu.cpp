@@ -50,6 +50,7 @@
 #endif
 
 #include "common/ssim_math.h"
+#include "host_scratch.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define SSIM_ALWAYS_INLINE inline __attribute__((always_inline))
@@ -135,10 +136,11 @@ struct Item {
 constexpr std::size_t kRedZone = 16;  // floats
 #endif
 
-// Per-worker buffers, carved out of one zero-initialised vector. Padding columns, and the
+// Per-worker buffers, carved out of one zeroed block (HostScratch: reused across calls). Padding columns, and the
 // columns of the alpha/beta/gamma rows outside the map, are never written: they stay zero.
 struct Scratch {
-  std::vector<float> storage;
+  HostScratch storage;
+  std::size_t storageFloats = 0;
   float *xp, *yp, *ssp, *xyp;        // padW each, pixel j at [j + R]
   float* ring1;                      // G * (2R+kBlock) * kMom rows of nxS: horizontally filtered input rows
   float* pad1;                       // G * kMom rows of nxS: the same for a row outside the image
@@ -156,7 +158,7 @@ struct Scratch {
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
   ~Scratch() {
-    if (!storage.empty()) ASAN_UNPOISON_MEMORY_REGION(storage.data(), storage.size() * sizeof(float));
+    if (storageFloats != 0) ASAN_UNPOISON_MEMORY_REGION(storage.as<float>(), storageFloats * sizeof(float));
   }
 #endif
 
@@ -167,8 +169,10 @@ struct Scratch {
 #if SSIM_CPU_ASAN
     total += 16 * kRedZone;
 #endif
-    storage.assign(total + 16, 0.0f);
-    float* q = storage.data();
+    storageFloats = total + 16;
+    storage.acquire(storageFloats * sizeof(float));
+    std::memset(storage.as<float>(), 0, storageFloats * sizeof(float));
+    float* q = storage.as<float>();
     q += (16 - (reinterpret_cast<std::uintptr_t>(q) / sizeof(float)) % 16) % 16;  // 64-byte aligned rows
     auto take = [&q](std::size_t n) {
       float* r = q;
@@ -726,7 +730,12 @@ RunFn pickVariant() {
 
 const char* detail::cpuVariantName() { return pickVariant() == runItem<KernelsBaseline> ? "baseline" : "avx2"; }
 
-void computeSsimCpu(const SsimJob& job, int threads) {
+namespace {
+
+// perPlane: job.out gets batch * channels values, plane (b, c) at b * channels + c, each the
+// mean of its own map (valueOffset + valueScale * mean), and the gradient is that of each
+// plane's mean (no division by the channel count): MS-SSIM's scale 0 (msssim_cpu.cpp).
+void computeSsimCpuImpl(const SsimJob& job, int threads, bool perPlane) {
   const ImageShape& sh = job.shape;
   const SsimParams& pr = job.params;
   if (sh.batch <= 0 || sh.channels <= 0 || sh.height <= 0 || sh.width <= 0)
@@ -764,21 +773,21 @@ void computeSsimCpu(const SsimJob& job, int threads) {
   p.fastRcp = fastReciprocalInRange(p.c1, p.c2);
   const bool emptyMap = p.mr.y1 <= p.mr.y0 || p.mr.x1 <= p.mr.x0;
   const double mapCount = emptyMap ? 0.0 : double(p.mr.count());
-  const double denom = double(p.C) * mapCount;
+  const double denom = (perPlane ? 1.0 : double(p.C)) * mapCount;
   p.gradScale = emptyMap ? 0.0f : float(double(pr.valueScale) * double(pr.gradFactor) / denom);
   p.rowSums = nullptr;
 
   if (emptyMap) {  // no map pixel ('valid' on an image smaller than the window): lib rejects this
     if (job.out)
-      for (int b = 0; b < p.B; ++b) job.out[b] = std::numeric_limits<float>::quiet_NaN();
+      for (int b = 0; b < (perPlane ? p.B * p.C : p.B); ++b) job.out[b] = std::numeric_limits<float>::quiet_NaN();
     if (job.grad) std::fill(job.grad, job.grad + sh.elems(), 0.0f);
     return;
   }
 
-  std::vector<double> rowSums;
-  if (p.wantValue) {
-    rowSums.assign(std::size_t(p.B) * std::size_t(p.C) * std::size_t(p.H) * std::size_t(p.nTiles), 0.0);
-    p.rowSums = rowSums.data();
+  HostScratch rowSumsBlock;
+  if (p.wantValue) {  // slots of rows outside the map are never written nor read
+    rowSumsBlock.acquire(std::size_t(p.B) * std::size_t(p.C) * std::size_t(p.H) * std::size_t(p.nTiles) * sizeof(double));
+    p.rowSums = rowSumsBlock.as<double>();
   }
 
   // Items: bands of rows of each image and channel group, large enough that the recomputed halo
@@ -852,15 +861,22 @@ void computeSsimCpu(const SsimJob& job, int threads) {
       double total = 0.0;
       for (int c = 0; c < p.C; ++c) {
         const std::size_t T = std::size_t(p.nTiles);
-        const double* rs = rowSums.data() + std::size_t(b * p.C + c) * H * T;
+        const double* rs = p.rowSums + std::size_t(b * p.C + c) * H * T;
         double planeSum = 0.0;
         for (int a = p.mr.y0; a < p.mr.y1; ++a)
           for (std::size_t t = 0; t < T; ++t) planeSum += rs[std::size_t(a) * T + t];
+        if (perPlane) job.out[b * p.C + c] = float(double(pr.valueOffset) + double(pr.valueScale) * ((0.0 + planeSum) / denom));
         total += planeSum;
       }
-      job.out[b] = float(double(pr.valueOffset) + double(pr.valueScale) * (total / denom));
+      if (!perPlane) job.out[b] = float(double(pr.valueOffset) + double(pr.valueScale) * (total / denom));
     }
   }
 }
+
+}  // namespace
+
+void computeSsimCpu(const SsimJob& job, int threads) { computeSsimCpuImpl(job, threads, false); }
+
+void detail::computeSsimCpuPlanes(const SsimJob& job, int threads) { computeSsimCpuImpl(job, threads, true); }
 
 }  // namespace cudassim
