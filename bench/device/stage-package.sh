@@ -3,7 +3,8 @@
 # the prebuilt binaries from clean build folders), installs the tarball into .device/app where no
 # nvcc can be found (as on a CUDA runtime image), and packs Node.js and the test runner's
 # node_modules. Run from a clean checkout of the commit under test, as root (mount namespace).
-# Then, on the device, with carry [".device", "dist"]: bash bench/device/package-check.sh
+# Then, on the device, with carry [".device/node.tar.xz", ".device/rt.tar.xz", ".device/app.tar.xz",
+# ".device/interop_addon.node", "dist"]: bash bench/device/package-check.sh
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 mkdir -p .device
@@ -25,5 +26,7 @@ node -e "const i=require('./.device/app/node_modules/cuda-ssim').backendInfo(); 
 tar -C .device/app -cf - node_modules package.json | xz -T2 -3 > .device/app.tar.xz
 rm -rf .device/app
 bash bench/device/pack-runtime.sh
+# the interop tests' second addon (nvcc and Node's headers are here, not there)
+CUDAARCHS=90 node test/native/interop_addon/build.js && cp build/interop_addon/interop_addon.node .device/
 du -sh .device/*.xz
-echo "carry total: $(du -shc .device/*.xz dist | tail -1 | cut -f1)"
+echo "carry total: $(du -shc .device/*.xz .device/interop_addon.node dist | tail -1 | cut -f1)"
