@@ -31,9 +31,13 @@ __attribute__((visibility("hidden"))) uint32_t arc4random(void) {
 }
 }
 
-// glibc 2.29 gave exp() a new symbol version (no SVID error handling); the one of glibc 2.2.5 has
-// the same results for the finite arguments the Gaussian window passes. The link wraps every
-// reference to exp (-Wl,--wrap=exp) into this one, bound to the old version.
+// glibc 2.29 gave exp() and pow() new symbol versions (no SVID error handling); those of glibc 2.2.5
+// have the same results for the finite arguments passed here (the Gaussian window's exp, MS-SSIM's
+// per-scale powers). The link wraps every reference (-Wl,--wrap=exp,--wrap=pow) into these, bound
+// to the old versions.
 __asm__(".symver exp_glibc_2_2_5, exp@GLIBC_2.2.5");
 extern "C" double exp_glibc_2_2_5(double);
 extern "C" double __wrap_exp(double x) { return exp_glibc_2_2_5(x); }
+__asm__(".symver pow_glibc_2_2_5, pow@GLIBC_2.2.5");
+extern "C" double pow_glibc_2_2_5(double, double);
+extern "C" double __wrap_pow(double x, double y) { return pow_glibc_2_2_5(x, y); }
