@@ -3,7 +3,8 @@
 # binaries. The repository's root loads the same prebuilt binaries (prebuilds/ is linked to the
 # installed package's, and no build/ travels). Logs go to $OUT.
 #   PHASE=tests    : the whole suite (repo root, main binary), the GPU suites from the installed
-#                    package for each of VARIANTS (default: main cuda11.8; CUDA_SSIM_PREBUILT);
+#                    package for each of VARIANTS (default: main cuda11.8; CUDA_SSIM_PREBUILT),
+#                    GPU_FILES (default: every GPU suite);
 #   PHASE=sanitize : kernel_check, compute-sanitizer memcheck (GPU suite + CUDA ssimMap tests), racecheck;
 #   PHASE=bench    : the benchmark.
 set -uo pipefail
@@ -16,7 +17,7 @@ if [[ -f .device/interop_addon.node ]]; then mkdir -p build/interop_addon && cp 
 app="$PWD/.device/app/node_modules/cuda-ssim"
 mocha="node node_modules/mocha/bin/mocha.js"
 gpu_only="--no-config --reporter test/reporter.js --require test/helpers/setup.js --timeout 900000"
-gpu_files="test/gpu.test.js test/map.test.js test/promises.test.js test/lifetime.test.js test/msssim.test.js test/gpu-half.test.js test/gpu-transfers.test.js test/interop.test.js"
+gpu_files=${GPU_FILES:-"test/gpu.test.js test/map.test.js test/promises.test.js test/lifetime.test.js test/msssim.test.js test/gpu-half.test.js test/gpu-transfers.test.js test/interop.test.js"}
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 node -e "const i=require('.').backendInfo(); console.log('repo root:', JSON.stringify(i.binary), i.backend, i.cuda.devices.map(d => d.name + ' usable=' + d.usable).join())"
 for phase in ${PHASE:-tests}; do
