@@ -1,10 +1,11 @@
 // The MS-SSIM options (weights), the size check of MS-SSIM calls and their workspace (the
 // multi-scale functions: docs/API.md, "MS-SSIM").
 
-import { expected, optionError, ssimError } from '../errors';
+import { optionError, ssimError } from '../errors';
 import { getNative, type NativeDeviceBuffer } from '../native';
 import type { Layout } from '../basic-types';
-import { isWorkspace, workspaceBufferOf } from '../workspace';
+import { workspaceBufferOf } from '../workspace';
+import { usableWorkspace } from './workspace';
 import type { Placement } from './backend';
 import type { MetricParams } from './options';
 
@@ -82,25 +83,13 @@ interface CallShape {
  */
 export function parseMsssimWorkspace(ws: unknown, at: Placement, shape: CallShape, scales: number,
   gradientFor: string | null): MsssimWorkspaceParams {
-  if (ws === undefined) return NO_WORKSPACE;
-  if (!isWorkspace(ws)) throw expected('ERR_SSIM_WORKSPACE', 'a Workspace (from Workspace.for())', 'opts.workspace', ws, 'type');
-  if (ws.disposed) throw ssimError('ERR_SSIM_WORKSPACE', 'Expected a live Workspace for opts.workspace but received a disposed Workspace');
-  const { backend, device } = at;
-  if (ws.backend !== backend) {
-    throw ssimError('ERR_SSIM_WORKSPACE', `Expected a ${backend} Workspace (this call runs on the ${backend} backend) for opts.workspace but received a ${ws.backend} Workspace`);
-  }
-  if (backend === 'cuda' && ws.device !== device) {
-    throw ssimError('ERR_SSIM_WORKSPACE', `Expected a Workspace on device ${device} for opts.workspace but received one on device ${ws.device}`);
-  }
-  if (gradientFor !== null && !ws.gradient) {
-    throw ssimError('ERR_SSIM_WORKSPACE', `Expected a Workspace with room for gradients for opts.workspace (${gradientFor} computes one) but received a value-only Workspace (made with gradient: false)`);
-  }
-  if (backend !== 'cuda') return NO_WORKSPACE;
+  const w = usableWorkspace(ws, at, gradientFor);
+  if (w === undefined || at.backend !== 'cuda') return NO_WORKSPACE;
   const need = msssimWorkspaceBytes(shape.batch, shape.channels, shape.height, shape.width, shape.layout, scales, gradientFor !== null);
-  if (ws.byteLength < need) {
+  if (w.byteLength < need) {
     throw ssimError('ERR_SSIM_WORKSPACE', `Expected a Workspace of at least ${need} bytes for opts.workspace (MS-SSIM of ${shape.batch} x ${shape.channels} x ` +
-      `${shape.height} x ${shape.width} ${shape.layout}, ${scales} scales) but received one of ${ws.byteLength} bytes: make it with ` +
+      `${shape.height} x ${shape.width} ${shape.layout}, ${scales} scales) but received one of ${w.byteLength} bytes: make it with ` +
       `Workspace.for({ width, height, channels, batch, layout }, { msssim: ${scales === 5 ? 'true' : scales} })`);
   }
-  return { workspace: workspaceBufferOf(ws) };
+  return { workspace: workspaceBufferOf(w) };
 }
