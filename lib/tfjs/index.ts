@@ -122,12 +122,24 @@ function makeLoss(compute: LossWithGradient, name: string, options: TfSsimOption
   return loss;
 }
 
-/** The options factory behind `dssimLoss.with(options)`. */
-export function makeDssimLoss(options?: TfSsimOptions): TfLoss {
-  return makeLoss(dssimWithGradient, 'dssimLoss', checkOptions(options));
+/**
+ * A loss with options as a third argument and a `.with(options)` factory (options checked when the
+ * loss is made), over `compute`'s per-image values and gradient.
+ */
+function lossFamily(compute: LossWithGradient, name: string): [DssimLoss, (options?: TfSsimOptions) => TfLoss] {
+  const make = (options?: TfSsimOptions): TfLoss => makeLoss(compute, name, checkOptions(options));
+  const plain = makeLoss(compute, name, undefined);
+  const loss = Object.assign(
+    (yTrue: Tensor, yPred: Tensor, options?: TfSsimOptions): Tensor<Rank.R0> =>
+      options === undefined ? plain(yTrue, yPred) : make(options)(yTrue, yPred),
+    { with: make },
+  ) as DssimLoss;
+  Object.defineProperty(loss, 'name', { value: name });
+  return [loss, make];
 }
 
-const defaultLoss = makeLoss(dssimWithGradient, 'dssimLoss', undefined);
+const [dssimFamily, dssimFactory] = lossFamily(dssimWithGradient, 'dssimLoss');
+const [msssimFamily, msssimFactory] = lossFamily(msdssimWithGradient, 'msssimLoss');
 
 /**
  * The mean DSSIM (1 - SSIM, or (1 - SSIM) / 2 with divideByTwo) over the batch of `yPred` against
@@ -135,28 +147,17 @@ const defaultLoss = makeLoss(dssimWithGradient, 'dssimLoss', undefined);
  * `tf.grad`, `optimizer.minimize` work. Its gradient with respect to yPred comes from cuda-ssim
  * (CUDA, or the CPU path); yTrue is a constant: its gradient is zero.
  */
-export const dssimLoss: DssimLoss = Object.assign(
-  (yTrue: Tensor, yPred: Tensor, options?: TfSsimOptions): Tensor<Rank.R0> =>
-    options === undefined ? defaultLoss(yTrue, yPred) : makeDssimLoss(options)(yTrue, yPred),
-  { with: makeDssimLoss },
-) as DssimLoss;
-Object.defineProperty(dssimLoss, 'name', { value: 'dssimLoss' });
+export const dssimLoss: DssimLoss = dssimFamily;
 
-/** The options factory behind `msssimLoss.with(options)`. */
-export function makeMsssimLoss(options?: TfSsimOptions): TfLoss {
-  return makeLoss(msdssimWithGradient, 'msssimLoss', checkOptions(options));
-}
-
-const defaultMsssimLoss = makeLoss(msdssimWithGradient, 'msssimLoss', undefined);
+/** The options factory behind `dssimLoss.with(options)`. */
+export const makeDssimLoss: (options?: TfSsimOptions) => TfLoss = dssimFactory;
 
 /**
  * The mean of 1 - MS-SSIM (5 scales by default; `weights` changes them) over the batch, as
  * {@link dssimLoss} is for SSIM: a scalar tensor whose gradient with respect to yPred comes from
  * cuda-ssim's MS-SSIM (`msdssimWithGradient`); yTrue's gradient is zero.
  */
-export const msssimLoss: DssimLoss = Object.assign(
-  (yTrue: Tensor, yPred: Tensor, options?: TfSsimOptions): Tensor<Rank.R0> =>
-    options === undefined ? defaultMsssimLoss(yTrue, yPred) : makeMsssimLoss(options)(yTrue, yPred),
-  { with: makeMsssimLoss },
-) as DssimLoss;
-Object.defineProperty(msssimLoss, 'name', { value: 'msssimLoss' });
+export const msssimLoss: DssimLoss = msssimFamily;
+
+/** The options factory behind `msssimLoss.with(options)`. */
+export const makeMsssimLoss: (options?: TfSsimOptions) => TfLoss = msssimFactory;
