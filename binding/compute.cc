@@ -126,7 +126,6 @@ void runCuda(ParsedJob& j, bool waitForDevice) {
     checkCuda(launchRoundToHalf(job.grad, reinterpret_cast<std::uint16_t*>(gradOut), job.shape.elems(),
                                 j.gradDtype == DType::BF16, call.stream()),
               "the gradient's rounding to half precision");
-    noteUntrackedLaunch(call.stream());
   }
   call.download(j.out, job.out);
   call.download(j.grad, gradOut);

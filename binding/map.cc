@@ -10,7 +10,6 @@
 #include "job.h"
 
 #if CUDA_SSIM_WITH_CUDA
-#include "gpu/ssim_cuda.h"
 #include "gpu/ssim_map.h"
 #endif
 
@@ -48,7 +47,6 @@ void runCuda(MapJob& j, bool waitForDevice) {
   job.y = call.input(j.y);
   float* map = call.output(j.map);
   checkCuda(launchSsimMap(job, map, call.stream()), "the SSIM map kernel");
-  noteUntrackedLaunch(call.stream());
   call.download(j.map, map);
   call.finish(waitForDevice, "the SSIM map kernel (synchronising)");
 }

@@ -53,14 +53,6 @@ class LaunchOrder {
     return early;
   }
 
-  // A kernel whose writes are not recorded (MS-SSIM's pooling and combining, the half-precision
-  // store, the map) was launched on (device, stream): the next launch there is ordinary.
-  void untracked(int device, std::uintptr_t stream) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    std::vector<Span>& spans = running_[{device, stream}];
-    spans.assign(1, Span{0, ~std::uintptr_t(0)});  // overlaps every input
-  }
-
  private:
   std::mutex mutex_;
   // One entry per stream ever used (a destroyed stream's entry, inherited by a new stream at the

@@ -201,7 +201,6 @@ cudaError_t launchMsssim(const MsssimJob& job, void* workspace, std::size_t wsBy
   GpuOps ops{job, L, static_cast<char*>(workspace), ssimBytes,
              reinterpret_cast<float*>(static_cast<char*>(workspace) + ssimBytes), stream};
   composeMsssim(job, L, ops);
-  noteUntrackedLaunch(stream);  // the combine / accumulate kernels write out and grad
   return ops.err;
 }
 

@@ -265,24 +265,6 @@ std::size_t workspaceBytes(int images, std::size_t elements, bool gradient) {
   return stateBytes(images) + (gradient ? 3 * elements * sizeof(float) : 0);
 }
 
-namespace {
-// The early-launch bookkeeping of every SSIM launch in the process.
-LaunchOrder& launchOrder() {
-  static LaunchOrder order;
-  return order;
-}
-}  // namespace
-
-void noteUntrackedLaunch(cudaStream_t stream) {
-  int device = 0;
-  if (!ownStream(stream)) return;  // never early there: nothing to invalidate
-  if (cudaGetDevice(&device) != cudaSuccess) {
-    cudaGetLastError();
-    return;
-  }
-  launchOrder().untracked(device, reinterpret_cast<std::uintptr_t>(stream));
-}
-
 cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::size_t wsElements,
                        cudaStream_t stream, bool allowEarly) {
   using namespace kernels;
@@ -400,8 +382,9 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
                                        spanOf(workspace, workspaceBytes(wsImages, wsElements, wantGrad))};
   const bool candidate = allowEarly && !wantGrad && deviceOverlapsLaunches(device);
   // (Launches on the shared default streams are never early, so they need no record.)
+  static LaunchOrder order;
   const bool earlyForward =
-      ownStream(stream) && launchOrder().admit(device, reinterpret_cast<std::uintptr_t>(stream), writes,
+      ownStream(stream) && order.admit(device, reinterpret_cast<std::uintptr_t>(stream), writes,
                                        spanOf(job.x, s.elems() * esize), spanOf(job.y, s.elems() * esize), candidate);
 
   return withElementType(job.dtype, [&](auto e) {

@@ -21,11 +21,6 @@ std::size_t workspaceBytes(int images, std::size_t elements, bool gradient);
 cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::size_t wsElements,
                        cudaStream_t stream, bool allowEarly = true);
 
-// Call after launching on `stream` (the current device's) a kernel that launchSsim's early-launch
-// bookkeeping does not record (MS-SSIM's own kernels, the half-precision store, the map): the next
-// SSIM forward there then starts after it, never reading what it may still be writing.
-void noteUntrackedLaunch(cudaStream_t stream);
-
 // Whether this binary holds code that `device` can run (SASS for its architecture, or PTX that the
 // driver compiles for it), and the virtual architecture of that code (75 for compute_75 PTX, 90
 // for sm_90 SASS...). cudaErrorNoKernelImageForDevice: none. The calling thread's current device

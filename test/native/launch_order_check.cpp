@@ -68,19 +68,6 @@ int main() {
     const Span w[3] = {out, none, ws};
     expect(order.admit(0, 0x9999, w, x, y, false), false, "not a candidate: ordinary");
   }
-  {
-    // an untracked kernel (MS-SSIM's, the half store, the map) writes something unrecorded: the
-    // next launch is ordinary whatever it reads, and the one after may be early again
-    const Span w[3] = {out, none, ws};
-    const std::uintptr_t s2 = 0x7777;
-    expect(order.admit(0, s2, w, x, y, false), false, "a value-only call (ordinary: not a candidate)");
-    expect(order.admit(0, s2, w, x, y, true), true, "a second on the same inputs: early");
-    order.untracked(0, s2);
-    expect(order.admit(0, s2, w, x, y, true), false, "after an untracked kernel: ordinary");
-    expect(order.admit(0, s2, w, x, y, true), true, "and after that ordinary launch: early again");
-    order.untracked(1, s2);
-    expect(order.admit(0, s2, w, x, y, true), true, "an untracked kernel on another device changes nothing here");
-  }
   std::printf("%d failure(s)\n", failures);
   return failures == 0 ? 0 : 1;
 }
