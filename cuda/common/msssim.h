@@ -57,7 +57,9 @@ struct MsssimLayout {
   std::size_t elems(int j) const { return std::size_t(planes) * std::size_t(h[j]) * std::size_t(w[j]); }
 };
 
-inline MsssimLayout msssimLayout(const ImageShape& s, int scales, bool gradient) {
+// ownScale0: scale 0 gets planar float32 copies of x and y (and a gradient) in the scratch, as
+// the GPU does for interleaved input; the CPU reads scale 0 from the input as it is.
+inline MsssimLayout msssimLayout(const ImageShape& s, int scales, bool gradient, bool ownScale0) {
   MsssimLayout L;
   L.scales = scales;
   L.planes = s.batch * s.channels;
@@ -70,12 +72,11 @@ inline MsssimLayout msssimLayout(const ImageShape& s, int scales, bool gradient)
   L.vals = take(std::size_t(scales) * std::size_t(L.planes));
   if (gradient) L.factors = take(std::size_t(scales) * std::size_t(L.planes));
   int h = s.height, w = s.width;
-  const bool planar = s.chw || s.channels == 1;
   for (int j = 0; j < scales; ++j) {
     L.h[j] = h;
     L.w[j] = w;
     const std::size_t n = L.elems(j);
-    const bool own = j > 0 || !planar;
+    const bool own = j > 0 || ownScale0;
     L.x[j] = own ? take(n) : MsssimLayout::kNone;
     L.y[j] = own ? take(n) : MsssimLayout::kNone;
     L.g[j] = own && gradient ? take(n) : MsssimLayout::kNone;
@@ -84,6 +85,11 @@ inline MsssimLayout msssimLayout(const ImageShape& s, int scales, bool gradient)
   }
   L.floats = at;
   return L;
+}
+
+// The GPU's: scale 0 is read in place when planar (chw, or one channel).
+inline MsssimLayout msssimLayout(const ImageShape& s, int scales, bool gradient) {
+  return msssimLayout(s, scales, gradient, !(s.chw || s.channels == 1));
 }
 
 // The combination for image b (host and device): v[j * planes + p] the per-plane values of scale

@@ -3,7 +3,7 @@
 // on a loaded virtual machine about 3-4 ms per MiB, more than the arithmetic of an SSIM call
 // over the same bytes. HostScratch takes a block from a small process-wide cache instead (best
 // fit, under a mutex) and gives it back when destroyed; concurrent calls each get their own
-// block. The cache keeps at most kCacheBlocks blocks and kCacheBytes bytes; a block that would
+// block (best fit, at most twice the request). The cache keeps at most kCacheBlocks blocks and kCacheBytes bytes; a block that would
 // exceed them is freed. Contents are NOT initialised (they are whatever the previous user left).
 #pragma once
 
@@ -16,7 +16,8 @@ namespace cudassim {
 
 class HostScratch {
  public:
-  static constexpr std::size_t kCacheBlocks = 8;
+  // blocks: one per worker of a call (up to the core count) and a call's own, under the byte cap
+  static constexpr std::size_t kCacheBlocks = 64;
   static constexpr std::size_t kCacheBytes = std::size_t(128) << 20;
 
   HostScratch() = default;
@@ -34,7 +35,8 @@ class HostScratch {
       std::vector<Block>& free = cache().blocks;
       std::size_t best = free.size();
       for (std::size_t i = 0; i < free.size(); ++i)
-        if (free[i].bytes >= bytes && (best == free.size() || free[i].bytes < free[best].bytes)) best = i;
+        // best fit, and never a block over twice the request (it would sit idle in a small call)
+        if (free[i].bytes >= bytes && free[i].bytes / 2 <= bytes && (best == free.size() || free[i].bytes < free[best].bytes)) best = i;
       if (best != free.size()) {
         block_ = free[best];
         free.erase(free.begin() + std::ptrdiff_t(best));
@@ -50,7 +52,6 @@ class HostScratch {
   T* as() const {
     return static_cast<T*>(block_.data);
   }
-  std::size_t bytes() const { return block_.bytes; }
 
  private:
   struct Block {

@@ -28,42 +28,6 @@ namespace {
 constexpr std::size_t kRowsPerItem = 16;                  // rows of one plane per worker item
 constexpr std::size_t kMinWorkPerThread = std::size_t(1) << 18;  // elements below which a thread is not worth starting
 
-// Offsets (floats) in the scratch: scales 1.. only (scale 0 is the input and job.core.grad).
-struct CpuLayout {
-  int scales = 0, planes = 0;
-  int h[kMaxScales] = {}, w[kMaxScales] = {};
-  std::size_t x[kMaxScales] = {}, y[kMaxScales] = {}, g[kMaxScales] = {};
-  std::size_t vals = 0, factors = 0, floats = 0;
-  std::size_t elems(int j) const { return std::size_t(planes) * std::size_t(h[j]) * std::size_t(w[j]); }
-};
-
-CpuLayout cpuLayout(const ImageShape& s, int scales, bool gradient) {
-  CpuLayout L;
-  L.scales = scales;
-  L.planes = s.batch * s.channels;
-  std::size_t at = 0;
-  auto take = [&at](std::size_t n) {
-    const std::size_t r = at;
-    at += (n + 15) / 16 * 16;
-    return r;
-  };
-  L.vals = take(std::size_t(scales) * std::size_t(L.planes));
-  L.factors = gradient ? take(std::size_t(scales) * std::size_t(L.planes)) : 0;
-  int h = s.height, w = s.width;
-  for (int j = 0; j < scales; ++j) {
-    L.h[j] = h;
-    L.w[j] = w;
-    if (j > 0) {
-      L.x[j] = take(L.elems(j));
-      L.y[j] = take(L.elems(j));
-      if (gradient) L.g[j] = take(L.elems(j));
-    }
-    h = pooledSide(h);
-    w = pooledSide(w);
-  }
-  L.floats = at;
-  return L;
-}
 
 // One coarse row: dst[c] = 1/4 sum of the (up to 4) fine pixels of window c, rows r0 (if not
 // null) then r1 (if not null), columns 2c - ow, 2c - ow + 1 inside [0, w); fine pixel k of a
@@ -124,7 +88,7 @@ inline void poolRow(const T* r0, const T* r1, std::ptrdiff_t st, int w, int pw, 
 }
 
 // Scale j - 1 (x, y: shape s, dtype dt, times scale) pooled into planar float32 scale j.
-void pool(const ImageShape& s, DType dt, const void* xs, const void* ys, float scale, const CpuLayout& L, int j,
+void pool(const ImageShape& s, DType dt, const void* xs, const void* ys, float scale, const MsssimLayout& L, int j,
           float* xd, float* yd, int threads) {
   const int h = L.h[j - 1], w = L.w[j - 1], ph = L.h[j], pw = L.w[j];
   const int oh = h & 1, ow = w & 1;
@@ -157,7 +121,7 @@ void pool(const ImageShape& s, DType dt, const void* xs, const void* ys, float s
 // Scale j's accumulated gradient, in place in g (shape s: planar scale j, or x's layout at scale
 // 0): g = mult * (f_j[p] g + 1/4 coarse(pooled window)), coarse: scale j + 1's accumulated
 // gradient (planar) or null.
-void accumulate(const ImageShape& s, const CpuLayout& L, int j, const float* f, float* g, const float* coarse,
+void accumulate(const ImageShape& s, const MsssimLayout& L, int j, const float* f, float* g, const float* coarse,
                 float mult, int threads) {
   const int h = L.h[j], w = L.w[j];
   const int ch = j + 1 < L.scales ? L.h[j + 1] : 1, cw = j + 1 < L.scales ? L.w[j + 1] : 1;
@@ -212,9 +176,11 @@ void computeMsssimCpu(const MsssimJob& job, int threads) {
     throw std::invalid_argument("computeMsssimCpu: non-positive dimension");
   if (job.scales < 1 || job.scales > kMaxScales) throw std::invalid_argument("computeMsssimCpu: scales out of range");
   if (!in.x || !in.y) throw std::invalid_argument("computeMsssimCpu: null input");
+  if ((long long)s.batch * s.channels > 0x7fffffffLL) throw std::invalid_argument("computeMsssimCpu: more than 2^31 - 1 planes");
   if (!in.out && !in.grad) return;
   const bool gradient = in.grad != nullptr;
-  const CpuLayout L = cpuLayout(s, job.scales, gradient);
+  // scale 0 runs on the input as it is (and its gradient goes to in.grad): scratch for scales 1..
+  const MsssimLayout L = msssimLayout(s, job.scales, gradient, false);
   HostScratch block(L.floats * sizeof(float));
   float* const scratch = block.as<float>();
   float* const vals = scratch + L.vals;

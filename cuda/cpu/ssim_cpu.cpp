@@ -322,10 +322,10 @@ SSIM_ALWAYS_INLINE void accumulateImpl(const float* SSIM_RESTRICT s, int n, doub
   for (; i < n; ++i) acc[i & 7] += double(s[i]);
 }
 
-// m points at 4 moment rows (Moments4 order), mStride apart. SSIM of n pixels into sb; acc (if not null) += sb.
+// m points at 4 moment rows (Moments4 order), mStride apart. SSIM of n pixels into sb.
 template <Reciprocal M>
 SSIM_ALWAYS_INLINE void ssimValueImpl(const float* m, std::ptrdiff_t mStride, float* SSIM_RESTRICT sb, int n,
-                                      Shift sh, float c1, float c2, double* acc) {
+                                      Shift sh, float c1, float c2) {
   const float* SSIM_RESTRICT m0 = m;
   const float* SSIM_RESTRICT m1 = m + mStride;
   const float* SSIM_RESTRICT m2 = m + 2 * mStride;
@@ -334,13 +334,12 @@ SSIM_ALWAYS_INLINE void ssimValueImpl(const float* m, std::ptrdiff_t mStride, fl
     const Moments4 mm{m0[i], m1[i], m2[i], m3[i]};
     sb[i] = pixelSsimValue<M>(mm, sh, c1, c2);
   }
-  if (acc) accumulateImpl(sb, n, acc);
 }
 
 template <Reciprocal M>
 SSIM_ALWAYS_INLINE void ssimPartialsImpl(const float* m, std::ptrdiff_t mStride, float* SSIM_RESTRICT sb,
                                          float* SSIM_RESTRICT al, float* SSIM_RESTRICT be, float* SSIM_RESTRICT ga,
-                                         int n, Shift sh, float c1, float c2, double* acc) {
+                                         int n, Shift sh, float c1, float c2) {
   const float* SSIM_RESTRICT m0 = m;
   const float* SSIM_RESTRICT m1 = m + mStride;
   const float* SSIM_RESTRICT m2 = m + 2 * mStride;
@@ -353,7 +352,6 @@ SSIM_ALWAYS_INLINE void ssimPartialsImpl(const float* m, std::ptrdiff_t mStride,
     be[i] = ps.beta;
     ga[i] = ps.gamma;
   }
-  if (acc) accumulateImpl(sb, n, acc);
 }
 
 // g points at 3 blurred partial rows, gStride apart.
@@ -387,13 +385,13 @@ SSIM_ALWAYS_INLINE void gradientImpl(const float* g, std::ptrdiff_t gStride, con
     }                                                                                                          \
     template <Reciprocal M>                                                                                    \
     static SSIM_NOINLINE void ssimValue(const float* m, std::ptrdiff_t ms, float* sb, int n, Shift sh, float c1, \
-                                        float c2, double* acc) {                                               \
-      ssimValueImpl<M>(m, ms, sb, n, sh, c1, c2, acc);                                                         \
+                                        float c2) {                                                            \
+      ssimValueImpl<M>(m, ms, sb, n, sh, c1, c2);                                                              \
     }                                                                                                          \
     template <Reciprocal M>                                                                                    \
     static SSIM_NOINLINE void ssimPartials(const float* m, std::ptrdiff_t ms, float* sb, float* al, float* be,  \
-                                           float* ga, int n, Shift sh, float c1, float c2, double* acc) {      \
-      ssimPartialsImpl<M>(m, ms, sb, al, be, ga, n, sh, c1, c2, acc);                                          \
+                                           float* ga, int n, Shift sh, float c1, float c2) {                   \
+      ssimPartialsImpl<M>(m, ms, sb, al, be, ga, n, sh, c1, c2);                                               \
     }                                                                                                          \
     static SSIM_NOINLINE void gradient(const float* g, std::ptrdiff_t gs, const float* xv, const float* yv,      \
                                        float* dst, int n, float scale) {                                       \
@@ -589,13 +587,13 @@ struct Band {
           float* const be = partRow(j, 1) + pc;
           float* const ga = partRow(j, 2) + pc;
           if (p.fastRcp)
-            K::template ssimPartials<Reciprocal::Ftz>(s.mom + j * kChunk, kBlock * kChunk, s.sbuf, al, be, ga, cn, shc, c1, c2q, nullptr);
+            K::template ssimPartials<Reciprocal::Ftz>(s.mom + j * kChunk, kBlock * kChunk, s.sbuf, al, be, ga, cn, shc, c1, c2q);
           else
-            K::template ssimPartials<Reciprocal::Exact>(s.mom + j * kChunk, kBlock * kChunk, s.sbuf, al, be, ga, cn, shc, c1, c2, nullptr);
+            K::template ssimPartials<Reciprocal::Exact>(s.mom + j * kChunk, kBlock * kChunk, s.sbuf, al, be, ga, cn, shc, c1, c2);
         } else if (p.fastRcp) {
-          K::template ssimValue<Reciprocal::Ftz>(s.mom + j * kChunk, kBlock * kChunk, s.sbuf, cn, shc, c1, c2q, nullptr);
+          K::template ssimValue<Reciprocal::Ftz>(s.mom + j * kChunk, kBlock * kChunk, s.sbuf, cn, shc, c1, c2q);
         } else {
-          K::template ssimValue<Reciprocal::Exact>(s.mom + j * kChunk, kBlock * kChunk, s.sbuf, cn, shc, c1, c2, nullptr);
+          K::template ssimValue<Reciprocal::Exact>(s.mom + j * kChunk, kBlock * kChunk, s.sbuf, cn, shc, c1, c2);
         }
         if (sum) accumulateImpl(s.sbuf + lo, hi - lo, acc[j]);
       }
@@ -865,7 +863,7 @@ void computeSsimCpuImpl(const SsimJob& job, int threads, bool perPlane) {
         double planeSum = 0.0;
         for (int a = p.mr.y0; a < p.mr.y1; ++a)
           for (std::size_t t = 0; t < T; ++t) planeSum += rs[std::size_t(a) * T + t];
-        if (perPlane) job.out[b * p.C + c] = float(double(pr.valueOffset) + double(pr.valueScale) * ((0.0 + planeSum) / denom));
+        if (perPlane) job.out[b * p.C + c] = float(double(pr.valueOffset) + double(pr.valueScale) * (planeSum / denom));
         total += planeSum;
       }
       if (!perPlane) job.out[b] = float(double(pr.valueOffset) + double(pr.valueScale) * (total / denom));
