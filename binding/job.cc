@@ -1,6 +1,8 @@
 // Job parsing and the sync/async runners shared by compute.cc and map.cc (job.h).
 #include "job.h"
 
+#include <exception>
+
 #include <cstring>
 #include <new>
 
@@ -420,6 +422,9 @@ DeviceCall::DeviceCall(int device, const CallerStream& caller)
     : device_(device), ctx_(deviceContext(device)), lock_(ctx_.mutex), stream_(caller.given ? callerStream(caller, device) : ctx_.stream) {}
 
 DeviceCall::~DeviceCall() {
+  // Leaving by an exception after queueing copies: they may still read or write the call's host
+  // blocks, page-locked (truly asynchronous copies), which go back to a cache for the next call.
+  if (hostTraffic_ && std::uncaught_exceptions() > 0 && cudaStreamSynchronize(stream_) != cudaSuccess) cudaGetLastError();
   for (auto& t : temporaries_) countedFreeAsync(t.first, t.second, stream_);
 }
 

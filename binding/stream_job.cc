@@ -285,10 +285,12 @@ Napi::Promise queueStreamJob(Napi::Env env, Napi::Object keepAlive, std::functio
     internalError("napi_create_promise failed");
   }
   std::unique_ptr<CodedError> error;
+  cudaStream_t queuedOn = nullptr;  // set once work() has queued the call
   try {
     StreamWork scope;
     work();
     DeviceContext& ctx = deviceContext(device);
+    queuedOn = ctx.stream;
     checkNapi(napi_create_reference(env, keepAlive, 1, &call->keepAlive), "napi_create_reference");
     {
       std::lock_guard<std::mutex> lock(ec->mutex);
@@ -329,7 +331,9 @@ Napi::Promise queueStreamJob(Napi::Env env, Napi::Object keepAlive, std::functio
   }
   if (error) {
     // Nothing of this call reaches the callback: settle it now. Device work it enqueued before
-    // failing is ordered before any later free of its buffers (cudaFree waits for the device).
+    // failing is ordered before any later free of its buffers (cudaFree waits for the device), but
+    // its page-locked host blocks go back to a cache at once: its copies must be done first.
+    if (queuedOn != nullptr && cudaStreamSynchronize(queuedOn) != cudaSuccess) cudaGetLastError();
     settleDeferred(env, call->deferred, std::move(error), *call->host);
     destroyCall(env, call.release());
   } else {
