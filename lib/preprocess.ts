@@ -53,7 +53,7 @@ function reflectIndex(i: number, n: number): number {
  * The input indices (with repeats) averaged by each output index of one axis of length n, then
  * reflect-padded by `pad`: output index j reads the box of downsampled index j - pad.
  */
-export function boxTaps(n: number, f: number, pad = 0): Int32Array[] {
+function boxTaps(n: number, f: number, pad = 0): Int32Array[] {
   const c = Math.floor((f + 1) / 2);
   const boxes: Int32Array[] = [];
   for (let i = 0; i < n; i += f) {
@@ -77,11 +77,6 @@ export function preprocessedShape(s: PlainShape, p: Preprocessing): PlainShape {
     width: Math.ceil(s.width / p.factor) + 2 * p.reflect,
     chw: false,
   };
-}
-
-/** True when P is the identity for images of this shape. */
-export function isIdentity(s: PlainShape, p: Preprocessing): boolean {
-  return p.factor === 1 && p.reflect === 0 && !(p.grayscale && s.channels === 3);
 }
 
 type Indexable = ArrayLike<number>;

@@ -9,6 +9,7 @@ import type { NativeDeviceBuffer } from '../native';
 import type { DType, ImageBatch, Layout } from '../types';
 import { arrayCheck, type Unchecked } from '../util';
 import { dimension, MAX_DIMENSION } from '../workspace';
+import { layoutOf } from './layout';
 
 const DATA_TYPES = `one of ${HOST_DATA_TYPES}, DeviceArray`;
 const IMAGE = 'an image object { data, width, height, channels?, batch?, layout?, dtype? }';
@@ -40,12 +41,6 @@ function imageObject(value: unknown, name: string): Unchecked<ImageBatch> {
     throw expected('ERR_SSIM_INVALID_ARGUMENT', IMAGE, name, value);
   }
   return value as Unchecked<ImageBatch>;
-}
-
-function layoutOf(value: unknown, name: string): Layout {
-  if (value === undefined || value === 'hwc') return 'hwc';
-  if (value === 'chw') return 'chw';
-  throw expected('ERR_SSIM_LAYOUT', "one of 'hwc', 'chw'", name, value);
 }
 
 function dataError(data: unknown, name: string): Error {
