@@ -11,7 +11,7 @@
 //   with the edge pixel repeated (index -1 -> 0, N -> N - 1). The result has ceil(H / f) rows and
 //   ceil(W / f) columns; a 1-D operator per axis, applied rows then columns.
 
-/** MATLAB rgb2gray's weights (lib/evaluate/decode.ts's LUMA_WEIGHTS). */
+/** MATLAB rgb2gray's weights (BT.601 luma): opts.grayscale here, evaluate()'s color 'luma' (lib/evaluate/decode.ts). */
 export const RGB2GRAY = Object.freeze([0.298936021293775, 0.587043074451121, 0.114020904255103] as const);
 
 /**

@@ -3,7 +3,7 @@
 
 import { deviceBufferOf, isDeviceArray, type DeviceArray } from '../device-array';
 import { expected, ssimError } from '../errors';
-import { bitsView, DTYPE_CHOICES, isDType, isFloat16Array, isHalfDType } from '../half';
+import { bitsView, DTYPE_CHOICES, isDType, isHalfDType } from '../half';
 import { HOST_DATA_TYPES, hostDType, hostLength, isArrayLike } from '../host-data';
 import type { NativeDeviceBuffer } from '../native';
 import type { DType, ImageBatch, Layout } from '../types';
@@ -83,7 +83,7 @@ function parseData(value: unknown, name: string, x: ImageData | null, declared: 
   const dtype = declaredDType(declared, own, value, imageName);
   // half-precision host data go to the addon as a Uint16Array of their bits
   const data = isHalfDType(dtype) ? bitsView(value as ArrayBufferView) : (value as ArrayBufferView);
-  return { data, array: null, dtype, length, float16Array: isFloat16Array(value) };
+  return { data, array: null, dtype, length, float16Array: own === 'float16' };
 }
 
 /** `name`.channels given, or inferred from `length` = width * height * channels * batch. */
