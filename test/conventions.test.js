@@ -310,8 +310,10 @@ describe('conventions: option rules', function () {
       const cases = [
         [{ padding: 'reflect', dataRange: 1 }, /host inputs for padding 'reflect' \(convention '[a-z-]+'\), but x\.data is device memory: give padding 'same' or 'valid', or host data$/],
         [{ grayscale: true, downsample: 2, dataRange: 1 }, /host inputs for downsample \(factor 2\) and grayscale \(convention '[a-z-]+'\), but x\.data is device memory: give downsample: 1 and grayscale: false, or host data$/],
-        [{ convention: 'torchmetrics' }, /host inputs for the data range from the data \(convention 'torchmetrics'\), but x\.data is device memory: give opts\.dataRange, or host data$/],
-        [{ convention: 'torchmetrics', downsample: 2 }, /host inputs for downsample \(factor 2\) and the data range from the data \(convention 'torchmetrics'\), but x\.data is device memory: give downsample: 1 and opts\.dataRange, or host data$/],
+        [{ convention: 'torchmetrics', padding: 'same' }, /host inputs for the data range from the data \(convention 'torchmetrics'\), but x\.data is device memory: give opts\.dataRange, or host data$/],
+        [{ convention: 'torchmetrics', padding: 'valid', downsample: 2 }, /host inputs for downsample \(factor 2\) and the data range from the data \(convention 'torchmetrics'\), but x\.data is device memory: give downsample: 1 and opts\.dataRange, or host data$/],
+        // the torchmetrics preset pads 'reflect' and takes the range from the data
+        [{ convention: 'torchmetrics' }, /host inputs for padding 'reflect' and the data range from the data \(convention 'torchmetrics'\), but x\.data is device memory: give padding 'same' or 'valid' and opts\.dataRange, or host data$/],
       ];
       for (const [opts, message] of cases) expectThrow(() => a.ssim(x, x, opts), { code: 'ERR_SSIM_OPTION', type: RangeError, message }, JSON.stringify(opts));
     } finally {
