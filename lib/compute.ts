@@ -122,47 +122,49 @@ function intoResult(s: CallSpec, out: unknown, grad: unknown): unknown {
   return s.value ? { value: out, gradient: grad } : grad;
 }
 
-function runSync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y: unknown, opts: unknown): unknown {
-  const job = resolveCall(s, x, y, opts, out, grad);
-  if (s.into) {
-    runJob(s.multiScale === true ? 'computeMsssim' : 'compute', job);
-    checkFinite(job);
-    mappedGradient(job);
-    return intoResult(s, out, grad);
-  }
-  const batched = isBatched(x, y);
-  const allocated = allocate(s, job);
+/**
+ * The steps after the native run of `job`, shared by the sync and promise runners: outputs checked
+ * finite (an allocating call's device gradient released if not), the gradient mapped back through
+ * the preprocessing, then the call's result. `allocated`: null for an `into` call.
+ */
+function finish(s: CallSpec, job: ResolvedJob, out: unknown, grad: unknown, allocated: Allocated | null, batched: boolean): unknown {
   try {
-    runJob(s.multiScale === true ? 'computeMsssim' : 'compute', job);
     checkFinite(job);
   } catch (err) {
-    release(allocated);
+    if (allocated !== null) release(allocated);
     throw err;
   }
-  if (job.preprocessed !== undefined && allocated.grad !== null) allocated.grad = mappedGradient(job) as Float32Array;
+  const mapped = mappedGradient(job); // an into call's: written into the caller's gradient
+  if (allocated === null) return intoResult(s, out, grad);
+  if (job.preprocessed !== undefined && allocated.grad !== null) allocated.grad = mapped as Float32Array;
   return allocatedResult(s, allocated, batched);
+}
+
+function runSync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y: unknown, opts: unknown): unknown {
+  const job = resolveCall(s, x, y, opts, out, grad);
+  const batched = !s.into && isBatched(x, y);
+  const allocated = s.into ? null : allocate(s, job);
+  try {
+    runJob(s.multiScale === true ? 'computeMsssim' : 'compute', job);
+  } catch (err) {
+    if (allocated !== null) release(allocated);
+    throw err;
+  }
+  return finish(s, job, out, grad, allocated, batched);
 }
 
 // An async function: validation errors reject the promise instead of throwing.
 async function runAsync(s: CallSpec, out: unknown, grad: unknown, x: unknown, y: unknown, opts: unknown): Promise<unknown> {
   const job = resolveCall(s, x, y, opts, out, grad);
-  if (s.into) {
-    await runJobAsync(s.multiScale === true ? 'computeMsssimAsync' : 'computeAsync', job);
-    checkFinite(job);
-    mappedGradient(job);
-    return intoResult(s, out, grad);
-  }
-  const batched = isBatched(x, y); // read before awaiting: the caller may change x meanwhile
-  const allocated = allocate(s, job);
+  const batched = !s.into && isBatched(x, y); // read before awaiting: the caller may change x meanwhile
+  const allocated = s.into ? null : allocate(s, job);
   try {
     await runJobAsync(s.multiScale === true ? 'computeMsssimAsync' : 'computeAsync', job);
-    checkFinite(job);
   } catch (err) {
-    release(allocated);
+    if (allocated !== null) release(allocated);
     throw err;
   }
-  if (job.preprocessed !== undefined && allocated.grad !== null) allocated.grad = mappedGradient(job) as Float32Array;
-  return allocatedResult(s, allocated, batched);
+  return finish(s, job, out, grad, allocated, batched);
 }
 
 type Runner = (s: CallSpec, out: unknown, grad: unknown, x: unknown, y: unknown, opts: unknown) => unknown;

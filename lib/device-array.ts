@@ -247,8 +247,3 @@ export function deviceBufferOf(array: DeviceArray): NativeDeviceBuffer | null {
 export function allocDeviceArray<T extends DType>(dtype: T, length: number, device: number): DeviceArray<T> {
   return wrap(allocate(device, length * dtypeBytes[dtype]), dtype, length);
 }
-
-/** A float32 DeviceArray of `length` on `device` (arguments already validated). */
-export function allocFloat32(length: number, device: number): DeviceArray<'float32'> {
-  return wrap(allocate(device, length * 4), 'float32', length);
-}

@@ -5,7 +5,7 @@
 // 'same', (width - windowSize + 1) x (height - windowSize + 1) for 'valid'. The mean of a map is
 // the image's SSIM (up to float32 rounding).
 
-import { allocFloat32, deviceBufferOf, type DeviceArray } from './device-array';
+import { allocDeviceArray, deviceBufferOf, type DeviceArray } from './device-array';
 import { requireFinite } from './finite';
 import { runJob, runJobAsync, type NativeMapJob } from './native';
 import type { MapFunction, MapIntoFunction, AsyncMapFunction, AsyncMapIntoFunction } from './types';
@@ -18,7 +18,7 @@ function allocateMap(job: NativeMapJob): Float32Array | DeviceArray<'float32'> {
     job.map = host;
     return host;
   }
-  const array = allocFloat32(length, job.device) as DeviceArray<'float32'>;
+  const array = allocDeviceArray('float32', length, job.device);
   job.map = deviceBufferOf(array);
   return array;
 }

@@ -11,7 +11,7 @@
 //   with the edge pixel repeated (index -1 -> 0, N -> N - 1). The result has ceil(H / f) rows and
 //   ceil(W / f) columns; a 1-D operator per axis, applied rows then columns.
 
-/** MATLAB rgb2gray's weights (lib/evaluate/decode.ts's LUMA_WEIGHTS). */
+/** MATLAB rgb2gray's weights (BT.601 luma): opts.grayscale here, evaluate()'s color 'luma' (lib/evaluate/decode.ts). */
 export const RGB2GRAY = Object.freeze([0.298936021293775, 0.587043074451121, 0.114020904255103] as const);
 
 /**
@@ -53,7 +53,7 @@ function reflectIndex(i: number, n: number): number {
  * The input indices (with repeats) averaged by each output index of one axis of length n, then
  * reflect-padded by `pad`: output index j reads the box of downsampled index j - pad.
  */
-export function boxTaps(n: number, f: number, pad = 0): Int32Array[] {
+function boxTaps(n: number, f: number, pad = 0): Int32Array[] {
   const c = Math.floor((f + 1) / 2);
   const boxes: Int32Array[] = [];
   for (let i = 0; i < n; i += f) {
@@ -77,11 +77,6 @@ export function preprocessedShape(s: PlainShape, p: Preprocessing): PlainShape {
     width: Math.ceil(s.width / p.factor) + 2 * p.reflect,
     chw: false,
   };
-}
-
-/** True when P is the identity for images of this shape. */
-export function isIdentity(s: PlainShape, p: Preprocessing): boolean {
-  return p.factor === 1 && p.reflect === 0 && !(p.grayscale && s.channels === 3);
 }
 
 type Indexable = ArrayLike<number>;

@@ -11,17 +11,19 @@
 // backendInfo() (cached), no environment read.
 
 import { optionError, ssimError } from './errors';
+import type { DType, HalfDType } from './basic-types';
+import { downsampleFactor } from './conventions';
 import { decodeHalf, isHalfDType } from './half';
 import type { NativeDeviceBuffer, NativeJob, NativeMapJob } from './native';
 import { parseBackend } from './parse/backend';
 import { parseGradientDtype } from './parse/gradient-dtype';
 import { parseImage, parseMatchingImage } from './parse/image';
-import { checkReflectFits, checkWindowFits, mapSize, metricDownsample, parseMetricOptions, parseOptionsObject, withDataRange } from './parse/options';
-import { isIdentity, preprocess, preprocessedShape, type PlainShape, type Preprocessing } from './preprocess';
+import { checkReflectFits, checkWindowFits, mapSize, parseMetricOptions, parseOptionsObject, withDataRange, type MetricParams } from './parse/options';
+import { preprocess, preprocessedShape, type PlainShape, type Preprocessing } from './preprocess';
 import { checkDisjoint, parseOutput, parseOutputs, type CallOutputs } from './parse/outputs';
 import { parseStream } from './parse/stream';
 import { parseWorkspace } from './parse/workspace';
-import { checkScalesFit, parseMsssimWorkspace, parseWeights } from './parse/msssim';
+import { checkScalesFit, parseMsssimOptions, parseMsssimWorkspace } from './parse/msssim';
 
 /** What one of the 24 functions computes. */
 export interface CallSpec {
@@ -46,7 +48,7 @@ const NO_OUTPUTS: CallOutputs = Object.freeze({ out: null, grad: null });
  * its gradient (job.grad, of the copies' shape) must be mapped back to x's shape (into `target`,
  * the caller's output, or a new array) by preprocessTranspose.
  */
-export interface PreprocessedJob {
+interface PreprocessedJob {
   readonly shape: PlainShape;
   readonly pre: Preprocessing;
   readonly target: Float32Array | null;
@@ -80,48 +82,53 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
   const xi = parseImage(x, 'x');
   const yData = parseMatchingImage(y, 'y', xi);
   let m = parseMetricOptions(o, xi.dtype);
-  const weights = spec.multiScale === true ? parseWeights((o as { weights?: unknown }).weights) : null;
-  const gradDtype = parseGradientDtype(o.gradientDtype, xi.dtype);
-  // MS-SSIM gradients are float32: its native composition has no half-precision store
-  if (weights !== null && gradDtype !== 'float32') throw optionError("'float32' (MS-SSIM gradients are float32)", 'opts.gradientDtype', o.gradientDtype, false);
-  // MS-SSIM pads every scale itself: a reflect-padded copy of x would only pad the finest
-  if (weights !== null && m.reflect) throw optionError("'same' or 'valid' (MS-SSIM pads every scale; 'reflect' is for SSIM)", 'opts.padding', 'reflect', false);
-  const shape: PlainShape = { batch: xi.batch, channels: xi.channels, height: xi.height, width: xi.width, chw: xi.layout === 'chw' };
+  let weights: readonly number[] | null = null;
+  let gradDtype: DType;
+  if (spec.multiScale === true) ({ weights, gradDtype } = parseMsssimOptions(o, m, xi.dtype));
+  else gradDtype = parseGradientDtype(o.gradientDtype, xi.dtype);
   if (m.grayscale && xi.channels !== 1 && xi.channels !== 3) {
     throw optionError(`false for x of ${xi.channels} channels (grayscale takes 1 or 3)`, 'opts.grayscale', true, false);
   }
-  const factor = metricDownsample(m, xi.width, xi.height);
-  const pre: Preprocessing = { grayscale: m.grayscale, factor, reflect: m.reflect ? (m.windowSize - 1) / 2 : 0 };
-  checkReflectFits(Math.ceil(xi.width / factor), Math.ceil(xi.height / factor), m, factor === 1 ? 'x' : `x after downsampling by ${factor}`);
-  const identity = isIdentity(shape, pre);
-  const host = ArrayBuffer.isView(xi.data);
-  if (!host && (!identity || m.dataRangeFromData)) {
-    const what = !identity ? `padding 'reflect', downsample (factor ${pre.factor}) and grayscale` : 'the data range from the data';
-    throw ssimError('ERR_SSIM_OPTION', `Expected host inputs for ${what} (convention '${m.convention}'), but x.data is device memory: ` +
-      (!identity ? "give padding 'same' or 'valid', downsample: 1 and grayscale: false, or host data" : 'give opts.dataRange'), 'range');
-  }
+  const factor = downsampleFactor(m.downsample, xi.width, xi.height);
+  const where = factor === 1 ? 'x' : `x after downsampling by ${factor}`;
+  checkReflectFits(Math.ceil(xi.width / factor), Math.ceil(xi.height / factor), m, where);
+  // P is the identity (no shape or preprocessing record needed): no downsampling, reflect padding or RGB -> gray
+  const gray = m.grayscale && xi.channels === 3;
+  const reflect = m.reflect ? (m.windowSize - 1) / 2 : 0;
+  const identity = factor === 1 && reflect === 0 && !gray;
+  if (!ArrayBuffer.isView(xi.data) && (!identity || m.dataRangeFromData)) throw deviceInputsError(m, factor, reflect, gray);
   if (!identity && gradDtype !== 'float32') {
     throw optionError("'float32' (the gradient through downsample, grayscale or reflect padding is float32)", 'opts.gradientDtype', o.gradientDtype, false);
   }
-  // host values of half-precision bits, for the data range and the preprocessing
-  const values = (a: unknown): ArrayLike<number> => (isHalfDType(xi.dtype) ? decodeHalf(a as ArrayBufferView, xi.dtype) : (a as ArrayLike<number>));
-  if (m.dataRangeFromData) m = withDataRange(m, xi.dtype, Math.max(spread(values(xi.data)), spread(values(yData))));
-  let xData = xi.data, yIn = yData, dtype = xi.dtype, dims: PlainShape = shape;
+  // half-precision bits decoded once per array, for the data range and the preprocessing alike
+  const half = isHalfDType(xi.dtype) && (m.dataRangeFromData || !identity);
+  // read only for host data (device inputs that need values threw above)
+  let xValues = xi.data as unknown as ArrayLike<number>, yValues = yData as unknown as ArrayLike<number>;
+  if (half) {
+    xValues = decodeHalf(xi.data as ArrayBufferView, xi.dtype as HalfDType);
+    yValues = decodeHalf(yData as ArrayBufferView, xi.dtype as HalfDType);
+  }
+  if (m.dataRangeFromData) m = withDataRange(m, xi.dtype, Math.max(spread(xValues), spread(yValues)));
+  let xData = xi.data, yIn = yData, dtype = xi.dtype;
+  let batch = xi.batch, channels = xi.channels, height = xi.height, width = xi.width;
+  let shape: PlainShape | null = null, pre: Preprocessing | null = null;
   if (!identity) {
-    dims = preprocessedShape(shape, pre);
-    xData = preprocess(values(xi.data), shape, pre);
-    yIn = preprocess(values(yData), shape, pre);
+    shape = { batch, channels, height, width, chw: xi.layout === 'chw' };
+    pre = { grayscale: m.grayscale, factor, reflect };
+    ({ batch, channels, height, width } = preprocessedShape(shape, pre));
+    xData = preprocess(xValues, shape, pre);
+    yIn = preprocess(yValues, shape, pre);
     dtype = 'float64';
   }
-  const where = pre.factor === 1 ? 'x' : `x after downsampling by ${pre.factor}`;
-  if (weights === null) checkWindowFits(dims.width, dims.height, m, where);
-  else checkScalesFit(dims.width, dims.height, m, weights.length, where, dims.batch * dims.channels);
+  if (weights === null) checkWindowFits(width, height, m, where);
+  else checkScalesFit(width, height, m, weights.length, where, batch * channels);
   const at = parseBackend(o, xi.array);
-  const length = dims.batch * dims.channels * dims.height * dims.width;
+  const length = batch * channels * height * width;
   const layout = identity ? xi.layout : 'hwc';
+  const gradientFor = spec.gradient ? spec.name : null;
   const ws = weights === null
-    ? parseWorkspace(o.workspace, at, xi.batch, length, spec.gradient ? spec.name : null)
-    : { ...parseMsssimWorkspace(o.workspace, at, { ...dims, layout }, weights.length, spec.gradient ? spec.name : null), images: 0, elements: 0 };
+    ? parseWorkspace(o.workspace, at, xi.batch, length, gradientFor)
+    : parseMsssimWorkspace(o.workspace, at, { batch, channels, height, width, layout }, weights.length, gradientFor);
   const stream = parseStream(o.stream, at);
   const outputs = spec.into ? parseOutputs(out, grad, spec, xi, yData, at.device, gradDtype) : NO_OUTPUTS;
   const scale = spec.dssim ? (m.divideByTwo ? -0.5 : -1) : 1;
@@ -131,11 +138,11 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
     x: xData,
     y: yIn,
     dtype,
-    batch: dims.batch,
-    channels: dims.channels,
-    height: dims.height,
-    width: dims.width,
-    layout: identity ? xi.layout : 'hwc',
+    batch,
+    channels,
+    height,
+    width,
+    layout,
     windowSize: m.windowSize,
     window: m.window,
     sigma: m.sigma,
@@ -154,14 +161,46 @@ export function resolveCall(spec: CallSpec, x: unknown, y: unknown, opts: unknow
     workspaceImages: ws.images,
     workspaceElements: ws.elements,
     stream,
-    ...(weights === null ? {} : { weights: [...weights] }),
   };
-  if (!identity) {
+  if (weights !== null) job.weights = [...weights];
+  if (shape !== null && pre !== null) {
     const target = outputs.grad as Float32Array | null;
     if (target !== null) job.grad = new Float32Array(length);
     job.preprocessed = { shape, pre, target };
   }
   return job;
+}
+
+/**
+ * ERR_SSIM_OPTION for device inputs of a call that needs host data: the preprocessing steps that
+ * are on (`reflect` pixels of padding, downsampling by `factor`, grayscale of 3 channels: `gray`) and/or the
+ * data range from the data, each with what lifts it.
+ */
+function deviceInputsError(m: MetricParams, factor: number, reflect: number, gray: boolean): Error {
+  const steps: string[] = [], fixes: string[] = [];
+  if (reflect !== 0) {
+    steps.push("padding 'reflect'");
+    fixes.push("padding 'same' or 'valid'");
+  }
+  if (factor !== 1) {
+    steps.push(`downsample (factor ${factor})`);
+    fixes.push('downsample: 1');
+  }
+  if (gray) {
+    steps.push('grayscale');
+    fixes.push('grayscale: false');
+  }
+  if (m.dataRangeFromData) {
+    steps.push('the data range from the data');
+    fixes.push('opts.dataRange');
+  }
+  return ssimError('ERR_SSIM_OPTION', `Expected host inputs for ${listOf(steps)} (convention '${m.convention}'), but x.data is device memory: ` +
+    `give ${listOf(fixes)}, or host data`, 'range');
+}
+
+/** 'a', 'a and b', 'a, b and c'. */
+function listOf(items: readonly string[]): string {
+  return items.length === 1 ? items[0] : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
 }
 
 /** ssimMap / ssimMapInto: computes neither values nor gradients, only the map. */

@@ -5,6 +5,8 @@ import { resolveBackend, resolveDevice } from './backend';
 import { expected, fromNative, ssimError } from './errors';
 import { getNative, type NativeDeviceBuffer } from './native';
 import type { BackendName, WorkspaceOptions, WorkspaceShape } from './basic-types';
+import { layoutOf } from './parse/layout';
+import { MAX_SCALES } from './parse/scales';
 import { installDispose, isOptionsObject } from './util';
 
 /** Largest width, height, channels or batch (the addon keeps them in int32). */
@@ -82,8 +84,7 @@ export class Workspace {
     let deviceOpt: unknown;
     let gradient = true;
     let scales = 0;
-    const layout = shape.layout === undefined ? 'hwc' : shape.layout;
-    if (layout !== 'hwc' && layout !== 'chw') throw expected('ERR_SSIM_INVALID_ARGUMENT', "'hwc' or 'chw'", 'shape.layout', shape.layout);
+    const layout = layoutOf(shape.layout, 'shape.layout');
     if (opts !== undefined) {
       if (!isOptionsObject<WorkspaceOptions>(opts)) throw expected('ERR_SSIM_INVALID_ARGUMENT', 'object', 'opts', opts);
       backendOpt = opts.backend;
@@ -94,9 +95,9 @@ export class Workspace {
       }
       const ms = opts.msssim;
       if (ms === true) scales = 5;
-      else if (typeof ms === 'number' && Number.isInteger(ms) && ms >= 1 && ms <= 16) scales = ms;
+      else if (typeof ms === 'number' && Number.isInteger(ms) && ms >= 1 && ms <= MAX_SCALES) scales = ms;
       else if (ms !== undefined && ms !== false) {
-        throw expected('ERR_SSIM_OPTION', 'boolean or number of scales (integer in [1, 16])', 'opts.msssim', ms,
+        throw expected('ERR_SSIM_OPTION', `boolean or number of scales (integer in [1, ${MAX_SCALES}])`, 'opts.msssim', ms,
           typeof ms === 'boolean' || typeof ms === 'number' ? 'range' : 'type');
       }
     }

@@ -301,6 +301,26 @@ describe('conventions: option rules', function () {
     expectThrow(() => api().ssim(x, x, { padding: 'circular' }), { code: 'ERR_SSIM_OPTION', message: /opts\.padding/ });
   });
 
+  it('device inputs: preprocessing and the data range from the data need host data; the error lists only the steps that are on', function () {
+    needBackend(this, 'cuda');
+    const a = api();
+    const img = f(32, 32, 3);
+    const x = { ...img, data: a.DeviceArray.from(img.data) };
+    try {
+      const cases = [
+        [{ padding: 'reflect', dataRange: 1 }, /host inputs for padding 'reflect' \(convention '[a-z-]+'\), but x\.data is device memory: give padding 'same' or 'valid', or host data$/],
+        [{ grayscale: true, downsample: 2, dataRange: 1 }, /host inputs for downsample \(factor 2\) and grayscale \(convention '[a-z-]+'\), but x\.data is device memory: give downsample: 1 and grayscale: false, or host data$/],
+        [{ convention: 'torchmetrics', padding: 'same' }, /host inputs for the data range from the data \(convention 'torchmetrics'\), but x\.data is device memory: give opts\.dataRange, or host data$/],
+        [{ convention: 'torchmetrics', padding: 'valid', downsample: 2 }, /host inputs for downsample \(factor 2\) and the data range from the data \(convention 'torchmetrics'\), but x\.data is device memory: give downsample: 1 and opts\.dataRange, or host data$/],
+        // the torchmetrics preset pads 'reflect' and takes the range from the data
+        [{ convention: 'torchmetrics' }, /host inputs for padding 'reflect' and the data range from the data \(convention 'torchmetrics'\), but x\.data is device memory: give padding 'same' or 'valid' and opts\.dataRange, or host data$/],
+      ];
+      for (const [opts, message] of cases) expectThrow(() => a.ssim(x, x, opts), { code: 'ERR_SSIM_OPTION', type: RangeError, message }, JSON.stringify(opts));
+    } finally {
+      x.data.dispose();
+    }
+  });
+
   it("padding 'reflect' needs each side > the radius; a downsampled 'valid' image must still hold the window", function () {
     expectThrow(() => api().ssim(f(5, 9), f(5, 9), { padding: 'reflect' }), { code: 'ERR_SSIM_TOO_SMALL', message: /'reflect'/ });
     assert.ok(Number.isFinite(api().ssim(f(6, 6), f(6, 6), { padding: 'reflect' })));

@@ -218,6 +218,14 @@ describe(`msssim (cpu): values within ${VALUE_TOL} of the float64 reference, gra
       expectThrow(() => api.msssim(img, img, { weights, backend: 'cpu' }), { code: 'ERR_SSIM_OPTION', type, message: /opts\.weights/ }, `weights ${String(weights)}`);
     }
     await expectReject(() => papi.msdssim(img, img, { weights: [], backend: 'cpu' }), { code: 'ERR_SSIM_OPTION', message: /opts\.weights/ }, 'promise');
+    // read through intrinsics: a revoked Proxy is a coded TypeError, a DataView no list, and a
+    // typed array's own `length` does not change its element count
+    const { proxy, revoke } = Proxy.revocable([0.5, 0.5], {});
+    revoke();
+    expectThrow(() => api.msssim(img, img, { weights: proxy, backend: 'cpu' }), { code: 'ERR_SSIM_OPTION', type: TypeError, message: /opts\.weights/ }, 'revoked Proxy');
+    expectThrow(() => api.msssim(img, img, { weights: new DataView(new ArrayBuffer(8)), backend: 'cpu' }), { code: 'ERR_SSIM_OPTION', type: TypeError, message: /opts\.weights/ }, 'DataView');
+    const lying = Object.defineProperty(new Float64Array(17).fill(0.1), 'length', { value: 2 });
+    expectThrow(() => api.msssim(img, img, { weights: lying, backend: 'cpu' }), { code: 'ERR_SSIM_OPTION', type: RangeError, message: /opts\.weights/ }, 'own length');
     // the SSIM functions ignore weights
     assert.strictEqual(api.ssim(img, img, { weights: 'anything', backend: 'cpu' }), 1);
   });
@@ -231,7 +239,7 @@ describe(`msssim (cpu): values within ${VALUE_TOL} of the float64 reference, gra
     for (const bad of [0, 17, 2.5, 'yes', {}]) {
       expectThrow(() => api.Workspace.for({ width: 3, height: 3 }, { backend: 'cpu', msssim: bad }), { code: 'ERR_SSIM_OPTION', message: /opts\.msssim/ }, `msssim ${String(bad)}`);
     }
-    expectThrow(() => api.Workspace.for({ width: 3, height: 3, layout: 'xyz' }, { backend: 'cpu' }), { code: 'ERR_SSIM_INVALID_ARGUMENT', message: /shape\.layout/ }, 'layout');
+    expectThrow(() => api.Workspace.for({ width: 3, height: 3, layout: 'xyz' }, { backend: 'cpu' }), { code: 'ERR_SSIM_LAYOUT', type: RangeError, message: /shape\.layout/ }, 'layout');
   });
 });
 

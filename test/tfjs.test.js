@@ -131,6 +131,10 @@ describe(`tfjs: cuda-ssim/tfjs${why ? ` (skipped: ${why})` : ''}`, function () {
     expectThrow(() => m.ssim(a, a.dataSync()), { code: 'ERR_SSIM_INVALID_ARGUMENT', type: TypeError }, 'not a tensor');
     expectThrow(() => m.dssimLoss.with({ windowSize: 5 }), { code: 'ERR_SSIM_OPTION' }, 'windowSize 5');
     expectThrow(() => m.makeDssimLoss('fast'), { code: 'ERR_SSIM_INVALID_ARGUMENT' }, 'options not an object');
+    // MS-SSIM-only options are checked when the loss is made, as the calls check them
+    expectThrow(() => m.msssimLoss.with({ weights: 'bad' }), { code: 'ERR_SSIM_OPTION', type: TypeError, message: /opts\.weights/ }, 'msssimLoss weights');
+    expectThrow(() => m.makeMsssimLoss({ padding: 'reflect' }), { code: 'ERR_SSIM_OPTION', message: /opts\.padding/ }, 'msssimLoss reflect');
+    expectThrow(() => m.msssimLoss.with({ gradientDtype: 'input', windowSize: 5 }), { code: 'ERR_SSIM_OPTION', message: /windowSize/ }, 'msssimLoss metric options first');
     const small = randomImages(rng, [1, 10, 10, 1]).t;
     expectThrow(() => m.ssim(small, small, { padding: 'valid', windowSize: 11 }), { code: 'ERR_SSIM_TOO_SMALL' }, 'valid window too large');
   });

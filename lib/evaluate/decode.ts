@@ -4,11 +4,10 @@
 // BT.601 weights of MATLAB's rgb2gray, rounded to the integer type (as rgb2gray does).
 
 import * as fs from 'node:fs';
+import { RGB2GRAY } from '../preprocess';
 import { loadSharp } from './sharp';
 import type { ColorMode, PairError } from './types';
 
-/** MATLAB rgb2gray weights (BT.601 luma). */
-export const LUMA_WEIGHTS = Object.freeze([0.298936021293775, 0.587043074451121, 0.114020904255103] as const);
 
 /** A decoded image: hwc, `channels` 3 ('rgb') or 1 ('luma'). */
 export interface DecodedImage {
@@ -27,7 +26,7 @@ export class DecodeError extends Error {
 
 function luma(rgb: Uint8Array | Uint16Array, pixels: number): Uint8Array | Uint16Array {
   const out = rgb instanceof Uint16Array ? new Uint16Array(pixels) : new Uint8Array(pixels);
-  const [wr, wg, wb] = LUMA_WEIGHTS;
+  const [wr, wg, wb] = RGB2GRAY; // MATLAB rgb2gray's weights (BT.601 luma), as opts.grayscale
   for (let i = 0, j = 0; i < pixels; i++, j += 3) out[i] = Math.round(wr * rgb[j] + wg * rgb[j + 1] + wb * rgb[j + 2]);
   return out;
 }

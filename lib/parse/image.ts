@@ -3,12 +3,13 @@
 
 import { deviceBufferOf, isDeviceArray, type DeviceArray } from '../device-array';
 import { expected, ssimError } from '../errors';
-import { bitsView, DTYPE_CHOICES, isDType, isFloat16Array, isHalfDType } from '../half';
+import { bitsView, DTYPE_CHOICES, isDType, isHalfDType } from '../half';
 import { HOST_DATA_TYPES, hostDType, hostLength, isArrayLike } from '../host-data';
 import type { NativeDeviceBuffer } from '../native';
 import type { DType, ImageBatch, Layout } from '../types';
 import { arrayCheck, type Unchecked } from '../util';
 import { dimension, MAX_DIMENSION } from '../workspace';
+import { layoutOf } from './layout';
 
 const DATA_TYPES = `one of ${HOST_DATA_TYPES}, DeviceArray`;
 const IMAGE = 'an image object { data, width, height, channels?, batch?, layout?, dtype? }';
@@ -40,12 +41,6 @@ function imageObject(value: unknown, name: string): Unchecked<ImageBatch> {
     throw expected('ERR_SSIM_INVALID_ARGUMENT', IMAGE, name, value);
   }
   return value as Unchecked<ImageBatch>;
-}
-
-function layoutOf(value: unknown, name: string): Layout {
-  if (value === undefined || value === 'hwc') return 'hwc';
-  if (value === 'chw') return 'chw';
-  throw expected('ERR_SSIM_LAYOUT', "one of 'hwc', 'chw'", name, value);
 }
 
 function dataError(data: unknown, name: string): Error {
@@ -88,7 +83,7 @@ function parseData(value: unknown, name: string, x: ImageData | null, declared: 
   const dtype = declaredDType(declared, own, value, imageName);
   // half-precision host data go to the addon as a Uint16Array of their bits
   const data = isHalfDType(dtype) ? bitsView(value as ArrayBufferView) : (value as ArrayBufferView);
-  return { data, array: null, dtype, length, float16Array: isFloat16Array(value) };
+  return { data, array: null, dtype, length, float16Array: own === 'float16' };
 }
 
 /** `name`.channels given, or inferred from `length` = width * height * channels * batch. */

@@ -161,7 +161,7 @@ export function parseMetricOptions(o: Unchecked<SsimOptions>, dtype: DType = 'fl
  * sees it, so it is exactly population covariance with C2 divided by f: value, map and gradient
  * (cuda/common/MATH.md, "Sample covariance").
  */
-export function covarianceC2Factor(covariance: Covariance, windowSize: number): number {
+function covarianceC2Factor(covariance: Covariance, windowSize: number): number {
   if (covariance === 'population') return 1;
   const n = windowSize * windowSize;
   return (n - 1) / n;
@@ -182,11 +182,6 @@ export function withDataRange(m: MetricParams, dtype: DType, range: number): Met
     return { ...m, c1: m.c1 * l * l, c2: m.c2 * l * l, dataRangeFromData: false };
   }
   return { ...m, inputScale: 1 / range, gradFactor: 1 / range, dataRangeFromData: false };
-}
-
-/** The factor of downsampling for an image of width x height under `m`. */
-export function metricDownsample(m: Pick<MetricParams, 'downsample'>, width: number, height: number): number {
-  return downsampleFactor(m.downsample, width, height);
 }
 
 /** With padding 'reflect', each side must exceed the window radius (torch's reflect padding; `name`: 'x'). */

@@ -3,7 +3,7 @@
 
 import { deviceBufferOf, isDeviceArray } from '../device-array';
 import { expected, ssimError } from '../errors';
-import { bitsView, isFloat16Array, isHalfDType } from '../half';
+import { bitsView, isHalfDType } from '../half';
 import { hostLength, isArrayLike, isFloat32Array } from '../host-data';
 import type { NativeDeviceBuffer } from '../native';
 import type { DType } from '../types';
@@ -67,7 +67,7 @@ export function parseOutput(value: unknown, name: string, length: number, of: st
   }
   if (half) {
     const tag = typedArrayTag.call(value);
-    if (tag === 'Uint16Array' || (dtype === 'float16' && isFloat16Array(value))) {
+    if (tag === 'Uint16Array' || (dtype === 'float16' && tag === 'Float16Array')) {
       if (!onDevice) {
         const received = hostLength(value, name);
         if (received !== length) {

@@ -4,6 +4,7 @@
 import type { Tensor, Rank } from '@tensorflow/tfjs-core';
 import { syncFunction } from '../compute';
 import { expected, ssimError } from '../errors';
+import { parseMsssimOptions } from '../parse/msssim';
 import { parseMetricOptions, parseOptionsObject } from '../parse/options';
 import type { SsimOptions, ValueFunction, WithGradientFunction } from '../types';
 import { tensorflow } from './load';
@@ -65,11 +66,15 @@ function image(t: Tensor, s: Images): { data: Float32Array; width: number; heigh
   return { data: t.dataSync() as Float32Array, width: s.width, height: s.height, channels: s.channels, batch: s.batch };
 }
 
-/** Checks an options object now (as the calls would): the metric options and the object itself. */
-function checkOptions(options: unknown): TfSsimOptions | undefined {
-  if (options === undefined) return undefined;
+/** Checks an options object now (as the calls would): the object itself and the metric options. */
+function checkSsimOptions(options: unknown): void {
   parseMetricOptions(parseOptionsObject(options));
-  return options as TfSsimOptions;
+}
+
+/** checkSsimOptions, then the MS-SSIM-only options (weights, padding, gradientDtype) of float32 tensors. */
+function checkMsssimOptions(options: unknown): void {
+  const o = parseOptionsObject(options);
+  parseMsssimOptions(o, parseMetricOptions(o), 'float32');
 }
 
 /**
@@ -123,23 +128,27 @@ function makeLoss(compute: LossWithGradient, name: string, options: TfSsimOption
 }
 
 /**
- * A loss with options as a third argument and a `.with(options)` factory (options checked when the
- * loss is made), over `compute`'s per-image values and gradient.
+ * A loss with options as a third argument and a `.with(options)` factory (options checked by `check`
+ * when the loss is made), over `compute`'s per-image values and gradient.
  */
-function lossFamily(compute: LossWithGradient, name: string): [DssimLoss, (options?: TfSsimOptions) => TfLoss] {
-  const make = (options?: TfSsimOptions): TfLoss => makeLoss(compute, name, checkOptions(options));
+function lossFamily(compute: LossWithGradient, name: string, check: (options: unknown) => void): [DssimLoss, (options?: TfSsimOptions) => TfLoss] {
+  const make = (options?: TfSsimOptions): TfLoss => {
+    if (options !== undefined) check(options);
+    return makeLoss(compute, name, options);
+  };
   const plain = makeLoss(compute, name, undefined);
   const loss = Object.assign(
+    // third-argument options: the call itself checks them; no check or new loss per step
     (yTrue: Tensor, yPred: Tensor, options?: TfSsimOptions): Tensor<Rank.R0> =>
-      options === undefined ? plain(yTrue, yPred) : make(options)(yTrue, yPred),
+      (options === undefined ? plain : makeLoss(compute, name, options))(yTrue, yPred),
     { with: make },
   ) as DssimLoss;
   Object.defineProperty(loss, 'name', { value: name });
   return [loss, make];
 }
 
-const [dssimFamily, dssimFactory] = lossFamily(dssimWithGradient, 'dssimLoss');
-const [msssimFamily, msssimFactory] = lossFamily(msdssimWithGradient, 'msssimLoss');
+const [dssimFamily, dssimFactory] = lossFamily(dssimWithGradient, 'dssimLoss', checkSsimOptions);
+const [msssimFamily, msssimFactory] = lossFamily(msdssimWithGradient, 'msssimLoss', checkMsssimOptions);
 
 /**
  * The mean DSSIM (1 - SSIM, or (1 - SSIM) / 2 with divideByTwo) over the batch of `yPred` against
