@@ -105,8 +105,10 @@ void runMsssimCuda(MsssimParsed& j, bool waitForDevice) {
   } else {
     wsBytes = msssimWorkspaceBytes(s, job.scales, gradient);
     ws = call.temporary(wsBytes);
-    // Only the SSIM part's reduction state must start zeroed (the rest is written before it is read).
-    countedMemsetAsync(ws, workspaceBytes(s.batch * s.channels, 0, false), call.stream());
+    // Only the SSIM workspaces' reduction states must start zeroed (the rest is written before it is read).
+    for (const auto& span : msssimStateSpans(s, job.scales, gradient).span) {
+      if (span.bytes > 0) countedMemsetAsync(static_cast<char*>(ws) + span.offset, span.bytes, call.stream());
+    }
   }
   checkCuda(launchMsssim(job, ws, wsBytes, call.stream()), "the MS-SSIM kernels");
   call.download(j.out, job.core.out);

@@ -46,6 +46,8 @@ const CASES = [
   { title: 'tiny image (5 x 3, smaller than the window), same', spec: { width: 5, height: 3, channels: 2, batch: 2 }, opts: {} },
   { title: 'one scale = SSIM', spec: { width: 30, height: 22, channels: 3 }, opts: { weights: [1] } },
   { title: 'six scales, weights as a Float64Array', spec: { width: 70, height: 66, channels: 1 }, opts: { weights: new Float64Array([0.1, 0.2, 0.2, 0.2, 0.2, 0.1]) } },
+  // more scales than one pass of the CUDA path's pyramid holds (5 levels), sides down to 1
+  { title: 'ten scales, chw batch 2, window 7', spec: { width: 131, height: 97, channels: 2, batch: 2, layout: 'chw' }, opts: { windowSize: 7, weights: [0.05, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.15] } },
 ];
 
 function makeCase(rng, c) {
@@ -307,6 +309,25 @@ describe(`msssim (gpu)${gpu ? '' : ` (skipped: ${why})`}`, function () {
       const c = api.msssimWithGradient(x, y, { backend: 'cpu' });
       assertClose(g.value, c.value, VALUE_TOL, `${layout} value`);
       assertRelL2(g.gradient, c.gradient, GRAD_TOL, `${layout} gradient`);
+    }
+  });
+
+  it('calls in flight together (promises and sync calls, which share the coarse scales\' stream) each get their own answer', async function () {
+    if (!gpu) this.skip();
+    const rng = testRng(this);
+    const api = pkg.api();
+    const papi = pkg.promises();
+    const pairs = [];
+    for (let i = 0; i < 6; i++) pairs.push(makePair(rng, { width: 300 + 17 * i, height: 200 + 9 * i, channels: 3, batch: 2 }));
+    const pending = pairs.map(({ x, y }, i) => (i % 2 ? papi.msssimWithGradient(x, y, CUDA) : papi.msssim(x, y, CUDA)));
+    const sync = pairs.map(({ x, y }) => api.msssim(x, y, CUDA));
+    const got = await Promise.all(pending);
+    for (let i = 0; i < pairs.length; i++) {
+      const { x, y } = pairs[i];
+      const cpu = api.msssimWithGradient(x, y, { backend: 'cpu' });
+      assertClose(i % 2 ? got[i].value : got[i], cpu.value, VALUE_TOL, `promise ${i} value`);
+      if (i % 2) assertRelL2(got[i].gradient, cpu.gradient, GRAD_TOL, `promise ${i} gradient`);
+      assertClose(sync[i], cpu.value, VALUE_TOL, `sync ${i} value`);
     }
   });
 

@@ -1,7 +1,8 @@
 // Multi-scale SSIM (Wang, Simoncelli & Bovik 2003) as a composition of the SSIM path, shared by
 // the CUDA and the CPU backends: the scale pyramid's sizes and scratch layout, the per-plane
-// combination, and the order of the operations (composeMsssim). Each backend supplies five
-// operations (planarize, pool, ssim, combine, accumulate: see composeMsssim). Plain C++.
+// combination, and the order of the operations (composeMsssim). Each backend supplies the
+// operations (planarize, pyramid, ssim, combine, accumulate and the coarse scales' fork and join:
+// see composeMsssim). Plain C++.
 // Derivation: cuda/common/MATH.md, "Multi-scale SSIM".
 #pragma once
 
@@ -128,13 +129,17 @@ inline float combineMsssimImage(int b, int channels, int planes, int scales, con
 
 // The order of a call. Ops (a backend):
 //   planarize(xDst, yDst): scale-0 intensities of interleaved x, y into planar float32 (hwc only);
-//   pool(xSrc, ySrc, srcDtype, srcScale, j, xDst, yDst): scale j - 1 (typed planar, times srcScale)
-//     pooled into scale j (float32);
+//   pyramid(xSrc, ySrc, srcDtype, srcScale): scale 0 (typed planar, times srcScale) pooled into
+//     scales 1..scales-1 (float32 planar at L.x[j], L.y[j]);
 //   ssim(SsimJob): the SSIM path (values and gradient of each plane's mean map);
+//   forkCoarse(), endCoarse(), joinCoarse(): the operations between forkCoarse and endCoarse (the
+//     coarse scales) depend on scale 0's input only, so a backend may run them beside scale 0's
+//     SSIM, which comes next; joinCoarse: both are done;
 //   combine(vals, factors): out and the factors (combineMsssimImage for each image);
-//   accumulate(j, g, coarse, dst, dstHwc, mult): dst = mult * (f_j[p] g + 1/4 pool^T(coarse))
-//     (coarse: scale j + 1's accumulated gradient, or null), dst planar (may be g) or x's
-//     interleaved layout (dstHwc, scale 0 only).
+//   accumulate(g, dst, dstHwc, mult): the gradient's way back, for j = scales-1 down to 0:
+//     dst[j] = mult_j (f_j[p] g[j] + 1/4 pool^T(dst[j + 1])) (no second term at the last scale),
+//     mult_0 = mult, else 1; dst[j] planar (may be g[j]), or x's interleaved layout at scale 0
+//     (dstHwc).
 // ops.scratchAt(offset): the backend's scratch at a float offset of L.
 template <typename Ops>
 void composeMsssim(const MsssimJob& job, const MsssimLayout& L, Ops& ops) {
@@ -144,6 +149,8 @@ void composeMsssim(const MsssimJob& job, const MsssimLayout& L, Ops& ops) {
   const bool gradient = in.grad != nullptr;
   float* vals = ops.scratchAt(L.vals);
   float* factors = gradient ? ops.scratchAt(L.factors) : nullptr;
+  float* g[kMaxScales] = {};
+  for (int j = 0; j < L.scales && gradient; ++j) g[j] = j == 0 && planar ? in.grad : ops.scratchAt(L.g[j]);
 
   const void* xs = in.x;
   const void* ys = in.y;
@@ -156,40 +163,33 @@ void composeMsssim(const MsssimJob& job, const MsssimLayout& L, Ops& ops) {
     dt = DType::F32;
     scale = 1.0f;
   }
-  for (int j = 0; j < L.scales; ++j) {
-    if (j > 0) {
-      float* xd = ops.scratchAt(L.x[j]);
-      float* yd = ops.scratchAt(L.y[j]);
-      ops.pool(xs, ys, dt, scale, j, xd, yd);
-      xs = xd;
-      ys = yd;
-      dt = DType::F32;
-      scale = 1.0f;
-    }
+  auto scaleJob = [&](int j, const void* x, const void* y, DType type, float inputScale) {
     SsimJob sj;
     sj.shape = ImageShape{L.planes, 1, L.h[j], L.w[j], true};
-    sj.dtype = dt;
-    sj.x = xs;
-    sj.y = ys;
+    sj.dtype = type;
+    sj.x = x;
+    sj.y = y;
     sj.params = in.params;
-    sj.params.inputScale = scale;
+    sj.params.inputScale = inputScale;
     if (j + 1 < L.scales) sj.params.c1 = kContrastStructureC1;
     sj.params.valueOffset = 0.0f;
     sj.params.valueScale = 1.0f;
     sj.params.gradFactor = 1.0f;
     sj.out = vals + std::size_t(j) * std::size_t(L.planes);
-    sj.grad = gradient ? (j == 0 && planar ? in.grad : ops.scratchAt(L.g[j])) : nullptr;
-    ops.ssim(sj);
-  }
+    sj.grad = g[j];
+    return sj;
+  };
+  ops.forkCoarse();
+  if (L.scales > 1) ops.pyramid(xs, ys, dt, scale);
+  for (int j = 1; j < L.scales; ++j) ops.ssim(scaleJob(j, ops.scratchAt(L.x[j]), ops.scratchAt(L.y[j]), DType::F32, 1.0f));
+  ops.endCoarse();
+  ops.ssim(scaleJob(0, xs, ys, dt, scale));
+  ops.joinCoarse();
   ops.combine(vals, factors);
   if (!gradient) return;
-  const float mult = float(double(in.params.gradFactor));  // valueScale is in the factors
-  for (int j = L.scales - 1; j >= 0; --j) {
-    float* g = j == 0 && planar ? in.grad : ops.scratchAt(L.g[j]);
-    const float* coarse = j + 1 < L.scales ? ops.scratchAt(L.g[j + 1]) : nullptr;
-    if (j > 0) ops.accumulate(j, g, coarse, g, false, 1.0f);
-    else ops.accumulate(0, g, coarse, in.grad, !planar, mult);
-  }
+  float* dst[kMaxScales] = {};
+  for (int j = 0; j < L.scales; ++j) dst[j] = j == 0 ? in.grad : g[j];
+  ops.accumulate(g, dst, !planar, float(double(in.params.gradFactor)));  // valueScale is in the factors
 }
 
 }  // namespace cudassim

@@ -4,8 +4,11 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <mutex>
 
+#include "common/msssim_pyramid.h"
 #include "common/ssim_math.h"
+#include "side_stream.h"
 #include "ssim_cuda.h"
 
 namespace cudassim {
@@ -15,10 +18,29 @@ namespace {
 constexpr int kThreads = 256;
 constexpr std::size_t kAlign = 256;
 
-std::size_t ssimPart(const ImageShape& s, bool gradient) {
-  const std::size_t bytes = workspaceBytes(s.batch * s.channels, s.elems(), gradient);
-  return (bytes + kAlign - 1) / kAlign * kAlign;
+std::size_t aligned(std::size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
+
+// The SSIM workspaces: scale 0's, then one for the coarse scales (scale 1's size), which may run
+// at the same time on another stream.
+std::size_t ssimPart0(const ImageShape& s, bool gradient) {
+  return aligned(workspaceBytes(s.batch * s.channels, s.elems(), gradient));
 }
+std::size_t ssimPartCoarse(const MsssimLayout& L, bool gradient) {
+  return L.scales > 1 ? aligned(workspaceBytes(L.planes, L.elems(1), gradient)) : 0;
+}
+
+struct Levels {
+  float* p[kMaxScales];
+};
+struct ConstLevels {
+  const float* p[kMaxScales];
+};
+
+struct BlockSync {
+  __device__ void operator()() const { __syncthreads(); }
+};
+
+unsigned tileGrid(long long tiles) { return unsigned(tiles < (1LL << 20) ? tiles : (1LL << 20)); }
 
 unsigned gridFor(std::size_t n) {
   std::size_t blocks = (n + kThreads - 1) / kThreads;
@@ -42,35 +64,24 @@ __global__ void planarizeKernel(const T* __restrict__ x, const T* __restrict__ y
   }
 }
 
-// 2 x 2 average pooling of planar planes (h x w -> ph x pw), odd sides padded on both sides.
+// One pass of the pooling pyramid (common/msssim_pyramid.h): a tile per block.
 template <typename T>
-__device__ __forceinline__ float pooled(const T* __restrict__ src, std::size_t plane, int h, int w, int r0, int c0,
-                                        float scale) {
-  float s = 0.0f;
-  for (int a = 0; a < 2; ++a) {
-    const int r = r0 + a;
-    if (r < 0 || r >= h) continue;
-    for (int b = 0; b < 2; ++b) {
-      const int c = c0 + b;
-      if (c < 0 || c >= w) continue;
-      s += toIntensity(src[plane + std::size_t(r) * unsigned(w) + unsigned(c)], scale);
-    }
+__global__ void __launch_bounds__(kThreads) poolPyramidKernel(PyramidPass pass, const T* __restrict__ xs,
+                                                             const T* __restrict__ ys, float scale, Levels xd, Levels yd) {
+  __shared__ float shared[kPyramidSharedFloats];
+  for (long long t = blockIdx.x; t < pass.tiles(); t += gridDim.x) {
+    poolPyramidTile(pass, xs, ys, scale, xd.p, yd.p, t, shared, int(threadIdx.x), kThreads, BlockSync{});
   }
-  return 0.25f * s;
 }
 
-template <typename T>
-__global__ void poolKernel(const T* __restrict__ x, const T* __restrict__ y, float* __restrict__ xd,
-                           float* __restrict__ yd, std::size_t n, int h, int w, int ph, int pw, float scale) {
-  const int oh = h & 1, ow = w & 1;
-  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x) {
-    const int k = int(i % unsigned(pw));
-    const std::size_t rest = i / unsigned(pw);
-    const int r = int(rest % unsigned(ph));
-    const std::size_t p = rest / unsigned(ph);
-    const std::size_t plane = p * std::size_t(h) * unsigned(w);
-    xd[i] = pooled(x, plane, h, w, 2 * r - oh, 2 * k - ow, scale);
-    yd[i] = pooled(y, plane, h, w, 2 * r - oh, 2 * k - ow, scale);
+// One pass of the gradient's way back (common/msssim_pyramid.h): a tile per block.
+__global__ void __launch_bounds__(kThreads) accumulatePyramidKernel(PyramidPass pass, ConstLevels g, Levels dst,
+                                                                   const float* top, const float* __restrict__ factors,
+                                                                   float mult0, bool hwc, int channels) {
+  __shared__ float shared[kPyramidSharedFloats];
+  for (long long t = blockIdx.x; t < pass.tiles(); t += gridDim.x) {
+    accumulatePyramidTile(pass, g.p, dst.p, top, factors, mult0, hwc, channels, t, shared, int(threadIdx.x), kThreads,
+                          BlockSync{});
   }
 }
 
@@ -86,39 +97,16 @@ __global__ void combineKernel(const float* __restrict__ vals, float* __restrict_
   if (out != nullptr) out[b] = v;
 }
 
-// dst = mult * (f[p] g + 1/4 coarse[p, (r + h % 2) / 2, (c + w % 2) / 2]); dst planar, or
-// interleaved (hwc: channels C, plane p = b * C + c).
-__global__ void accumulateKernel(const float* g, const float* __restrict__ f, const float* __restrict__ coarse,
-                                 float* dst, std::size_t n, int h, int w, int ch, int cw, int channels, bool hwc,
-                                 float mult) {
-  const int oh = h & 1, ow = w & 1;
-  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x) {
-    const int c = int(i % unsigned(w));
-    const std::size_t rest = i / unsigned(w);
-    const int r = int(rest % unsigned(h));
-    const std::size_t p = rest / unsigned(h);
-    float v = f[p] * g[i];
-    if (coarse != nullptr) {
-      v += 0.25f * coarse[(p * unsigned(ch) + unsigned((r + oh) >> 1)) * unsigned(cw) + unsigned((c + ow) >> 1)];
-    }
-    v *= mult;
-    if (!hwc) {
-      dst[i] = v;
-    } else {
-      const std::size_t b = p / unsigned(channels), cc = p % unsigned(channels);
-      const std::size_t pix = std::size_t(r) * unsigned(w) + unsigned(c);
-      dst[(b * std::size_t(h) * unsigned(w) + pix) * unsigned(channels) + cc] = v;
-    }
-  }
-}
-
 struct GpuOps {
   const MsssimJob& job;
   const MsssimLayout& L;
-  char* ws;         // the SSIM workspace part
-  std::size_t ssimBytes;
+  char* ws0;        // scale 0's SSIM workspace
+  char* wsCoarse;   // the coarse scales'
   float* scratch;   // the layout's base
-  cudaStream_t stream;
+  cudaStream_t main;
+  SideStream* side;  // null: everything on `main`, in order
+  cudaStream_t stream;  // where the next launch goes
+  bool coarse = false;  // between forkCoarse and endCoarse
   cudaError_t err = cudaSuccess;
 
   float* scratchAt(std::size_t off) const { return scratch + off; }
@@ -126,6 +114,21 @@ struct GpuOps {
   bool ok() {
     if (err == cudaSuccess) err = cudaGetLastError();
     return err == cudaSuccess;
+  }
+
+  void forkCoarse() {
+    coarse = true;
+    if (err != cudaSuccess || side == nullptr) return;
+    err = side->fork(main);
+    stream = side->stream();
+  }
+  void endCoarse() {
+    coarse = false;
+    stream = main;
+  }
+  void joinCoarse() {
+    if (err != cudaSuccess || side == nullptr) return;
+    err = side->join(main);
   }
 
   void planarize(float* xd, float* yd) {
@@ -140,22 +143,36 @@ struct GpuOps {
     ok();
   }
 
-  void pool(const void* xs, const void* ys, DType dt, float scale, int j, float* xd, float* yd) {
-    if (err != cudaSuccess) return;
-    const std::size_t n = L.elems(j);
-    withElementType(dt, [&](auto e) {
-      using T = typename decltype(e)::type;
-      poolKernel<T><<<gridFor(n), kThreads, 0, stream>>>(static_cast<const T*>(xs), static_cast<const T*>(ys), xd, yd, n,
-                                                         L.h[j - 1], L.w[j - 1], L.h[j], L.w[j], scale);
-    });
-    ok();
+  void pyramid(const void* xs, const void* ys, DType dt, float scale) {
+    Levels xd{}, yd{};
+    for (int j = 1; j < L.scales; ++j) {
+      xd.p[j] = scratchAt(L.x[j]);
+      yd.p[j] = scratchAt(L.y[j]);
+    }
+    for (int lo = 0; lo + 1 < L.scales && err == cudaSuccess;) {
+      const int hi = lo + kPyramidSpan < L.scales - 1 ? lo + kPyramidSpan : L.scales - 1;
+      const PyramidPass pass = pyramidPass(L, lo, hi);
+      withElementType(dt, [&](auto e) {
+        using T = typename decltype(e)::type;
+        poolPyramidKernel<T><<<tileGrid(pass.tiles()), kThreads, 0, stream>>>(pass, static_cast<const T*>(xs),
+                                                                            static_cast<const T*>(ys), scale, xd, yd);
+      });
+      ok();
+      // the next pass starts from this one's top level, in float32
+      xs = xd.p[hi];
+      ys = yd.p[hi];
+      dt = DType::F32;
+      scale = 1.0f;
+      lo = hi;
+    }
   }
 
   void ssim(const SsimJob& sj) {
     if (err != cudaSuccess) return;
     // ordinary launches: the pooled inputs are written by this file's kernels, which the SSIM
     // path's early-launch bookkeeping (launch_order.h) does not see
-    err = launchSsim(sj, ws, L.planes, job.core.shape.elems(), stream, false);
+    err = coarse ? launchSsim(sj, wsCoarse, L.planes, L.elems(1), stream, false)
+                 : launchSsim(sj, ws0, L.planes, L.elems(0), stream, false);
   }
 
   void combine(const float* vals, float* factors) {
@@ -168,21 +185,42 @@ struct GpuOps {
     ok();
   }
 
-  void accumulate(int j, const float* g, const float* coarse, float* dst, bool hwc, float mult) {
-    if (err != cudaSuccess) return;
-    const std::size_t n = L.elems(j);
-    const int ch = j + 1 < L.scales ? L.h[j + 1] : 1, cw = j + 1 < L.scales ? L.w[j + 1] : 1;
-    accumulateKernel<<<gridFor(n), kThreads, 0, stream>>>(g, scratchAt(L.factors) + std::size_t(j) * unsigned(L.planes),
-                                                          coarse, dst, n, L.h[j], L.w[j], ch, cw, job.core.shape.channels, hwc,
-                                                          mult);
-    ok();
+  void accumulate(float* const* g, float* const* dst, bool hwc, float mult) {
+    ConstLevels gl{};
+    Levels dl{};
+    for (int j = 0; j < L.scales; ++j) {
+      gl.p[j] = g[j];
+      dl.p[j] = dst[j];
+    }
+    // passes of up to kPyramidSpan + 1 levels from the coarsest down; each starts from the
+    // previous one's lowest level
+    const float* top = nullptr;
+    for (int hi = L.scales - 1; hi >= 0 && err == cudaSuccess;) {
+      const int lo = hi - kPyramidSpan > 0 ? hi - kPyramidSpan : 0;
+      const PyramidPass pass = pyramidPass(L, lo, hi);
+      accumulatePyramidKernel<<<tileGrid(pass.tiles()), kThreads, 0, stream>>>(
+          pass, gl, dl, top, scratchAt(L.factors), mult, hwc, job.core.shape.channels);
+      ok();
+      top = dl.p[lo];
+      hi = lo - 1;
+    }
   }
 };
 
 }  // namespace
 
 std::size_t msssimWorkspaceBytes(const ImageShape& shape, int scales, bool gradient) {
-  return ssimPart(shape, gradient) + msssimLayout(shape, scales, gradient).floats * sizeof(float);
+  const MsssimLayout L = msssimLayout(shape, scales, gradient);
+  return ssimPart0(shape, gradient) + ssimPartCoarse(L, gradient) + L.floats * sizeof(float);
+}
+
+MsssimStateSpans msssimStateSpans(const ImageShape& shape, int scales, bool gradient) {
+  const MsssimLayout L = msssimLayout(shape, scales, gradient);
+  const std::size_t state = workspaceBytes(L.planes, 0, false);
+  MsssimStateSpans spans;
+  spans.span[0] = {0, state};
+  if (L.scales > 1) spans.span[1] = {ssimPart0(shape, gradient), state};
+  return spans;
 }
 
 cudaError_t launchMsssim(const MsssimJob& job, void* workspace, std::size_t wsBytes, cudaStream_t stream) {
@@ -197,10 +235,22 @@ cudaError_t launchMsssim(const MsssimJob& job, void* workspace, std::size_t wsBy
   if (wsBytes < msssimWorkspaceBytes(s, job.scales, gradient)) return cudaErrorInvalidValue;
   if (reinterpret_cast<std::uintptr_t>(workspace) % kAlign != 0) return cudaErrorInvalidValue;
   const MsssimLayout L = msssimLayout(s, job.scales, gradient);
-  const std::size_t ssimBytes = ssimPart(s, gradient);
-  GpuOps ops{job, L, static_cast<char*>(workspace), ssimBytes,
-             reinterpret_cast<float*>(static_cast<char*>(workspace) + ssimBytes), stream};
-  composeMsssim(job, L, ops);
+  char* base = static_cast<char*>(workspace);
+  const std::size_t part0 = ssimPart0(s, gradient), partCoarse = ssimPartCoarse(L, gradient);
+  // The coarse scales run beside scale 0 on the device's side stream, except while `stream` is
+  // being captured into a graph (a forked stream stays in the capture until it ends, so no other
+  // call could use it meanwhile) or with one scale.
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  cudaError_t err = cudaStreamIsCapturing(stream, &capture);
+  if (err != cudaSuccess) return err;
+  SideStream* side = capture == cudaStreamCaptureStatusNone && L.scales > 1 ? SideStream::current() : nullptr;
+  GpuOps ops{job, L, base, base + part0, reinterpret_cast<float*>(base + part0 + partCoarse), stream, side, stream};
+  if (side == nullptr) {
+    composeMsssim(job, L, ops);
+  } else {
+    std::lock_guard<std::mutex> lock(side->mutex());
+    composeMsssim(job, L, ops);
+  }
   return ops.err;
 }
 

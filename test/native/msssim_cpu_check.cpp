@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/msssim.h"
+#include "common/msssim_pyramid.h"
 #include "common/ssim_math.h"
 #include "cpu/msssim_cpu.h"
 #include "cpu/ssim_cpu.h"
@@ -33,7 +34,10 @@ void report(bool ok, const std::string& what) {
 }
 
 // The straightforward backend of composeMsssim: planar copies, per-element pooling and
-// accumulation with index arithmetic, one computeSsimCpu per scale.
+// accumulation with index arithmetic, one computeSsimCpu per scale. Tiled: the pooling and the
+// accumulation by common/msssim_pyramid.h's tiles instead (the CUDA path's code, one tile and one
+// "thread" at a time), which must give the same bits.
+template <bool Tiled>
 struct ReferenceOps {
   const MsssimJob& job;
   const MsssimLayout& L;
@@ -78,6 +82,50 @@ struct ReferenceOps {
     });
   }
 
+  struct NoSync {
+    void operator()() const {}
+  };
+
+  void pyramid(const void* xs, const void* ys, DType dt, float scale) const {
+    float* xd[kMaxScales] = {};
+    float* yd[kMaxScales] = {};
+    for (int j = 1; j < L.scales; ++j) {
+      xd[j] = scratchAt(L.x[j]);
+      yd[j] = scratchAt(L.y[j]);
+    }
+    if (!Tiled) {
+      for (int j = 1; j < L.scales; ++j) {
+        pool(xs, ys, dt, scale, j, xd[j], yd[j]);
+        xs = xd[j];
+        ys = yd[j];
+        dt = DType::F32;
+        scale = 1.0f;
+      }
+      return;
+    }
+    std::vector<float> shared(kPyramidSharedFloats);
+    for (int lo = 0; lo + 1 < L.scales;) {
+      const int hi = lo + kPyramidSpan < L.scales - 1 ? lo + kPyramidSpan : L.scales - 1;
+      const PyramidPass pass = pyramidPass(L, lo, hi);
+      withElementType(dt, [&](auto e) {
+        using T = typename decltype(e)::type;
+        for (long long t = 0; t < pass.tiles(); ++t) {
+          poolPyramidTile(pass, static_cast<const T*>(xs), static_cast<const T*>(ys), scale, xd, yd, t, shared.data(), 0, 1,
+                          NoSync{});
+        }
+      });
+      xs = xd[hi];
+      ys = yd[hi];
+      dt = DType::F32;
+      scale = 1.0f;
+      lo = hi;
+    }
+  }
+
+  void forkCoarse() const {}
+  void endCoarse() const {}
+  void joinCoarse() const {}
+
   void ssim(const SsimJob& sj) const { computeSsimCpu(sj, 1); }
 
   void combine(const float* vals, float* factors) const {
@@ -89,7 +137,7 @@ struct ReferenceOps {
     }
   }
 
-  void accumulate(int j, const float* g, const float* coarse, float* dst, bool hwc, float mult) const {
+  void accumulateLevel(int j, const float* g, const float* coarse, float* dst, bool hwc, float mult) const {
     const int h = L.h[j], w = L.w[j], oh = h & 1, ow = w & 1;
     const int ch = j + 1 < L.scales ? L.h[j + 1] : 1, cw = j + 1 < L.scales ? L.w[j + 1] : 1;
     const float* f = scratchAt(L.factors) + std::size_t(j) * L.planes;
@@ -105,15 +153,35 @@ struct ReferenceOps {
           else dst[((std::size_t(p) / C) * std::size_t(h) * w + std::size_t(r) * w + c) * C + std::size_t(p) % C] = v;
         }
   }
+
+  void accumulate(float* const* g, float* const* dst, bool hwc, float mult) const {
+    if (!Tiled) {
+      for (int j = L.scales - 1; j >= 0; --j)
+        accumulateLevel(j, g[j], j + 1 < L.scales ? dst[j + 1] : nullptr, dst[j], j == 0 && hwc, j == 0 ? mult : 1.0f);
+      return;
+    }
+    std::vector<float> shared(kPyramidSharedFloats);
+    const float* top = nullptr;
+    for (int hi = L.scales - 1; hi >= 0;) {
+      const int lo = hi - kPyramidSpan > 0 ? hi - kPyramidSpan : 0;
+      const PyramidPass pass = pyramidPass(L, lo, hi);
+      for (long long t = 0; t < pass.tiles(); ++t) {
+        accumulatePyramidTile(pass, g, dst, top, scratchAt(L.factors), mult, hwc, int(job.core.shape.channels), t,
+                              shared.data(), 0, 1, NoSync{});
+      }
+      top = dst[lo];
+      hi = lo - 1;
+    }
+  }
 };
 
+template <bool Tiled>
 void referenceMsssim(const MsssimJob& job) {
   const MsssimLayout L = msssimLayout(job.core.shape, job.scales, job.core.grad != nullptr);
   std::vector<float> scratch(L.floats == 0 ? 1 : L.floats);
-  ReferenceOps ops{job, L, scratch.data()};
+  ReferenceOps<Tiled> ops{job, L, scratch.data()};
   composeMsssim(job, L, ops);
 }
-
 struct Case {
   int B, C, H, W;
   bool chw;
@@ -233,13 +301,18 @@ int main() {
       {1, 5, 90, 100, false, DType::F32, 4, false, 5},   {1, 2, 33, 40, true, DType::U8, 5, false, 5},
       // large enough that the pooling and the accumulation use several workers too
       {1, 3, 407, 515, false, DType::F32, 5, true, 5},   {2, 2, 300, 401, true, DType::U8, 3, false, 5},
+      // more scales than one pyramid pass holds; sides that reach 1
+      {1, 2, 150, 171, true, DType::F32, 7, false, 2},   {2, 1, 9, 13, false, DType::U8, 6, false, 1},
+      {1, 3, 129, 257, false, DType::F16, 10, false, 3},
   };
   const int threadCounts[] = {1, 2, 3, 4, 7, 16};
   for (const Case& k : cases) {
     const Inputs in = makeInputs(k, rng);
     const MsssimJob job = makeJob(k, in);
-    const Result ref = run(k, job, [](const MsssimJob& j) { referenceMsssim(j); });
+    const Result ref = run(k, job, [](const MsssimJob& j) { referenceMsssim<false>(j); });
     report(allFinite(ref), "reference is finite: " + k.describe());
+    const Result tiled = run(k, job, [](const MsssimJob& j) { referenceMsssim<true>(j); });
+    report(sameBits(tiled, ref), "the CUDA path's pyramid tiles == pooling and accumulating one level at a time: " + k.describe());
     bool same = true;
     for (int t : threadCounts) {
       const Result got = run(k, job, [t](const MsssimJob& j) { computeMsssimCpu(j, t); });
