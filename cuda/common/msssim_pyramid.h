@@ -26,162 +26,263 @@ namespace cudassim {
 
 // A tile is kPyramidBottom x kPyramidBottom pixels at its lowest level and halves per level up.
 constexpr int kPyramidBottom = 64;
-// Most levels above the lowest one in a pass (the top side stays 4 or more).
-constexpr int kPyramidSpan = 4;
-// Shared floats a tile needs: two images' level lo + 1 (32 x 32) and level lo + 2 (16 x 16).
+// Most levels in a pass (the top side stays 4 or more).
+constexpr int kPyramidLevels = 5;
+// Shared floats a tile needs: two images at the second level (32 x 32) and the third (16 x 16).
 constexpr int kPyramidSharedFloats = 2 * (kPyramidBottom / 2) * (kPyramidBottom / 2) + 2 * (kPyramidBottom / 4) * (kPyramidBottom / 4);
 
-// One pass over levels lo..hi (0 <= hi - lo <= kPyramidSpan) of a layout's pyramid.
+// One pass over the levels lo .. lo + levels - 1 of a layout's pyramid (1 <= levels <=
+// kPyramidLevels), named by d = level - lo. The device code unrolls every loop over d, so that
+// no array here is indexed at run time (which would put the kernel's parameters in local memory).
 struct PyramidPass {
-  int lo = 0, hi = 0;
+  int lo = 0, levels = 0;
   int planes = 0;
-  int h[kMaxScales] = {}, w[kMaxScales] = {};
-  int tilesY = 0, tilesX = 0;  // tiles per plane, counted at level hi
+  // sides of level lo + d; [levels]: the level above the top (the accumulation's `top`), if any
+  int h[kPyramidLevels + 1] = {}, w[kPyramidLevels + 1] = {};
+  int tilesY = 0, tilesX = 0;  // tiles per plane, counted at the top level
 
-  PYRAMID_HD int side(int k) const { return kPyramidBottom >> (k - lo); }
+  PYRAMID_HD static constexpr int side(int d) { return kPyramidBottom >> d; }
   PYRAMID_HD long long tiles() const { return (long long)planes * tilesY * tilesX; }
-  PYRAMID_HD std::size_t elems(int k) const { return std::size_t(h[k]) * std::size_t(w[k]); }
+  PYRAMID_HD std::size_t elems(int d) const { return std::size_t(h[d]) * std::size_t(w[d]); }
 };
 
 inline PyramidPass pyramidPass(const MsssimLayout& L, int lo, int hi) {
   PyramidPass p;
   p.lo = lo;
-  p.hi = hi;
+  p.levels = hi - lo + 1;
   p.planes = L.planes;
-  for (int k = 0; k < L.scales; ++k) {
-    p.h[k] = L.h[k];
-    p.w[k] = L.w[k];
+  for (int d = 0; d <= p.levels && lo + d < L.scales; ++d) {
+    p.h[d] = L.h[lo + d];
+    p.w[d] = L.w[lo + d];
   }
-  const int top = p.side(hi);
-  p.tilesY = (L.h[hi] + top - 1) / top;
-  p.tilesX = (L.w[hi] + top - 1) / top;
+  const int top = PyramidPass::side(p.levels - 1);
+  p.tilesY = (p.h[p.levels - 1] + top - 1) / top;
+  p.tilesX = (p.w[p.levels - 1] + top - 1) / top;
   return p;
 }
 
-// Tile t of a pass: its plane and where it starts at each level lo..hi.
+// Tile t of a pass: its plane and where it starts at each level d.
 struct PyramidTile {
   int plane = 0;
-  int row[kMaxScales] = {}, col[kMaxScales] = {};
+  int row[kPyramidLevels + 1] = {}, col[kPyramidLevels + 1] = {};
 };
 
 PYRAMID_HD inline PyramidTile pyramidTile(const PyramidPass& pass, long long t) {
   PyramidTile tile;
   const long long perPlane = (long long)pass.tilesY * pass.tilesX;
   tile.plane = int(t / perPlane);
-  const int i = int(t % perPlane);
-  tile.row[pass.hi] = (i / pass.tilesX) * pass.side(pass.hi);
-  tile.col[pass.hi] = (i % pass.tilesX) * pass.side(pass.hi);
-  for (int k = pass.hi - 1; k >= pass.lo; --k) {
-    tile.row[k] = 2 * tile.row[k + 1] - (pass.h[k] & 1);
-    tile.col[k] = 2 * tile.col[k + 1] - (pass.w[k] & 1);
+  const int i = int(t - perPlane * tile.plane);
+  const int top = pass.levels - 1;
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+  for (int d = kPyramidLevels - 1; d >= 0; --d) {
+    if (d > top) continue;
+    tile.row[d] = d == top ? (i / pass.tilesX) * PyramidPass::side(d) : 2 * tile.row[d + 1] - (pass.h[d] & 1);
+    tile.col[d] = d == top ? (i % pass.tilesX) * PyramidPass::side(d) : 2 * tile.col[d + 1] - (pass.w[d] & 1);
   }
   return tile;
 }
 
-// 2 x 2 average of plane `plane` (h x w, typed, times scale) at rows r0, r0 + 1 and columns c0,
-// c0 + 1; outside the plane counts as zero (pytorch-msssim's count_include_pad).
+// The 2 x 2 quad of a plane (h x w, typed, times scale) at rows r0, r0 + 1 and columns c0, c0 + 1,
+// as intensities; outside the plane, or all of it unless `inside`, counts as zero (pytorch-msssim's
+// count_include_pad). The quad's average is 0.25 (((q0 + q1) + q2) + q3): the order of the
+// per-level pooling, whose skipped terms add nothing. Predicated loads, not branches, so that a
+// thread's loads are in flight together.
 template <typename T>
-PYRAMID_HD inline float pooledQuad(const T* src, std::size_t plane, int h, int w, int r0, int c0, float scale) {
-  float s = 0.0f;
-  for (int a = 0; a < 2; ++a) {
-    const int r = r0 + a;
-    if (r < 0 || r >= h) continue;
-    for (int b = 0; b < 2; ++b) {
-      const int c = c0 + b;
-      if (c < 0 || c >= w) continue;
-      s += toIntensity(src[plane + std::size_t(r) * unsigned(w) + unsigned(c)], scale);
-    }
-  }
-  return 0.25f * s;
+PYRAMID_HD inline void loadQuad(const T* plane, int h, int w, int r0, int c0, float scale, bool inside, float (&q)[4]) {
+  const bool a0 = inside && r0 >= 0 && r0 < h, a1 = inside && r0 + 1 >= 0 && r0 + 1 < h;
+  const bool b0 = c0 >= 0 && c0 < w, b1 = c0 + 1 >= 0 && c0 + 1 < w;
+  const std::size_t o0 = std::size_t(a0 ? r0 : 0) * unsigned(w), o1 = std::size_t(a1 ? r0 + 1 : 0) * unsigned(w);
+  q[0] = a0 && b0 ? toIntensity(plane[o0 + unsigned(c0)], scale) : 0.0f;
+  q[1] = a0 && b1 ? toIntensity(plane[o0 + unsigned(c0 + 1)], scale) : 0.0f;
+  q[2] = a1 && b0 ? toIntensity(plane[o1 + unsigned(c0)], scale) : 0.0f;
+  q[3] = a1 && b1 ? toIntensity(plane[o1 + unsigned(c0 + 1)], scale) : 0.0f;
 }
 
-// The pooling pass: levels lo + 1..hi of x and y (float32 planar, xd[k], yd[k]) from level lo
+// Level pointers of a pass: [d] for level lo + d.
+struct PyramidLevels {
+  float* p[kPyramidLevels] = {};
+};
+
+// Pixels a thread handles together: their loads are all issued before the first store (stores
+// may alias later loads as far as the compiler knows), so that enough bytes are in flight to
+// keep the memory busy; one at a time, a pass ran at a quarter of the bandwidth. The pooling's
+// pixels have 8 loads each (a quad of x and of y), the accumulation's 1.
+constexpr int kPoolBatch = 4;
+constexpr int kAccumulateBatch = 8;
+
+// The pooling pass: levels 1..levels-1 of x and y (float32 planar, xd.p[d], yd.p[d]) from level 0
 // (xs, ys: planar, typed, times scale). Threads tid, tid + threads, ... of the tile's block share
-// `shared` (kPyramidSharedFloats); sync() is the block's barrier. Each pooled value is the sum of
-// pooledQuad's four terms in its order (zeros for padding), so the result is that of pooling one
-// level at a time.
+// `shared` (kPyramidSharedFloats); sync() is the block's barrier. Each value is the sum of its
+// four terms in loadQuad's order (zeros for padding), so the result is that of pooling one level at
+// a time.
 template <typename T, typename Sync>
-PYRAMID_HD void poolPyramidTile(const PyramidPass& pass, const T* xs, const T* ys, float scale, float* const* xd,
-                                float* const* yd, long long t, float* shared, int tid, int threads, Sync sync) {
+PYRAMID_HD inline void poolPyramidTile(const PyramidPass& pass, const T* xs, const T* ys, float scale,
+                                       const PyramidLevels& xd, const PyramidLevels& yd, long long t, float* shared,
+                                       int tid, int threads, Sync sync) {
   const PyramidTile tile = pyramidTile(pass, t);
-  const int lo = pass.lo;
-  const std::size_t srcPlane = std::size_t(tile.plane) * pass.elems(lo);
+  const T* xPlane = xs + std::size_t(tile.plane) * pass.elems(0);
+  const T* yPlane = ys + std::size_t(tile.plane) * pass.elems(0);
   float* const bufs[2] = {shared, shared + 2 * (kPyramidBottom / 2) * (kPyramidBottom / 2)};
-  for (int k = lo + 1; k <= pass.hi; ++k) {
-    const int n = pass.side(k), hk = pass.h[k], wk = pass.w[k];
-    float* out = bufs[(k - lo - 1) & 1];
-    const float* in = bufs[(k - lo) & 1];  // level k - 1 (k > lo + 1)
-    const std::size_t dstPlane = std::size_t(tile.plane) * pass.elems(k);
-    for (int i = tid; i < n * n; i += threads) {
-      const int a = i / n, b = i % n;
-      const int r = tile.row[k] + a, c = tile.col[k] + b;
-      float vx = 0.0f, vy = 0.0f;
-      if (r >= 0 && r < hk && c >= 0 && c < wk) {
-        if (k == lo + 1) {
-          const int r0 = 2 * r - (pass.h[lo] & 1), c0 = 2 * c - (pass.w[lo] & 1);
-          vx = pooledQuad(xs, srcPlane, pass.h[lo], pass.w[lo], r0, c0, scale);
-          vy = pooledQuad(ys, srcPlane, pass.h[lo], pass.w[lo], r0, c0, scale);
-        } else {
-          const int m = 2 * n, q = 2 * a * m + 2 * b;  // the children in level k - 1's tile
-          vx = 0.25f * (((in[q] + in[q + 1]) + in[q + m]) + in[q + m + 1]);
-          vy = 0.25f * (((in[m * m + q] + in[m * m + q + 1]) + in[m * m + q + m]) + in[m * m + q + m + 1]);
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+  for (int d = 1; d < kPyramidLevels; ++d) {
+    if (d >= pass.levels) break;
+    const int n = PyramidPass::side(d), hk = pass.h[d], wk = pass.w[d];
+    float* out = bufs[(d - 1) & 1];
+    const float* in = bufs[d & 1];  // level d - 1 (d > 1)
+    const std::size_t dstPlane = std::size_t(tile.plane) * pass.elems(d);
+    for (int i0 = tid; i0 < n * n; i0 += threads * kPoolBatch) {
+      float vx[kPoolBatch], vy[kPoolBatch];
+      if (d == 1) {
+        // every load of the batch first, then the sums
+        float qx[kPoolBatch][4], qy[kPoolBatch][4];
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+        for (int q = 0; q < kPoolBatch; ++q) {
+          const int i = i0 + q * threads, a = i / n, b = i % n;
+          const int r = tile.row[d] + a, c = tile.col[d] + b;
+          const bool inside = i < n * n && r >= 0 && r < hk && c >= 0 && c < wk;
+          const int r0 = 2 * r - (pass.h[0] & 1), c0 = 2 * c - (pass.w[0] & 1);
+          loadQuad(xPlane, pass.h[0], pass.w[0], r0, c0, scale, inside, qx[q]);
+          loadQuad(yPlane, pass.h[0], pass.w[0], r0, c0, scale, inside, qy[q]);
         }
-        const std::size_t o = dstPlane + std::size_t(r) * unsigned(wk) + unsigned(c);
-        xd[k][o] = vx;
-        yd[k][o] = vy;
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+        for (int q = 0; q < kPoolBatch; ++q) {
+          vx[q] = 0.25f * (((qx[q][0] + qx[q][1]) + qx[q][2]) + qx[q][3]);
+          vy[q] = 0.25f * (((qy[q][0] + qy[q][1]) + qy[q][2]) + qy[q][3]);
+        }
+      } else {
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+        for (int q = 0; q < kPoolBatch; ++q) {
+          const int i = i0 + q * threads, a = i / n, b = i % n;
+          const int r = tile.row[d] + a, c = tile.col[d] + b;
+          vx[q] = 0.0f;  // padding and pixels past the plane: zero, as loadQuad counts them
+          vy[q] = 0.0f;
+          if (i < n * n && r >= 0 && r < hk && c >= 0 && c < wk) {
+            const int m = 2 * n, e = 2 * a * m + 2 * b;  // the children in level d - 1's tile
+            vx[q] = 0.25f * (((in[e] + in[e + 1]) + in[e + m]) + in[e + m + 1]);
+            vy[q] = 0.25f * (((in[m * m + e] + in[m * m + e + 1]) + in[m * m + e + m]) + in[m * m + e + m + 1]);
+          }
+        }
       }
-      out[i] = vx;  // padding and pixels past the plane: zero, as pooledQuad counts them
-      out[n * n + i] = vy;
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+      for (int q = 0; q < kPoolBatch; ++q) {
+        const int i = i0 + q * threads, a = i / n, b = i % n;
+        const int r = tile.row[d] + a, c = tile.col[d] + b;
+        if (i >= n * n) break;
+        if (r >= 0 && r < hk && c >= 0 && c < wk) {
+          const std::size_t o = dstPlane + std::size_t(r) * unsigned(wk) + unsigned(c);
+          xd.p[d][o] = vx[q];
+          yd.p[d][o] = vy[q];
+        }
+        out[i] = vx[q];
+        out[n * n + i] = vy[q];
+      }
     }
     sync();
   }
 }
 
-// The gradient's pass from level hi down to lo: dst[k] = mult_k (f_k g_k + 1/4 up), with up the
-// accumulated value of the pixel's parent (level k + 1: this tile's, or `top` for k = hi, none if
-// null) and f_k = factors[k * planes + plane]; mult_k = mult0 at level 0, else 1. dst[k] is
-// planar, or at level 0 with hwc the interleaved layout of `channels` channels (plane =
-// image * channels + channel). dst[k] may be g[k].
+// The gradient's pass from the top level down to level 0 of the pass (lo >= 1: the pyramid's
+// level 0, the largest, is accumulateBottom's): dst[d] = f_d g[d] + 1/4 up, with up the
+// accumulated value of the pixel's parent (level d + 1: this tile's; for the top, `top` if not
+// null, else nothing) and f_d = factors[(lo + d) * planes + plane]. dst[d] may be g[d].
 template <typename Sync>
-PYRAMID_HD void accumulatePyramidTile(const PyramidPass& pass, const float* const* g, float* const* dst, const float* top,
-                                      const float* factors, float mult0, bool hwc, int channels, long long t,
-                                      float* shared, int tid, int threads, Sync sync) {
+PYRAMID_HD inline void accumulatePyramidTile(const PyramidPass& pass, const PyramidLevels& g, const PyramidLevels& dst,
+                                             const float* top, const float* factors, long long t, float* shared, int tid,
+                                             int threads, Sync sync) {
   const PyramidTile tile = pyramidTile(pass, t);
   const int p = tile.plane;
   float* const bufs[2] = {shared, shared + (kPyramidBottom / 2) * (kPyramidBottom / 2)};
-  for (int k = pass.hi; k >= pass.lo; --k) {
-    const int n = pass.side(k), hk = pass.h[k], wk = pass.w[k];
-    const int oh = hk & 1, ow = wk & 1;
-    const float f = factors[std::size_t(k) * unsigned(pass.planes) + unsigned(p)];
-    const float mult = k == 0 ? mult0 : 1.0f;
-    float* out = k > pass.lo ? bufs[k & 1] : nullptr;  // the lowest level is read by no one here
-    const float* up = bufs[(k + 1) & 1];                // level k + 1 (k < hi)
-    const std::size_t plane = std::size_t(p) * pass.elems(k);
-    for (int i = tid; i < n * n; i += threads) {
-      const int a = i / n, b = i % n;
-      const int r = tile.row[k] + a, c = tile.col[k] + b;
-      float v = 0.0f;
-      if (r >= 0 && r < hk && c >= 0 && c < wk) {
-        const std::size_t pix = std::size_t(r) * unsigned(wk) + unsigned(c);
-        v = f * g[k][plane + pix];
-        if (k < pass.hi) {
-          v += 0.25f * up[(a >> 1) * (n >> 1) + (b >> 1)];
-        } else if (top != nullptr) {
-          const int ch = pass.h[k + 1], cw = pass.w[k + 1];
-          v += 0.25f * top[(std::size_t(p) * unsigned(ch) + unsigned((r + oh) >> 1)) * unsigned(cw) + unsigned((c + ow) >> 1)];
-        }
-        v *= mult;
-        if (k == 0 && hwc) {
-          const std::size_t image = unsigned(p) / unsigned(channels), channel = unsigned(p) % unsigned(channels);
-          dst[0][(image * pass.elems(0) + pix) * unsigned(channels) + channel] = v;
-        } else {
-          dst[k][plane + pix] = v;
+  const int topLevel = pass.levels - 1;
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+  for (int d = kPyramidLevels - 1; d >= 0; --d) {
+    if (d > topLevel) continue;
+    const int n = PyramidPass::side(d), hk = pass.h[d], wk = pass.w[d];
+    const float f = factors[std::size_t(pass.lo + d) * unsigned(pass.planes) + unsigned(p)];
+    float* out = d > 0 ? bufs[d & 1] : nullptr;  // level 0 of the pass is read by no one here
+    const float* up = bufs[(d + 1) & 1];        // level d + 1 (d < top)
+    const std::size_t plane = std::size_t(p) * pass.elems(d);
+    const int ch = pass.h[d + 1], cw = pass.w[d + 1];  // the level above the top, for `top`
+    for (int i0 = tid; i0 < n * n; i0 += threads * kAccumulateBatch) {
+      float gv[kAccumulateBatch], uv[kAccumulateBatch];
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+      for (int q = 0; q < kAccumulateBatch; ++q) {
+        const int i = i0 + q * threads, a = i / n, b = i % n;
+        const int r = tile.row[d] + a, c = tile.col[d] + b;
+        gv[q] = 0.0f;
+        uv[q] = 0.0f;
+        if (i < n * n && r >= 0 && r < hk && c >= 0 && c < wk) {
+          gv[q] = g.p[d][plane + std::size_t(r) * unsigned(wk) + unsigned(c)];
+          if (d < topLevel) {
+            uv[q] = up[(a >> 1) * (n >> 1) + (b >> 1)];
+          } else if (top != nullptr) {
+            uv[q] = top[(std::size_t(p) * unsigned(ch) + unsigned((r + (hk & 1)) >> 1)) * unsigned(cw) +
+                        unsigned((c + (wk & 1)) >> 1)];
+          }
         }
       }
-      if (out != nullptr) out[i] = v;
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+      for (int q = 0; q < kAccumulateBatch; ++q) {
+        const int i = i0 + q * threads, a = i / n, b = i % n;
+        const int r = tile.row[d] + a, c = tile.col[d] + b;
+        if (i >= n * n) break;
+        float v = 0.0f;
+        if (r >= 0 && r < hk && c >= 0 && c < wk) {
+          v = f * gv[q];
+          if (d < topLevel || top != nullptr) v += 0.25f * uv[q];
+          dst.p[d][plane + std::size_t(r) * unsigned(wk) + unsigned(c)] = v;
+        }
+        if (out != nullptr) out[i] = v;
+      }
     }
     sync();
   }
+}
+
+// Scale 0 of the gradient's way back, pixel (r, c) of plane p (h x w): dst = mult (f g + 1/4 up),
+// f = factors[p] (scale 0's), g at bottomIndex, up = level 1's accumulated gradient at
+// upIndex (none without a level 1), dst at dstIndex: planar (may be g), or with hwc x's
+// interleaved layout of `channels` channels (plane = image * channels + channel). Elementwise,
+// so that it runs at the memory's speed: it moves most of a gradient call's bytes.
+struct BottomGeometry {
+  int planes = 0, h = 0, w = 0, ch = 0, cw = 0;  // ch x cw: level 1 (0 without one)
+  int channels = 1;
+  bool hwc = false;
+
+  PYRAMID_HD std::size_t index(int p, int r, int c) const {
+    return (std::size_t(p) * unsigned(h) + unsigned(r)) * unsigned(w) + unsigned(c);
+  }
+  PYRAMID_HD std::size_t upIndex(int p, int r, int c) const {
+    return (std::size_t(p) * unsigned(ch) + unsigned((r + (h & 1)) >> 1)) * unsigned(cw) + unsigned((c + (w & 1)) >> 1);
+  }
+  PYRAMID_HD std::size_t dstIndex(int p, int r, int c) const {
+    if (!hwc) return index(p, r, c);
+    const std::size_t image = unsigned(p) / unsigned(channels), channel = unsigned(p) % unsigned(channels);
+    return ((image * unsigned(h) + unsigned(r)) * unsigned(w) + unsigned(c)) * unsigned(channels) + channel;
+  }
+};
+
+PYRAMID_HD inline float accumulateBottom(float f, float g, const float* up, float u, float mult) {
+  float v = f * g;
+  if (up != nullptr) v += 0.25f * u;
+  return v * mult;
 }
 
 }  // namespace cudassim

@@ -6,9 +6,10 @@
 #include <cstdint>
 #include <mutex>
 
+#include "common/fast_divide.h"
 #include "common/msssim_pyramid.h"
 #include "common/ssim_math.h"
-#include "side_stream.h"
+#include "side_streams.h"
 #include "ssim_cuda.h"
 
 namespace cudassim {
@@ -17,36 +18,46 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr std::size_t kAlign = 256;
+// Side streams of the coarse scales: scale 1 on the first, after the pooling; the smaller ones,
+// whose sum takes about as long, on the second (more streams cost more host time in events
+// than they save: each SSIM call is short).
+constexpr int kCoarseStreams = SideStreams::kStreams;
+int laneOf(int scale) { return scale == 1 ? 0 : kCoarseStreams - 1; }
+static_assert(1 + kCoarseStreams == kMsssimSsimParts, "an SSIM workspace per side stream, and scale 0's");
 
 std::size_t aligned(std::size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
-// The SSIM workspaces: scale 0's, then one for the coarse scales (scale 1's size), which may run
-// at the same time on another stream.
-std::size_t ssimPart0(const ImageShape& s, bool gradient) {
-  return aligned(workspaceBytes(s.batch * s.channels, s.elems(), gradient));
-}
-std::size_t ssimPartCoarse(const MsssimLayout& L, bool gradient) {
-  return L.scales > 1 ? aligned(workspaceBytes(L.planes, L.elems(1), gradient)) : 0;
-}
+// How many side streams (and SSIM workspaces besides scale 0's) the coarse scales use.
+int coarseStreams(const MsssimLayout& L) { return L.scales - 1 < kCoarseStreams ? L.scales - 1 : kCoarseStreams; }
 
-struct Levels {
-  float* p[kMaxScales];
+// The SSIM workspaces: part 0 for scale 0, part i (1 <= i <= coarseStreams) for the coarse scales
+// of side stream i - 1, sized for the largest of them (scale i). Byte offsets of each part, and
+// the total in offsets[coarseStreams + 1].
+struct SsimParts {
+  std::size_t offsets[kCoarseStreams + 2] = {};
+  int count = 1;
 };
-struct ConstLevels {
-  const float* p[kMaxScales];
-};
+
+SsimParts ssimParts(const MsssimLayout& L, bool gradient) {
+  SsimParts parts;
+  parts.count = 1 + coarseStreams(L);
+  for (int i = 0; i < parts.count; ++i) {
+    parts.offsets[i + 1] = parts.offsets[i] + aligned(workspaceBytes(L.planes, L.elems(i), gradient));
+  }
+  return parts;
+}
 
 struct BlockSync {
   __device__ void operator()() const { __syncthreads(); }
 };
-
-unsigned tileGrid(long long tiles) { return unsigned(tiles < (1LL << 20) ? tiles : (1LL << 20)); }
 
 unsigned gridFor(std::size_t n) {
   std::size_t blocks = (n + kThreads - 1) / kThreads;
   if (blocks > 65535u * 16u) blocks = 65535u * 16u;  // grid-stride loops cover the rest
   return unsigned(blocks == 0 ? 1 : blocks);
 }
+
+unsigned tileGrid(long long tiles) { return unsigned(tiles < (1LL << 20) ? tiles : (1LL << 20)); }
 
 // Interleaved (hwc) x, y -> planar float32 intensities (plane p = b * C + c).
 template <typename T>
@@ -67,21 +78,54 @@ __global__ void planarizeKernel(const T* __restrict__ x, const T* __restrict__ y
 // One pass of the pooling pyramid (common/msssim_pyramid.h): a tile per block.
 template <typename T>
 __global__ void __launch_bounds__(kThreads) poolPyramidKernel(PyramidPass pass, const T* __restrict__ xs,
-                                                             const T* __restrict__ ys, float scale, Levels xd, Levels yd) {
+                                                             const T* __restrict__ ys, float scale, PyramidLevels xd,
+                                                             PyramidLevels yd) {
   __shared__ float shared[kPyramidSharedFloats];
   for (long long t = blockIdx.x; t < pass.tiles(); t += gridDim.x) {
-    poolPyramidTile(pass, xs, ys, scale, xd.p, yd.p, t, shared, int(threadIdx.x), kThreads, BlockSync{});
+    poolPyramidTile(pass, xs, ys, scale, xd, yd, t, shared, int(threadIdx.x), kThreads, BlockSync{});
   }
 }
 
-// One pass of the gradient's way back (common/msssim_pyramid.h): a tile per block.
-__global__ void __launch_bounds__(kThreads) accumulatePyramidKernel(PyramidPass pass, ConstLevels g, Levels dst,
-                                                                   const float* top, const float* __restrict__ factors,
-                                                                   float mult0, bool hwc, int channels) {
+// One pass of the gradient's way back over levels >= 1 (common/msssim_pyramid.h): a tile per block.
+__global__ void __launch_bounds__(kThreads) accumulatePyramidKernel(PyramidPass pass, PyramidLevels g, PyramidLevels dst,
+                                                                   const float* top, const float* __restrict__ factors) {
   __shared__ float shared[kPyramidSharedFloats];
   for (long long t = blockIdx.x; t < pass.tiles(); t += gridDim.x) {
-    accumulatePyramidTile(pass, g.p, dst.p, top, factors, mult0, hwc, channels, t, shared, int(threadIdx.x), kThreads,
-                          BlockSync{});
+    accumulatePyramidTile(pass, g, dst, top, factors, t, shared, int(threadIdx.x), kThreads, BlockSync{});
+  }
+}
+
+// Scale 0 of the gradient's way back, elementwise over the planar order e = index(p, r, c); each
+// thread loads its kAccumulateBatch pixels before it stores any (dst may be g). Narrow: n < 2^31,
+// divisions by multiply and shift.
+template <bool Narrow>
+__global__ void __launch_bounds__(kThreads) accumulateBottomKernel(const float* g, float* dst, const float* __restrict__ up,
+                                                                  const float* __restrict__ factors, float mult,
+                                                                  BottomGeometry geo, FastDivide byW, FastDivide byH,
+                                                                  std::size_t n) {
+  constexpr int kB = kAccumulateBatch;
+  const std::size_t stride = std::size_t(gridDim.x) * kThreads * kB;
+  for (std::size_t e0 = std::size_t(blockIdx.x) * kThreads * kB + threadIdx.x; e0 < n; e0 += stride) {
+    float gv[kB], uv[kB], fv[kB];
+    int pv[kB], rv[kB], cv[kB];
+#pragma unroll
+    for (int q = 0; q < kB; ++q) {
+      const std::size_t e = e0 + std::size_t(q) * kThreads;
+      if (e >= n) break;
+      const std::size_t row = Narrow ? byW.div(unsigned(e)) : e / unsigned(geo.w);
+      cv[q] = int(e - row * unsigned(geo.w));
+      pv[q] = int(Narrow ? byH.div(unsigned(row)) : row / unsigned(geo.h));
+      rv[q] = int(row - std::size_t(pv[q]) * unsigned(geo.h));
+      gv[q] = g[e];
+      uv[q] = up != nullptr ? up[geo.upIndex(pv[q], rv[q], cv[q])] : 0.0f;
+      fv[q] = factors[pv[q]];
+    }
+#pragma unroll
+    for (int q = 0; q < kB; ++q) {
+      const std::size_t e = e0 + std::size_t(q) * kThreads;
+      if (e >= n) break;
+      dst[geo.dstIndex(pv[q], rv[q], cv[q])] = accumulateBottom(fv[q], gv[q], up, uv[q], mult);
+    }
   }
 }
 
@@ -89,24 +133,61 @@ struct Weights {
   float w[kMaxScales];
 };
 
-__global__ void combineKernel(const float* __restrict__ vals, float* __restrict__ factors, float* __restrict__ out,
-                              int batch, int channels, int scales, Weights weights, float valueOffset, float valueScale) {
-  const int b = blockIdx.x * blockDim.x + threadIdx.x;
-  if (b >= batch) return;
-  const float v = combineMsssimImage(b, channels, batch * channels, scales, weights.w, vals, factors, valueOffset, valueScale);
-  if (out != nullptr) out[b] = v;
+constexpr int kCombineThreads = 128;
+
+// One block per image: combineMsssimImage's arithmetic with one thread per (channel, scale) term
+// (a double pow each, which one thread would run one after another), the same products in the
+// same order. More terms than threads: one thread runs combineMsssimImage.
+__global__ void __launch_bounds__(kCombineThreads) combineKernel(const float* __restrict__ vals, float* __restrict__ factors,
+                                                               float* __restrict__ out, int batch, int channels, int scales,
+                                                               Weights weights, float valueOffset, float valueScale) {
+  __shared__ double term[kCombineThreads];
+  __shared__ double prod[kCombineThreads];
+  const int b = blockIdx.x, k = threadIdx.x, planes = batch * channels, terms = channels * scales;
+  if (terms > kCombineThreads) {
+    if (k == 0) {
+      const float v = combineMsssimImage(b, channels, planes, scales, weights.w, vals, factors, valueOffset, valueScale);
+      if (out != nullptr) out[b] = v;
+    }
+    return;
+  }
+  const int c = k / scales, j = k % scales, p = b * channels + c;
+  double vj = 0.0;
+  if (k < terms) {
+    vj = double(vals[j * planes + p]);
+    const double r = vj < 0.0 ? 0.0 : vj;  // NaN stays NaN
+    term[k] = r == 1.0 ? 1.0 : pow(r, double(weights.w[j]));
+  }
+  __syncthreads();
+  if (k < channels) {
+    double q = 1.0;
+    for (int i = 0; i < scales; ++i) q *= term[k * scales + i];
+    prod[k] = q;
+  }
+  __syncthreads();
+  if (factors != nullptr && k < terms) {
+    double f = 0.0;
+    if (vj > 0.0) f = double(valueScale) * double(weights.w[j]) * prod[c] / (double(channels) * vj);
+    else if (!(vj <= 0.0)) f = vj;  // NaN
+    factors[j * planes + p] = float(f);
+  }
+  if (k == 0 && out != nullptr) {
+    double ms = 0.0;
+    for (int i = 0; i < channels; ++i) ms += prod[i];
+    out[b] = float(double(valueOffset) + double(valueScale) * (ms / double(channels)));
+  }
 }
 
 struct GpuOps {
   const MsssimJob& job;
   const MsssimLayout& L;
-  char* ws0;        // scale 0's SSIM workspace
-  char* wsCoarse;   // the coarse scales'
-  float* scratch;   // the layout's base
+  char* ws;                // the workspace: SSIM parts, then the layout
+  const SsimParts& parts;
+  float* scratch;          // the layout's base
   cudaStream_t main;
-  SideStream* side;  // null: everything on `main`, in order
-  cudaStream_t stream;  // where the next launch goes
-  bool coarse = false;  // between forkCoarse and endCoarse
+  SideStreams* side;       // null: everything on `main`, in order
+  cudaStream_t stream;     // where the next launch goes
+  int coarse = -1;         // coarse scales launched since forkCoarse; -1 outside
   cudaError_t err = cudaSuccess;
 
   float* scratchAt(std::size_t off) const { return scratch + off; }
@@ -117,18 +198,18 @@ struct GpuOps {
   }
 
   void forkCoarse() {
-    coarse = true;
+    coarse = 0;
     if (err != cudaSuccess || side == nullptr) return;
     err = side->fork(main);
-    stream = side->stream();
+    stream = side->stream(0);
   }
   void endCoarse() {
-    coarse = false;
+    coarse = -1;
     stream = main;
   }
   void joinCoarse() {
     if (err != cudaSuccess || side == nullptr) return;
-    err = side->join(main);
+    err = side->join(main, parts.count - 1);
   }
 
   void planarize(float* xd, float* yd) {
@@ -144,35 +225,45 @@ struct GpuOps {
   }
 
   void pyramid(const void* xs, const void* ys, DType dt, float scale) {
-    Levels xd{}, yd{};
-    for (int j = 1; j < L.scales; ++j) {
-      xd.p[j] = scratchAt(L.x[j]);
-      yd.p[j] = scratchAt(L.y[j]);
-    }
+    // A block per tile: the SSIM forward of scale 0, launched beside it, takes every register of
+    // a multiprocessor it runs on, so the two never share one; a grid capped to leave room for it
+    // (2 or 4 blocks per multiprocessor, measured) only made the pooling slower.
     for (int lo = 0; lo + 1 < L.scales && err == cudaSuccess;) {
-      const int hi = lo + kPyramidSpan < L.scales - 1 ? lo + kPyramidSpan : L.scales - 1;
+      const int hi = lo + kPyramidLevels - 1 < L.scales - 1 ? lo + kPyramidLevels - 1 : L.scales - 1;
       const PyramidPass pass = pyramidPass(L, lo, hi);
+      PyramidLevels xd, yd;
+      for (int d = 1; d < pass.levels; ++d) {
+        xd.p[d] = scratchAt(L.x[lo + d]);
+        yd.p[d] = scratchAt(L.y[lo + d]);
+      }
       withElementType(dt, [&](auto e) {
         using T = typename decltype(e)::type;
         poolPyramidKernel<T><<<tileGrid(pass.tiles()), kThreads, 0, stream>>>(pass, static_cast<const T*>(xs),
-                                                                            static_cast<const T*>(ys), scale, xd, yd);
+                                                                                  static_cast<const T*>(ys), scale, xd, yd);
       });
       ok();
       // the next pass starts from this one's top level, in float32
-      xs = xd.p[hi];
-      ys = yd.p[hi];
+      xs = xd.p[pass.levels - 1];
+      ys = yd.p[pass.levels - 1];
       dt = DType::F32;
       scale = 1.0f;
       lo = hi;
     }
+    if (err == cudaSuccess && side != nullptr) err = side->fanOut(parts.count - 1);
   }
 
   void ssim(const SsimJob& sj) {
     if (err != cudaSuccess) return;
     // ordinary launches: the pooled inputs are written by this file's kernels, which the SSIM
     // path's early-launch bookkeeping (launch_order.h) does not see
-    err = coarse ? launchSsim(sj, wsCoarse, L.planes, L.elems(1), stream, false)
-                 : launchSsim(sj, ws0, L.planes, L.elems(0), stream, false);
+    int part = 0;
+    cudaStream_t s = stream;
+    if (coarse >= 0) {
+      const int lane = laneOf(1 + coarse++);  // coarse scale 1 + (its index)
+      part = 1 + lane;
+      if (side != nullptr) s = side->stream(lane);
+    }
+    err = launchSsim(sj, ws + parts.offsets[part], L.planes, L.elems(part), s, false);
   }
 
   void combine(const float* vals, float* factors) {
@@ -180,30 +271,51 @@ struct GpuOps {
     const ImageShape& s = job.core.shape;
     Weights w{};
     for (int j = 0; j < job.scales; ++j) w.w[j] = job.weights[j];
-    combineKernel<<<(s.batch + 127) / 128, 128, 0, stream>>>(vals, factors, job.core.out, s.batch, s.channels, job.scales, w,
-                                                             job.core.params.valueOffset, job.core.params.valueScale);
+    combineKernel<<<s.batch, kCombineThreads, 0, stream>>>(vals, factors, job.core.out, s.batch, s.channels, job.scales, w,
+                                                          job.core.params.valueOffset, job.core.params.valueScale);
     ok();
   }
 
   void accumulate(float* const* g, float* const* dst, bool hwc, float mult) {
-    ConstLevels gl{};
-    Levels dl{};
-    for (int j = 0; j < L.scales; ++j) {
-      gl.p[j] = g[j];
-      dl.p[j] = dst[j];
-    }
-    // passes of up to kPyramidSpan + 1 levels from the coarsest down; each starts from the
-    // previous one's lowest level
+    // levels >= 1 in passes of up to kPyramidLevels levels from the coarsest down, each starting
+    // from the previous one's lowest level; then scale 0, elementwise
     const float* top = nullptr;
-    for (int hi = L.scales - 1; hi >= 0 && err == cudaSuccess;) {
-      const int lo = hi - kPyramidSpan > 0 ? hi - kPyramidSpan : 0;
+    for (int hi = L.scales - 1; hi >= 1 && err == cudaSuccess;) {
+      const int lo = hi - (kPyramidLevels - 1) > 1 ? hi - (kPyramidLevels - 1) : 1;
       const PyramidPass pass = pyramidPass(L, lo, hi);
-      accumulatePyramidKernel<<<tileGrid(pass.tiles()), kThreads, 0, stream>>>(
-          pass, gl, dl, top, scratchAt(L.factors), mult, hwc, job.core.shape.channels);
+      PyramidLevels gl, dl;
+      for (int d = 0; d < pass.levels; ++d) {
+        gl.p[d] = g[lo + d];
+        dl.p[d] = dst[lo + d];
+      }
+      accumulatePyramidKernel<<<tileGrid(pass.tiles()), kThreads, 0, stream>>>(pass, gl, dl, top,
+                                                                                        scratchAt(L.factors));
       ok();
-      top = dl.p[lo];
+      top = dst[lo];
       hi = lo - 1;
     }
+    if (err != cudaSuccess) return;
+    BottomGeometry geo;
+    geo.planes = L.planes;
+    geo.h = L.h[0];
+    geo.w = L.w[0];
+    geo.ch = L.scales > 1 ? L.h[1] : 0;
+    geo.cw = L.scales > 1 ? L.w[1] : 0;
+    geo.channels = job.core.shape.channels;
+    geo.hwc = hwc;
+    const std::size_t n = L.elems(0);
+    const float* up = L.scales > 1 ? dst[1] : nullptr;
+    std::size_t blocks = (n + std::size_t(kThreads) * kAccumulateBatch - 1) / (std::size_t(kThreads) * kAccumulateBatch);
+    if (blocks > 65535u * 16u) blocks = 65535u * 16u;
+    const FastDivide byW = FastDivide::of(unsigned(geo.w)), byH = FastDivide::of(unsigned(geo.h));
+    if (n < (std::size_t(1) << 31)) {
+      accumulateBottomKernel<true><<<unsigned(blocks), kThreads, 0, stream>>>(g[0], dst[0], up, scratchAt(L.factors), mult, geo,
+                                                                              byW, byH, n);
+    } else {
+      accumulateBottomKernel<false><<<unsigned(blocks), kThreads, 0, stream>>>(g[0], dst[0], up, scratchAt(L.factors), mult,
+                                                                               geo, byW, byH, n);
+    }
+    ok();
   }
 };
 
@@ -211,15 +323,16 @@ struct GpuOps {
 
 std::size_t msssimWorkspaceBytes(const ImageShape& shape, int scales, bool gradient) {
   const MsssimLayout L = msssimLayout(shape, scales, gradient);
-  return ssimPart0(shape, gradient) + ssimPartCoarse(L, gradient) + L.floats * sizeof(float);
+  const SsimParts parts = ssimParts(L, gradient);
+  return parts.offsets[parts.count] + L.floats * sizeof(float);
 }
 
 MsssimStateSpans msssimStateSpans(const ImageShape& shape, int scales, bool gradient) {
   const MsssimLayout L = msssimLayout(shape, scales, gradient);
+  const SsimParts parts = ssimParts(L, gradient);
   const std::size_t state = workspaceBytes(L.planes, 0, false);
   MsssimStateSpans spans;
-  spans.span[0] = {0, state};
-  if (L.scales > 1) spans.span[1] = {ssimPart0(shape, gradient), state};
+  for (int i = 0; i < parts.count; ++i) spans.span[i] = {parts.offsets[i], state};
   return spans;
 }
 
@@ -235,16 +348,16 @@ cudaError_t launchMsssim(const MsssimJob& job, void* workspace, std::size_t wsBy
   if (wsBytes < msssimWorkspaceBytes(s, job.scales, gradient)) return cudaErrorInvalidValue;
   if (reinterpret_cast<std::uintptr_t>(workspace) % kAlign != 0) return cudaErrorInvalidValue;
   const MsssimLayout L = msssimLayout(s, job.scales, gradient);
+  const SsimParts parts = ssimParts(L, gradient);
   char* base = static_cast<char*>(workspace);
-  const std::size_t part0 = ssimPart0(s, gradient), partCoarse = ssimPartCoarse(L, gradient);
-  // The coarse scales run beside scale 0 on the device's side stream, except while `stream` is
+  // The coarse scales run beside scale 0 on the device's side streams, except while `stream` is
   // being captured into a graph (a forked stream stays in the capture until it ends, so no other
   // call could use it meanwhile) or with one scale.
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
   cudaError_t err = cudaStreamIsCapturing(stream, &capture);
   if (err != cudaSuccess) return err;
-  SideStream* side = capture == cudaStreamCaptureStatusNone && L.scales > 1 ? SideStream::current() : nullptr;
-  GpuOps ops{job, L, base, base + part0, reinterpret_cast<float*>(base + part0 + partCoarse), stream, side, stream};
+  SideStreams* side = capture == cudaStreamCaptureStatusNone && L.scales > 1 ? SideStreams::current() : nullptr;
+  GpuOps ops{job, L, base, parts, reinterpret_cast<float*>(base + parts.offsets[parts.count]), stream, side, stream};
   if (side == nullptr) {
     composeMsssim(job, L, ops);
   } else {

@@ -9,22 +9,27 @@
 namespace cudassim {
 
 // Device scratch of an MS-SSIM call of `shape` with `scales` scales: an SSIM workspace for
-// batch * channels planes of the full size, another for those of scale 1 (the coarse scales run
-// beside scale 0), then msssimLayout(shape, scales, gradient).
+// batch * channels planes of the full size, one for each side stream of the coarse scales (scale
+// 1's, and one sized for scale 2 for the smaller ones, which run at the same time on another
+// stream), then msssimLayout(shape, scales, gradient).
 std::size_t msssimWorkspaceBytes(const ImageShape& shape, int scales, bool gradient);
 
-// What must be zero before the first call with a workspace: the two SSIM workspaces' reduction
-// states (left zeroed by every completed launch). Byte offsets and lengths; a length may be 0.
+// Most SSIM workspaces in an MS-SSIM workspace.
+constexpr int kMsssimSsimParts = 3;
+
+// What must be zero before the first call with a workspace: the SSIM workspaces' reduction
+// states (left zeroed by every completed launch). Byte offsets and lengths; unused entries have
+// length 0.
 struct MsssimStateSpans {
   struct Span {
     std::size_t offset = 0, bytes = 0;
-  } span[2];
+  } span[kMsssimSsimParts];
 };
 MsssimStateSpans msssimStateSpans(const ImageShape& shape, int scales, bool gradient);
 
 // Enqueues the whole call on `stream` (no allocation, copy or host synchronisation): the SSIM
 // path once per scale, the pooling pyramid, the combination and the gradient's accumulation.
-// The coarse scales (pooling and their SSIM) go to the device's side stream (side_stream.h),
+// The coarse scales (pooling and their SSIM) go to the device's side streams (side_streams.h),
 // forked from and joined back to `stream`, unless `stream` is being captured.
 // `workspace` holds msssimWorkspaceBytes(job.core.shape, job.scales, job.core.grad != nullptr)
 // bytes or more (`wsBytes`).

@@ -105,12 +105,17 @@ struct ReferenceOps {
     }
     std::vector<float> shared(kPyramidSharedFloats);
     for (int lo = 0; lo + 1 < L.scales;) {
-      const int hi = lo + kPyramidSpan < L.scales - 1 ? lo + kPyramidSpan : L.scales - 1;
+      const int hi = lo + kPyramidLevels - 1 < L.scales - 1 ? lo + kPyramidLevels - 1 : L.scales - 1;
       const PyramidPass pass = pyramidPass(L, lo, hi);
+      PyramidLevels xl, yl;
+      for (int d = 1; d < pass.levels; ++d) {
+        xl.p[d] = xd[lo + d];
+        yl.p[d] = yd[lo + d];
+      }
       withElementType(dt, [&](auto e) {
         using T = typename decltype(e)::type;
         for (long long t = 0; t < pass.tiles(); ++t) {
-          poolPyramidTile(pass, static_cast<const T*>(xs), static_cast<const T*>(ys), scale, xd, yd, t, shared.data(), 0, 1,
+          poolPyramidTile(pass, static_cast<const T*>(xs), static_cast<const T*>(ys), scale, xl, yl, t, shared.data(), 0, 1,
                           NoSync{});
         }
       });
@@ -162,16 +167,35 @@ struct ReferenceOps {
     }
     std::vector<float> shared(kPyramidSharedFloats);
     const float* top = nullptr;
-    for (int hi = L.scales - 1; hi >= 0;) {
-      const int lo = hi - kPyramidSpan > 0 ? hi - kPyramidSpan : 0;
+    for (int hi = L.scales - 1; hi >= 1;) {
+      const int lo = hi - (kPyramidLevels - 1) > 1 ? hi - (kPyramidLevels - 1) : 1;
       const PyramidPass pass = pyramidPass(L, lo, hi);
+      PyramidLevels gl, dl;
+      for (int d = 0; d < pass.levels; ++d) {
+        gl.p[d] = g[lo + d];
+        dl.p[d] = dst[lo + d];
+      }
       for (long long t = 0; t < pass.tiles(); ++t) {
-        accumulatePyramidTile(pass, g, dst, top, scratchAt(L.factors), mult, hwc, int(job.core.shape.channels), t,
-                              shared.data(), 0, 1, NoSync{});
+        accumulatePyramidTile(pass, gl, dl, top, scratchAt(L.factors), t, shared.data(), 0, 1, NoSync{});
       }
       top = dst[lo];
       hi = lo - 1;
     }
+    BottomGeometry geo;
+    geo.planes = L.planes;
+    geo.h = L.h[0];
+    geo.w = L.w[0];
+    geo.ch = L.scales > 1 ? L.h[1] : 0;
+    geo.cw = L.scales > 1 ? L.w[1] : 0;
+    geo.channels = int(job.core.shape.channels);
+    geo.hwc = hwc;
+    const float* up = L.scales > 1 ? dst[1] : nullptr;
+    for (int p = 0; p < L.planes; ++p)
+      for (int r = 0; r < geo.h; ++r)
+        for (int c = 0; c < geo.w; ++c) {
+          const float u = up != nullptr ? up[geo.upIndex(p, r, c)] : 0.0f;
+          dst[0][geo.dstIndex(p, r, c)] = accumulateBottom(scratchAt(L.factors)[p], g[0][geo.index(p, r, c)], up, u, mult);
+        }
   }
 };
 
