@@ -285,4 +285,54 @@ PYRAMID_HD inline float accumulateBottom(float f, float g, const float* up, floa
   return v * mult;
 }
 
+inline BottomGeometry bottomGeometry(const MsssimLayout& L, int channels, bool hwc) {
+  BottomGeometry geo;
+  geo.planes = L.planes;
+  geo.h = L.h[0];
+  geo.w = L.w[0];
+  geo.ch = L.scales > 1 ? L.h[1] : 0;
+  geo.cw = L.scales > 1 ? L.w[1] : 0;
+  geo.channels = channels;
+  geo.hwc = hwc;
+  return geo;
+}
+
+// The passes of a call, as every backend runs them. Pooling: from scale 0 up, each pass from the
+// previous one's top level (x[j], y[j]: scale j's planar float32; pass lo = 0 reads the input).
+// run(pass, xd, yd) launches one; false stops.
+template <typename Run>
+void forEachPoolPass(const MsssimLayout& L, float* const* x, float* const* y, Run&& run) {
+  for (int lo = 0; lo + 1 < L.scales;) {
+    const int hi = lo + kPyramidLevels - 1 < L.scales - 1 ? lo + kPyramidLevels - 1 : L.scales - 1;
+    const PyramidPass pass = pyramidPass(L, lo, hi);
+    PyramidLevels xd, yd;
+    for (int d = 1; d < pass.levels; ++d) {
+      xd.p[d] = x[lo + d];
+      yd.p[d] = y[lo + d];
+    }
+    if (!run(pass, xd, yd)) return;
+    lo = hi;
+  }
+}
+
+// The gradient's way back over scales >= 1: from the coarsest down, each pass below the previous
+// one, whose lowest level (dst) is its `top`. run(pass, g, dst, top); false stops. Scale 0 then
+// goes elementwise (accumulateBottom, bottomGeometry).
+template <typename Run>
+void forEachAccumulatePass(const MsssimLayout& L, float* const* g, float* const* dst, Run&& run) {
+  const float* top = nullptr;
+  for (int hi = L.scales - 1; hi >= 1;) {
+    const int lo = hi - (kPyramidLevels - 1) > 1 ? hi - (kPyramidLevels - 1) : 1;
+    const PyramidPass pass = pyramidPass(L, lo, hi);
+    PyramidLevels gl, dl;
+    for (int d = 0; d < pass.levels; ++d) {
+      gl.p[d] = g[lo + d];
+      dl.p[d] = dst[lo + d];
+    }
+    if (!run(pass, gl, dl, top)) return;
+    top = dst[lo];
+    hi = lo - 1;
+  }
+}
+
 }  // namespace cudassim

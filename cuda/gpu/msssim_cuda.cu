@@ -228,27 +228,23 @@ struct GpuOps {
     // A block per tile: the SSIM forward of scale 0, launched beside it, takes every register of
     // a multiprocessor it runs on, so the two never share one; a grid capped to leave room for it
     // (2 or 4 blocks per multiprocessor, measured) only made the pooling slower.
-    for (int lo = 0; lo + 1 < L.scales && err == cudaSuccess;) {
-      const int hi = lo + kPyramidLevels - 1 < L.scales - 1 ? lo + kPyramidLevels - 1 : L.scales - 1;
-      const PyramidPass pass = pyramidPass(L, lo, hi);
-      PyramidLevels xd, yd;
-      for (int d = 1; d < pass.levels; ++d) {
-        xd.p[d] = scratchAt(L.x[lo + d]);
-        yd.p[d] = scratchAt(L.y[lo + d]);
-      }
-      withElementType(dt, [&](auto e) {
-        using T = typename decltype(e)::type;
-        poolPyramidKernel<T><<<tileGrid(pass.tiles()), kThreads, 0, stream>>>(pass, static_cast<const T*>(xs),
-                                                                                  static_cast<const T*>(ys), scale, xd, yd);
-      });
-      ok();
-      // the next pass starts from this one's top level, in float32
-      xs = xd.p[pass.levels - 1];
-      ys = yd.p[pass.levels - 1];
-      dt = DType::F32;
-      scale = 1.0f;
-      lo = hi;
+    float* x[kMaxScales] = {};
+    float* y[kMaxScales] = {};
+    for (int j = 1; j < L.scales; ++j) {
+      x[j] = scratchAt(L.x[j]);
+      y[j] = scratchAt(L.y[j]);
     }
+    forEachPoolPass(L, x, y, [&](const PyramidPass& pass, const PyramidLevels& xd, const PyramidLevels& yd) {
+      // passes after the first start from the previous one's top level, in float32
+      const bool first = pass.lo == 0;
+      withElementType(first ? dt : DType::F32, [&](auto e) {
+        using T = typename decltype(e)::type;
+        poolPyramidKernel<T><<<tileGrid(pass.tiles()), kThreads, 0, stream>>>(
+            pass, static_cast<const T*>(first ? xs : x[pass.lo]), static_cast<const T*>(first ? ys : y[pass.lo]),
+            first ? scale : 1.0f, xd, yd);
+      });
+      return ok();
+    });
     if (err == cudaSuccess && side != nullptr) err = side->fanOut(parts.count - 1);
   }
 
@@ -277,32 +273,13 @@ struct GpuOps {
   }
 
   void accumulate(float* const* g, float* const* dst, bool hwc, float mult) {
-    // levels >= 1 in passes of up to kPyramidLevels levels from the coarsest down, each starting
-    // from the previous one's lowest level; then scale 0, elementwise
-    const float* top = nullptr;
-    for (int hi = L.scales - 1; hi >= 1 && err == cudaSuccess;) {
-      const int lo = hi - (kPyramidLevels - 1) > 1 ? hi - (kPyramidLevels - 1) : 1;
-      const PyramidPass pass = pyramidPass(L, lo, hi);
-      PyramidLevels gl, dl;
-      for (int d = 0; d < pass.levels; ++d) {
-        gl.p[d] = g[lo + d];
-        dl.p[d] = dst[lo + d];
-      }
-      accumulatePyramidKernel<<<tileGrid(pass.tiles()), kThreads, 0, stream>>>(pass, gl, dl, top,
-                                                                                        scratchAt(L.factors));
-      ok();
-      top = dst[lo];
-      hi = lo - 1;
-    }
+    forEachAccumulatePass(L, g, dst, [&](const PyramidPass& pass, const PyramidLevels& gl, const PyramidLevels& dl,
+                                         const float* top) {
+      accumulatePyramidKernel<<<tileGrid(pass.tiles()), kThreads, 0, stream>>>(pass, gl, dl, top, scratchAt(L.factors));
+      return ok();
+    });
     if (err != cudaSuccess) return;
-    BottomGeometry geo;
-    geo.planes = L.planes;
-    geo.h = L.h[0];
-    geo.w = L.w[0];
-    geo.ch = L.scales > 1 ? L.h[1] : 0;
-    geo.cw = L.scales > 1 ? L.w[1] : 0;
-    geo.channels = job.core.shape.channels;
-    geo.hwc = hwc;
+    const BottomGeometry geo = bottomGeometry(L, job.core.shape.channels, hwc);
     const std::size_t n = L.elems(0);
     const float* up = L.scales > 1 ? dst[1] : nullptr;
     std::size_t blocks = (n + std::size_t(kThreads) * kAccumulateBatch - 1) / (std::size_t(kThreads) * kAccumulateBatch);

@@ -104,27 +104,18 @@ struct ReferenceOps {
       return;
     }
     std::vector<float> shared(kPyramidSharedFloats);
-    for (int lo = 0; lo + 1 < L.scales;) {
-      const int hi = lo + kPyramidLevels - 1 < L.scales - 1 ? lo + kPyramidLevels - 1 : L.scales - 1;
-      const PyramidPass pass = pyramidPass(L, lo, hi);
-      PyramidLevels xl, yl;
-      for (int d = 1; d < pass.levels; ++d) {
-        xl.p[d] = xd[lo + d];
-        yl.p[d] = yd[lo + d];
-      }
-      withElementType(dt, [&](auto e) {
+    forEachPoolPass(L, xd, yd, [&](const PyramidPass& pass, const PyramidLevels& xl, const PyramidLevels& yl) {
+      const bool first = pass.lo == 0;
+      withElementType(first ? dt : DType::F32, [&](auto e) {
         using T = typename decltype(e)::type;
+        const T* xsrc = static_cast<const T*>(first ? xs : xd[pass.lo]);
+        const T* ysrc = static_cast<const T*>(first ? ys : yd[pass.lo]);
         for (long long t = 0; t < pass.tiles(); ++t) {
-          poolPyramidTile(pass, static_cast<const T*>(xs), static_cast<const T*>(ys), scale, xl, yl, t, shared.data(), 0, 1,
-                          NoSync{});
+          poolPyramidTile(pass, xsrc, ysrc, first ? scale : 1.0f, xl, yl, t, shared.data(), 0, 1, NoSync{});
         }
       });
-      xs = xd[hi];
-      ys = yd[hi];
-      dt = DType::F32;
-      scale = 1.0f;
-      lo = hi;
-    }
+      return true;
+    });
   }
 
   void forkCoarse() const {}
@@ -166,29 +157,14 @@ struct ReferenceOps {
       return;
     }
     std::vector<float> shared(kPyramidSharedFloats);
-    const float* top = nullptr;
-    for (int hi = L.scales - 1; hi >= 1;) {
-      const int lo = hi - (kPyramidLevels - 1) > 1 ? hi - (kPyramidLevels - 1) : 1;
-      const PyramidPass pass = pyramidPass(L, lo, hi);
-      PyramidLevels gl, dl;
-      for (int d = 0; d < pass.levels; ++d) {
-        gl.p[d] = g[lo + d];
-        dl.p[d] = dst[lo + d];
-      }
+    forEachAccumulatePass(L, g, dst, [&](const PyramidPass& pass, const PyramidLevels& gl, const PyramidLevels& dl,
+                                         const float* top) {
       for (long long t = 0; t < pass.tiles(); ++t) {
         accumulatePyramidTile(pass, gl, dl, top, scratchAt(L.factors), t, shared.data(), 0, 1, NoSync{});
       }
-      top = dst[lo];
-      hi = lo - 1;
-    }
-    BottomGeometry geo;
-    geo.planes = L.planes;
-    geo.h = L.h[0];
-    geo.w = L.w[0];
-    geo.ch = L.scales > 1 ? L.h[1] : 0;
-    geo.cw = L.scales > 1 ? L.w[1] : 0;
-    geo.channels = int(job.core.shape.channels);
-    geo.hwc = hwc;
+      return true;
+    });
+    const BottomGeometry geo = bottomGeometry(L, int(job.core.shape.channels), hwc);
     const float* up = L.scales > 1 ? dst[1] : nullptr;
     for (int p = 0; p < L.planes; ++p)
       for (int r = 0; r < geo.h; ++r)
