@@ -5,7 +5,9 @@
 //   ssim     - the decoded pairs through the SSIM calls evaluate makes (a 1080p RGB image is above
 //              evaluate's batching limit of 4 Mi elements, so one call per pair, no copy);
 //   end2end  - evaluate() over the two folders (decode overlapped with SSIM).
-// Usage: node bench/evaluate.js [--pairs 32] [--backend auto|cuda|cpu] [--batch-size 16] [--out FILE]
+// Usage: node bench/evaluate.js [--pairs 32] [--backend auto|cuda|cpu] [--batch-size 16] [--threads N] [--out FILE]
+// --threads N: libuv's pool, sharp's threads and the decode concurrency all N (--threads 1: the
+// one-core rate); without it, what the cuda-ssim command sets up (a pool of cores + 2).
 // Writes bench/results/evaluate-<backend>-<device>.json unless --out is given.
 'use strict';
 const fs = require('node:fs');
@@ -13,11 +15,16 @@ const os = require('node:os');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
 
-if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = String(Math.max(4, os.availableParallelism() + 2));
-const { values: args } = parseArgs({ options: { pairs: { type: 'string' }, backend: { type: 'string' }, 'batch-size': { type: 'string' }, out: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { pairs: { type: 'string' }, backend: { type: 'string' }, 'batch-size': { type: 'string' }, threads: { type: 'string' }, out: { type: 'string' } } });
+const threads = args.threads === undefined ? null : Number(args.threads);
+if (threads !== null && !(Number.isInteger(threads) && threads >= 1)) throw new Error(`--threads: expected a positive integer, received ${args.threads}`);
+// before anything starts libuv's pool
+if (threads !== null) process.env.UV_THREADPOOL_SIZE = String(threads);
+else if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = String(Math.max(4, os.availableParallelism() + 2));
 const N = Number(args.pairs ?? 32);
 const batchSize = Number(args['batch-size'] ?? 16);
 const sharp = require('sharp');
+if (threads !== null) sharp.concurrency(threads);
 const api = require('..');
 const ssimAsync = require('../dist/promises').ssim;
 const { evaluate, decodeFile } = require('../dist/evaluate');
@@ -72,7 +79,7 @@ async function pool(items, concurrency, fn) {
     await makeData(dir);
     console.log(`generated ${N} 1080p PNG pairs in ${(now() - t).toFixed(1)} s (${dir})`);
     const names = fs.readdirSync(path.join(dir, 'ref')).sort();
-    const concurrency = Math.max(4, 2 * os.availableParallelism());
+    const concurrency = threads !== null ? threads : Math.max(4, 2 * os.availableParallelism());
 
     // decode only
     t = now();
@@ -104,6 +111,8 @@ async function pool(items, concurrency, fn) {
       batchSize,
       decodeConcurrency: concurrency,
       uvThreadpool: Number(process.env.UV_THREADPOOL_SIZE),
+      sharpThreads: sharp.concurrency(),
+      cores: os.availableParallelism(),
       decode: { seconds: decodeS, pairsPerSecond: N / decodeS },
       ssim: { seconds: ssimS, pairsPerSecond: N / ssimS },
       endToEnd: { seconds: e2eS, pairsPerSecond: N / e2eS },
