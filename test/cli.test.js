@@ -12,13 +12,7 @@ const { testRng } = require('./helpers/random');
 const files = require('./helpers/imagefiles');
 const { evaluateModule, evaluateInternal, collect } = require('./helpers/evaluate');
 
-const BIN = path.join(pkg.root, 'bin', 'cuda-ssim.js');
-const ENV = { ...process.env, CUDA_SSIM_BACKEND: 'cpu' };
-
-function cli(args, opts = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: ENV, timeout: 120000, ...opts });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
-}
+const { BIN, ENV, cli } = require('./helpers/cli');
 
 const RESULT_KEYS = ['id', 'reference', 'test', 'status', 'metric', 'ssim', 'dssim', 'width', 'height'];
 // an evaluated row names its convention
@@ -28,13 +22,7 @@ const OK_KEYS = [...RESULT_KEYS, 'convention'];
 describe('cli: the cuda-ssim command', function () {
   let dir;
   let fx;
-  before(async function () {
-    dir = files.tmpDir('cli');
-    fx = await files.makeFolders(testRng(this), path.join(dir, 'data'), { n: 6, width: 40, height: 32 });
-  });
-  after(function () {
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  files.useFolders('cli', { n: 6, width: 40, height: 32 }, (made) => ({ dir, fx } = made));
 
   it('REFERENCE TEST prints the SSIM (= the API value), --dssim 1 - SSIM, --json the result object; exit 0', async function () {
     const { evaluate } = evaluateModule();

@@ -341,13 +341,7 @@ describe('conventions: evaluate()', function () {
   const { evaluateModule, collect } = require('./helpers/evaluate');
   let dir;
   let fx;
-  before(async function () {
-    dir = files.tmpDir('conventions');
-    fx = await files.makeFolders(testRng(this), path.join(dir, 'data'), { n: 4, width: 40, height: 32 });
-  });
-  after(function () {
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  files.useFolders('conventions', { n: 4, width: 40, height: 32 }, (made) => ({ dir, fx } = made));
 
   it("rows and the summary name the convention; each row's SSIM is ssim() of its decoded pair with that convention ('matlab': luma files)", async function () {
     const { evaluate } = evaluateModule();

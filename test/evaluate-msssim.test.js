@@ -5,29 +5,16 @@
 const assert = require('assert');
 const fs = require('fs');
 const path = require('path');
-const { spawnSync } = require('child_process');
 const pkg = require('./helpers/pkg');
-const { testRng } = require('./helpers/random');
 const files = require('./helpers/imagefiles');
 const { evaluateModule, collect } = require('./helpers/evaluate');
 
-const BIN = path.join(pkg.root, 'bin', 'cuda-ssim.js');
-const ENV = { ...process.env, CUDA_SSIM_BACKEND: 'cpu' };
-const cli = (args) => {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: ENV, timeout: 120000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-};
+const { cli } = require('./helpers/cli');
 
 describe('evaluate and the CLI with metric msssim', function () {
   let dir;
   let fx;
-  before(async function () {
-    dir = files.tmpDir('msssim');
-    fx = await files.makeFolders(testRng(this), path.join(dir, 'data'), { n: 4, width: 72, height: 56 });
-  });
-  after(function () {
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  files.useFolders('msssim', { n: 4, width: 72, height: 56 }, (made) => ({ dir, fx } = made));
 
   it('evaluate({ metric }) computes MS-SSIM (= msssim() of the decoded pair), names the metric in results and summary', async function () {
     const { evaluate } = evaluateModule();

@@ -5,6 +5,7 @@
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
+const { testRng } = require('./random');
 
 function sharp() {
   return require('sharp');
@@ -176,6 +177,19 @@ async function makeDeepFolders(rng, dir) {
 }
 
 // Rejects when `promise` takes longer than `ms` (a hang becomes a failure with `what` named).
+// Fixture folders (makeFolders into <tmp>/data) for a describe block: made before its tests
+// (seeded by the hook's test rng), removed after them. made({ dir, fx }) receives them.
+function useFolders(label, options, made) {
+  let dir = null;
+  before(async function () {
+    dir = tmpDir(label);
+    made({ dir, fx: await makeFolders(testRng(this), path.join(dir, 'data'), options) });
+  });
+  after(function () {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+}
+
 function within(promise, ms, what) {
   let timer;
   const limit = new Promise((_, reject) => {
@@ -184,4 +198,4 @@ function within(promise, ms, what) {
   return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
 }
 
-module.exports = { sharp, tmpDir, pattern, distort, writeImage, luma, makeFolders, makeSpecialFolders, makeDeepFolders, within };
+module.exports = { sharp, tmpDir, pattern, distort, writeImage, luma, makeFolders, useFolders, makeSpecialFolders, makeDeepFolders, within };
