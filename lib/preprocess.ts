@@ -81,14 +81,29 @@ export function preprocessedShape(s: PlainShape, p: Preprocessing): PlainShape {
 
 type Indexable = ArrayLike<number>;
 
-/** P applied to `data` (stored values, any layout of `s`): a Float64Array in the hwc layout of preprocessedShape. */
-export function preprocess(data: Indexable, s: PlainShape, p: Preprocessing): Float64Array {
+/**
+ * What P and its transpose both walk: the output shape t, x's sides and strides (pix, row, chan:
+ * a pixel, a row and a channel apart in x's layout), whether channels become gray, the box taps of
+ * each output row and column (input indices, reflection included), and the box's 1 / factor^2.
+ */
+function geometryOf(s: PlainShape, p: Preprocessing) {
   const t = preprocessedShape(s, p);
   const { height: H, width: W, channels: C } = s;
-  const pix = s.chw ? 1 : C, row = s.chw ? W : W * C, chan = s.chw ? H * W : 1;
-  const gray = t.channels !== C;
-  const rows = boxTaps(H, p.factor, p.reflect), cols = boxTaps(W, p.factor, p.reflect);
-  const inv = 1 / (p.factor * p.factor);
+  return {
+    t, H, W, C,
+    pix: s.chw ? 1 : C,
+    row: s.chw ? W : W * C,
+    chan: s.chw ? H * W : 1,
+    gray: t.channels !== C,
+    rows: boxTaps(H, p.factor, p.reflect),
+    cols: boxTaps(W, p.factor, p.reflect),
+    inv: 1 / (p.factor * p.factor),
+  };
+}
+
+/** P applied to `data` (stored values, any layout of `s`): a Float64Array in the hwc layout of preprocessedShape. */
+export function preprocess(data: Indexable, s: PlainShape, p: Preprocessing): Float64Array {
+  const { t, H, W, C, pix, row, chan, gray, rows, cols, inv } = geometryOf(s, p);
   const out = new Float64Array(t.batch * t.channels * t.height * t.width);
   const plane = new Float64Array(H * W); // one channel of one image (gray or not), row-major
   const tmp = new Float64Array(t.height * W); // rows reduced
@@ -130,12 +145,7 @@ export function preprocess(data: Indexable, s: PlainShape, p: Preprocessing): Fl
  * the gradient with respect to x, written into `dst` (x's length and layout), every element set.
  */
 export function preprocessTranspose(g: ArrayLike<number>, s: PlainShape, p: Preprocessing, dst: { [i: number]: number; length: number }): void {
-  const t = preprocessedShape(s, p);
-  const { height: H, width: W, channels: C } = s;
-  const pix = s.chw ? 1 : C, row = s.chw ? W : W * C, chan = s.chw ? H * W : 1;
-  const gray = t.channels !== C;
-  const rows = boxTaps(H, p.factor, p.reflect), cols = boxTaps(W, p.factor, p.reflect);
-  const inv = 1 / (p.factor * p.factor);
+  const { t, H, W, C, pix, row, chan, gray, rows, cols, inv } = geometryOf(s, p);
   const tmp = new Float64Array(t.height * W);
   const plane = new Float64Array(H * W);
   for (let b = 0; b < s.batch; b++) {
