@@ -188,6 +188,7 @@ struct GpuOps {
   SideStreams* side;       // null: everything on `main`, in order
   cudaStream_t stream;     // where the next launch goes
   int coarse = -1;         // coarse scales launched since forkCoarse; -1 outside
+  bool forked = false;     // the side streams wait for `main`: joinCoarse must join them back
   cudaError_t err = cudaSuccess;
 
   float* scratchAt(std::size_t off) const { return scratch + off; }
@@ -201,6 +202,7 @@ struct GpuOps {
     coarse = 0;
     if (err != cudaSuccess || side == nullptr) return;
     err = side->fork(main);
+    forked = err == cudaSuccess;
     stream = side->stream(0);
   }
   void endCoarse() {
@@ -208,8 +210,12 @@ struct GpuOps {
     stream = main;
   }
   void joinCoarse() {
-    if (err != cudaSuccess || side == nullptr) return;
-    err = side->join(main, parts.count - 1);
+    // Also after a failed launch: what the side streams did enqueue must finish before anything
+    // the caller's stream runs next (the allocating call frees the workspace after the call).
+    if (!forked) return;
+    forked = false;
+    const cudaError_t e = side->join(main, parts.count - 1);
+    if (err == cudaSuccess) err = e;
   }
 
   void planarize(float* xd, float* yd) {
