@@ -129,18 +129,34 @@ inline float combineMsssimImage(int b, int channels, int planes, int scales, con
 
 // The order of a call. Ops (a backend):
 //   planarize(xDst, yDst): scale-0 intensities of interleaved x, y into planar float32 (hwc only);
-//   pyramid(xSrc, ySrc, srcDtype, srcScale): scale 0 (typed planar, times srcScale) pooled into
-//     scales 1..scales-1 (float32 planar at L.x[j], L.y[j]);
-//   ssim(SsimJob): the SSIM path (values and gradient of each plane's mean map);
+//   pyramid(xSrc, ySrc, srcDtype, srcScale, from): scale `from` (typed planar, times srcScale)
+//     pooled into scales from+1..scales-1 (float32 planar at L.x[j], L.y[j]);
+//   ssim(SsimJob, phase): the SSIM path (values and gradient of each plane's mean map); phase
+//     kForward (scale 0 with foldsScaleZero): the gradient is finished by ssimBackwardFolded;
+//   ssimPooling(SsimJob, phase, j): scale j's ssim() that also writes scale j + 1 (L.x[j + 1],
+//     L.y[j + 1]) as it reads scale j, where the backend can (the CUDA forward, for float32
+//     planar inputs it computes whole: cuda/gpu/ssim_kernels.cuh, "Pooling"); false: nothing was
+//     done;
+//   poolsAtCoarseScale(j): whether coarse scale j (>= 1) should pool scale j + 1 that way too,
+//     instead of the pyramid (the CUDA backend: where scale j alone fills the GPU);
+//   foldsScaleZero(): whether the backend finishes a planar gradient in scale 0's SSIM backward
+//     (ssimBackwardFolded) instead of accumulate()'s scale-0 step;
+//   ssimBackwardFolded(SsimJob, up, mult): after ssim(job, kForward) and combine: the gradient of
+//     scale 0 into in.grad as mult (f_0 g + 1/4 pool^T(up)), up = dst[1] accumulated (null with
+//     one scale), f_0 the factors of scale 0;
 //   forkCoarse(), endCoarse(), joinCoarse(): the operations between forkCoarse and endCoarse (the
 //     coarse scales) depend on scale 0's input only, so a backend may run them beside scale 0's
 //     SSIM, which comes next; joinCoarse: both are done;
 //   combine(vals, factors): out and the factors (combineMsssimImage for each image);
-//   accumulate(g, dst, dstHwc, mult): the gradient's way back, for j = scales-1 down to 0:
-//     dst[j] = mult_j (f_j[p] g[j] + 1/4 pool^T(dst[j + 1])) (no second term at the last scale),
-//     mult_0 = mult, else 1; dst[j] planar (may be g[j]), or x's interleaved layout at scale 0
-//     (dstHwc).
+//   accumulate(g, dst, dstHwc, mult, bottom): the gradient's way back, for j = scales-1 down to 1
+//     (and 0 if `bottom`): dst[j] = mult_j (f_j[p] g[j] + 1/4 pool^T(dst[j + 1])) (no second term
+//     at the last scale), mult_0 = mult, else 1; dst[j] planar (may be g[j]), or x's interleaved
+//     layout at scale 0 (dstHwc).
 // ops.scratchAt(offset): the backend's scratch at a float offset of L.
+
+// Whether scale 0's SSIM call runs whole, or its forward alone (ssimBackwardFolded follows).
+enum class ScalePhase { kWhole, kForward };
+
 template <typename Ops>
 void composeMsssim(const MsssimJob& job, const MsssimLayout& L, Ops& ops) {
   const SsimJob& in = job.core;
@@ -179,17 +195,40 @@ void composeMsssim(const MsssimJob& job, const MsssimLayout& L, Ops& ops) {
     sj.grad = g[j];
     return sj;
   };
-  ops.forkCoarse();
-  if (L.scales > 1) ops.pyramid(xs, ys, dt, scale);
-  for (int j = 1; j < L.scales; ++j) ops.ssim(scaleJob(j, ops.scratchAt(L.x[j]), ops.scratchAt(L.y[j]), DType::F32, 1.0f));
-  ops.endCoarse();
-  ops.ssim(scaleJob(0, xs, ys, dt, scale));
+  const SsimJob scale0 = scaleJob(0, xs, ys, dt, scale);
+  // Scale 0's gradient finished in its own backward, after the combination (planar only: the
+  // backward writes x's layout, the accumulation's dst is planar at scale 0 then).
+  const bool fold = gradient && planar && ops.foldsScaleZero();
+  const ScalePhase phase0 = fold ? ScalePhase::kForward : ScalePhase::kWhole;
+  auto coarseJob = [&](int j) { return scaleJob(j, ops.scratchAt(L.x[j]), ops.scratchAt(L.y[j]), DType::F32, 1.0f); };
+  auto coarseScales = [&](int first) {
+    for (int j = first; j < L.scales; ++j) ops.ssim(coarseJob(j), ScalePhase::kWhole);
+  };
+  if (L.scales > 1 && ops.ssimPooling(scale0, phase0, 0)) {
+    // Scale 0 read x and y once for its SSIM and scale 1: the coarse scales follow it, scale 1
+    // pooling scale 2 likewise where the backend prefers.
+    ops.forkCoarse();
+    int from = 1;
+    if (L.scales > 2 && ops.poolsAtCoarseScale(1) && ops.ssimPooling(coarseJob(1), ScalePhase::kWhole, 1)) from = 2;
+    ops.pyramid(ops.scratchAt(L.x[from]), ops.scratchAt(L.y[from]), DType::F32, 1.0f, from);
+    coarseScales(from);
+    ops.endCoarse();
+  } else {
+    // The coarse scales beside scale 0's SSIM.
+    ops.forkCoarse();
+    if (L.scales > 1) ops.pyramid(xs, ys, dt, scale, 0);
+    coarseScales(1);
+    ops.endCoarse();
+    ops.ssim(scale0, phase0);
+  }
   ops.joinCoarse();
   ops.combine(vals, factors);
   if (!gradient) return;
   float* dst[kMaxScales] = {};
   for (int j = 0; j < L.scales; ++j) dst[j] = j == 0 ? in.grad : g[j];
-  ops.accumulate(g, dst, !planar, float(double(in.params.gradFactor)));  // valueScale is in the factors
+  const float mult = float(double(in.params.gradFactor));  // valueScale is in the factors
+  ops.accumulate(g, dst, !planar, mult, !fold);
+  if (fold) ops.ssimBackwardFolded(scale0, L.scales > 1 ? dst[1] : nullptr, mult);
 }
 
 }  // namespace cudassim

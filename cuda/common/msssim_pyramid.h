@@ -279,10 +279,18 @@ struct BottomGeometry {
   }
 };
 
+// (Each step rounded on its own, on the device too: the CUDA path also computes this in scale 0's
+// backward, cuda/gpu/ssim_kernels.cuh loadFold / applyFold, and both give the same bits.)
 PYRAMID_HD inline float accumulateBottom(float f, float g, const float* up, float u, float mult) {
+#if defined(__CUDA_ARCH__)
+  float v = __fmul_rn(f, g);
+  if (up != nullptr) v = __fadd_rn(v, __fmul_rn(0.25f, u));
+  return __fmul_rn(v, mult);
+#else
   float v = f * g;
   if (up != nullptr) v += 0.25f * u;
   return v * mult;
+#endif
 }
 
 inline BottomGeometry bottomGeometry(const MsssimLayout& L, int channels, bool hwc) {
@@ -297,12 +305,12 @@ inline BottomGeometry bottomGeometry(const MsssimLayout& L, int channels, bool h
   return geo;
 }
 
-// The passes of a call, as every backend runs them. Pooling: from scale 0 up, each pass from the
-// previous one's top level (x[j], y[j]: scale j's planar float32; pass lo = 0 reads the input).
-// run(pass, xd, yd) launches one; false stops.
+// The passes of a call, as every backend runs them. Pooling: from scale `from` up (0, or 1 when
+// scale 0's SSIM wrote scale 1), each pass from the previous one's top level (x[j], y[j]: scale
+// j's planar float32; pass lo = 0 reads the input). run(pass, xd, yd) launches one; false stops.
 template <typename Run>
-void forEachPoolPass(const MsssimLayout& L, float* const* x, float* const* y, Run&& run) {
-  for (int lo = 0; lo + 1 < L.scales;) {
+void forEachPoolPass(const MsssimLayout& L, float* const* x, float* const* y, int from, Run&& run) {
+  for (int lo = from; lo + 1 < L.scales;) {
     const int hi = lo + kPyramidLevels - 1 < L.scales - 1 ? lo + kPyramidLevels - 1 : L.scales - 1;
     const PyramidPass pass = pyramidPass(L, lo, hi);
     PyramidLevels xd, yd;

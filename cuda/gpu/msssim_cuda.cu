@@ -230,7 +230,7 @@ struct GpuOps {
     ok();
   }
 
-  void pyramid(const void* xs, const void* ys, DType dt, float scale) {
+  void pyramid(const void* xs, const void* ys, DType dt, float scale, int from) {
     // A block per tile: the SSIM forward of scale 0, launched beside it, takes every register of
     // a multiprocessor it runs on, so the two never share one; a grid capped to leave room for it
     // (2 or 4 blocks per multiprocessor, measured) only made the pooling slower.
@@ -240,7 +240,8 @@ struct GpuOps {
       x[j] = scratchAt(L.x[j]);
       y[j] = scratchAt(L.y[j]);
     }
-    forEachPoolPass(L, x, y, [&](const PyramidPass& pass, const PyramidLevels& xd, const PyramidLevels& yd) {
+    if (err != cudaSuccess) return;
+    forEachPoolPass(L, x, y, from, [&](const PyramidPass& pass, const PyramidLevels& xd, const PyramidLevels& yd) {
       // passes after the first start from the previous one's top level, in float32
       const bool first = pass.lo == 0;
       withElementType(first ? dt : DType::F32, [&](auto e) {
@@ -254,10 +255,11 @@ struct GpuOps {
     if (err == cudaSuccess && side != nullptr) err = side->fanOut(parts.count - 1);
   }
 
-  void ssim(const SsimJob& sj) {
+  // One SSIM call: scale 0's on `main` with workspace part 0; a coarse scale's on its side stream
+  // with that stream's part. Ordinary launches: the pooled inputs are written by this file's
+  // kernels, which the SSIM path's early-launch bookkeeping (launch_order.h) does not see.
+  void launch(const SsimJob& sj, const MsssimHooks& hooks) {
     if (err != cudaSuccess) return;
-    // ordinary launches: the pooled inputs are written by this file's kernels, which the SSIM
-    // path's early-launch bookkeeping (launch_order.h) does not see
     int part = 0;
     cudaStream_t s = stream;
     if (coarse >= 0) {
@@ -265,7 +267,40 @@ struct GpuOps {
       part = 1 + lane;
       if (side != nullptr) s = side->stream(lane);
     }
-    err = launchSsim(sj, ws + parts.offsets[part], L.planes, L.elems(part), s, false);
+    err = launchSsim(sj, ws + parts.offsets[part], L.planes, L.elems(part), s, false, &hooks);
+  }
+
+  bool ssimPooling(const SsimJob& sj, ScalePhase phase, int j) {
+    if (err != cudaSuccess || !forwardPools(sj)) return false;
+    MsssimHooks hooks;
+    hooks.poolX = scratchAt(L.x[j + 1]);
+    hooks.poolY = scratchAt(L.y[j + 1]);
+    hooks.forwardOnly = phase == ScalePhase::kForward;
+    launch(sj, hooks);
+    return true;
+  }
+
+  // A coarse scale of 2^24 pixels or more fills the GPU many times over: the pyramid could not
+  // run beside it anyway, and its forward saves the pyramid a read of it (4K: 8 x 3 x 1080 x 1920).
+  bool poolsAtCoarseScale(int j) const { return L.elems(j) >= (std::size_t(1) << 24); }
+
+  void ssim(const SsimJob& sj, ScalePhase phase) {
+    MsssimHooks hooks;
+    hooks.forwardOnly = phase == ScalePhase::kForward;
+    launch(sj, hooks);
+  }
+
+  // Scale 0's backward finishes the gradient (ssim_kernels.cuh, loadFold): one pass over
+  // the gradient fewer than accumulate()'s scale-0 step.
+  bool foldsScaleZero() const { return true; }
+  void ssimBackwardFolded(const SsimJob& sj, const float* up, float mult) {
+    if (err != cudaSuccess) return;
+    MsssimHooks hooks;
+    hooks.backwardOnly = true;
+    hooks.factors = scratchAt(L.factors);  // scale 0's: the first `planes`
+    hooks.up = up;
+    hooks.mult = mult;
+    err = launchSsim(sj, ws + parts.offsets[0], L.planes, L.elems(0), stream, false, &hooks);
   }
 
   void combine(const float* vals, float* factors) {
@@ -278,13 +313,14 @@ struct GpuOps {
     ok();
   }
 
-  void accumulate(float* const* g, float* const* dst, bool hwc, float mult) {
+  void accumulate(float* const* g, float* const* dst, bool hwc, float mult, bool bottom) {
+    if (err != cudaSuccess) return;
     forEachAccumulatePass(L, g, dst, [&](const PyramidPass& pass, const PyramidLevels& gl, const PyramidLevels& dl,
                                          const float* top) {
       accumulatePyramidKernel<<<tileGrid(pass.tiles()), kThreads, 0, stream>>>(pass, gl, dl, top, scratchAt(L.factors));
       return ok();
     });
-    if (err != cudaSuccess) return;
+    if (err != cudaSuccess || !bottom) return;
     const BottomGeometry geo = bottomGeometry(L, job.core.shape.channels, hwc);
     const std::size_t n = L.elems(0);
     const float* up = L.scales > 1 ? dst[1] : nullptr;

@@ -159,8 +159,10 @@ void setDivisors(kernels::WorkLayout& w) {
 // resident blocks, with narrow planes packed side by side when that takes fewer strips;
 // interleaved ones (and a failed occupancy query) get aligned tiles from the wave model.
 // False when the counts do not fit the kernel's integers.
+// pooling (MS-SSIM's scale 1, written by the forward: one plane per strip) is worth more than
+// packing that saves less than a tenth of the strips (wide planes: 2 to 3%).
 bool layoutWork(const ImageShape& s, int regY0, int regX0, int regH, int regW, int resident,
-                bool computeBound, kernels::WorkLayout& w) {
+                bool computeBound, bool pooling, kernels::WorkLayout& w) {
   using kernels::kRB;
   using kernels::kTileW;
   const unsigned long long planes = (unsigned long long)s.batch * unsigned(s.channels);
@@ -182,7 +184,7 @@ bool layoutWork(const ImageShape& s, int regY0, int regX0, int regH, int regW, i
   const unsigned long long pitch = (unsigned long long)(regW + 2 * kMaxRadius + 3) / 4 * 4;
   const unsigned long long packedStrips = ceilDiv(planes * pitch, kTileW);
   const bool pack = planar && resident > 0 && planes > 1 && pitch >= 40 && planes * pitch < (1ull << 30) &&
-              packedStrips < strips;
+              packedStrips < strips && !(pooling && packedStrips * 10 > strips * 9);
   // Balanced ranges against aligned tiles, in the wave model's units (rows of a block, the
   // 2r-row prologue counted as rows): aligned, ceil(blocks / resident) waves of tiles; balanced,
   // the longest range and its prologue (rarely two: a range that crosses into the next strip;
@@ -245,28 +247,84 @@ const void* backwardKernelOf(DType t) {
   });
 }
 
+// The forward that also pools (ssim_kernels.cuh, "Pooling"): float32 only.
 template <typename T>
-cudaError_t launchTyped(const kernels::ForwardArgs& fa, const kernels::BackwardArgs* ba, bool fastRcp,
+cudaError_t launchForward(const kernels::ForwardArgs& fa, bool fastRcp, bool pooling, bool early, unsigned grid,
+                          cudaStream_t stream) {
+  if constexpr (std::is_same<T, float>::value) {
+    if (pooling)
+      return fastRcp ? launchOverlapping(kernels::ssimForwardKernel<T, Reciprocal::Ftz, true>, grid, stream, fa, early)
+                     : launchOverlapping(kernels::ssimForwardKernel<T, Reciprocal::Exact, true>, grid, stream, fa, early);
+  }
+  if (pooling) return cudaErrorInvalidValue;
+  return fastRcp ? launchOverlapping(kernels::ssimForwardKernel<T, Reciprocal::Ftz>, grid, stream, fa, early)
+                 : launchOverlapping(kernels::ssimForwardKernel<T, Reciprocal::Exact>, grid, stream, fa, early);
+}
+
+template <typename T>
+cudaError_t launchTyped(const kernels::ForwardArgs* fa, const kernels::BackwardArgs* ba, bool fastRcp,
                         bool earlyForward, unsigned int forwardGrid, unsigned int backwardGrid, cudaStream_t stream) {
-  cudaError_t err = fastRcp ? launchOverlapping(kernels::ssimForwardKernel<T, Reciprocal::Ftz>, forwardGrid, stream,
-                                                fa, earlyForward)
-                            : launchOverlapping(kernels::ssimForwardKernel<T, Reciprocal::Exact>, forwardGrid, stream,
-                                                fa, earlyForward);
-  if (err == cudaSuccess) err = cudaGetLastError();
+  cudaError_t err = cudaSuccess;
+  if (fa != nullptr) {
+    err = launchForward<T>(*fa, fastRcp, fa->poolX != nullptr, earlyForward, forwardGrid, stream);
+    if (err == cudaSuccess) err = cudaGetLastError();
+  }
   if (err != cudaSuccess || ba == nullptr) return err;
   err = launchOverlapping(kernels::ssimBackwardKernel<T>, backwardGrid, stream, *ba, false);
   if (err == cudaSuccess) err = cudaGetLastError();
   return err;
 }
 
+// The rows and columns the forward computes: the map region for a value alone, the whole image
+// when the partial maps (zero outside the map) are needed.
+struct ForwardRegion {
+  int y0, x0, h, w;
+};
+ForwardRegion forwardRegion(const SsimJob& job, const MapRegion& map) {
+  if (job.grad != nullptr) return {0, 0, job.shape.height, job.shape.width};
+  return {map.y0, map.x0, map.y1 - map.y0, map.x1 - map.x0};
+}
+
+// The forward's resident blocks on `device` (the layout's wave model).
+int forwardResidentBlocks(const SsimJob& job, bool fastRcp, int device) {
+  return residentBlocks(forwardKernelOf(job.dtype, fastRcp), 2 * int(job.dtype) + (fastRcp ? 1 : 0), device);
+}
+
+// Whether a forward of this region and work layout can pool (ssim_kernels.cuh, "Pooling"):
+// float32 planar inputs, every pixel computed, one plane per strip.
+bool canPool(const SsimJob& job, const ForwardRegion& reg, const kernels::WorkLayout& w) {
+  const ImageShape& s = job.shape;
+  return job.dtype == DType::F32 && (s.chw || s.channels == 1) && reg.y0 == 0 && reg.x0 == 0 && reg.h == s.height &&
+         reg.w == s.width && w.nPack == 1;
+}
+
 }  // namespace
+
+bool forwardPools(const SsimJob& job) {
+  const ImageShape& s = job.shape;
+  if (job.dtype != DType::F32 || !(s.chw || s.channels == 1)) return false;
+  if (s.batch < 1 || s.channels < 1 || s.height < 1 || s.width < 1 || job.params.radius > kMaxRadius) return false;
+  const MapRegion map = mapRegion(s, job.params);
+  if (map.y1 <= map.y0 || map.x1 <= map.x0) return false;
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  const ForwardRegion reg = forwardRegion(job, map);
+  const bool fastRcp = fastReciprocalInRange(job.params.c1, job.params.c2);
+  kernels::WorkLayout w{};
+  return layoutWork(s, reg.y0, reg.x0, reg.h, reg.w, forwardResidentBlocks(job, fastRcp, device), job.grad == nullptr,
+                    true, w) &&
+         canPool(job, reg, w);
+}
 
 std::size_t workspaceBytes(int images, std::size_t elements, bool gradient) {
   return stateBytes(images) + (gradient ? 3 * elements * sizeof(float) : 0);
 }
 
 cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::size_t wsElements,
-                       cudaStream_t stream, bool allowEarly) {
+                       cudaStream_t stream, bool allowEarly, const MsssimHooks* hooks) {
   using namespace kernels;
   const ImageShape& s = job.shape;
   const SsimParams& p = job.params;
@@ -285,24 +343,32 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   if (map.y1 <= map.y0 || map.x1 <= map.x0) return cudaErrorInvalidValue;  // 'valid' too small
 
   const bool wantGrad = job.grad != nullptr;
+  const MsssimHooks none;
+  const MsssimHooks& ms = hooks != nullptr ? *hooks : none;
+  const bool pooling = ms.poolX != nullptr || ms.poolY != nullptr;
+  if ((ms.forwardOnly || ms.backwardOnly) && !wantGrad) return cudaErrorInvalidValue;
+  if (ms.forwardOnly && ms.backwardOnly) return cudaErrorInvalidValue;
+  if (ms.backwardOnly && (ms.factors == nullptr || pooling || !(s.chw || s.channels == 1))) return cudaErrorInvalidValue;
   auto* state = static_cast<ReduceState*>(workspace);
   float* planes = reinterpret_cast<float*>(static_cast<char*>(workspace) + stateBytes(wsImages));
 
-  // Forward strips: the map region for a value alone, the whole image when the partial maps
-  // (zero outside the map) are needed.
-  const int regY0 = wantGrad ? 0 : map.y0;
-  const int regX0 = wantGrad ? 0 : map.x0;
-  const int regH = wantGrad ? s.height : map.y1 - map.y0;
-  const int regW = wantGrad ? s.width : map.x1 - map.x0;
-
+  const ForwardRegion reg = forwardRegion(job, map);
   int device = 0;  // the current one: the caller's (the binding selects it before each call)
   if (cudaGetDevice(&device) != cudaSuccess) return cudaGetLastError();
   const bool fastRcp = fastReciprocalInRange(p.c1, p.c2);
   ForwardArgs fa{};
-  const int forwardResident =
-      residentBlocks(forwardKernelOf(job.dtype, fastRcp), 2 * int(job.dtype) + (fastRcp ? 1 : 0), device);
-  if (!layoutWork(s, regY0, regX0, regH, regW, forwardResident, !wantGrad, fa.work))
+  const int forwardResident = forwardResidentBlocks(job, fastRcp, device);
+  if (!layoutWork(s, reg.y0, reg.x0, reg.h, reg.w, forwardResident, !wantGrad, pooling, fa.work))
     return cudaErrorInvalidValue;
+  if (pooling) {  // forwardPools(job) said yes
+    if (!canPool(job, reg, fa.work) || ms.poolX == nullptr || ms.poolY == nullptr) return cudaErrorInvalidValue;
+    fa.poolX = ms.poolX;
+    fa.poolY = ms.poolY;
+    fa.poolH = (s.height + 1) / 2;
+    fa.poolW = (s.width + 1) / 2;
+    fa.parityY = s.height & 1;
+    fa.parityX = s.width & 1;
+  }
   fa.x = job.x;
   fa.y = job.y;
   fa.out = job.out;
@@ -339,7 +405,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   unsigned int backwardGrid = 0;
   if (wantGrad) {
     if (!layoutWork(s, 0, 0, s.height, s.width, residentBlocks(backwardKernelOf(job.dtype), kBackwardSlots + int(job.dtype), device),
-                    false, ba.work))
+                    false, false, ba.work))
       return cudaErrorInvalidValue;
     ba.x = job.x;
     ba.y = job.y;
@@ -361,9 +427,17 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
     ba.inputScale = p.inputScale;
     ba.shiftWeight = fa.shiftWeight;
     ba.gradScale = float(double(p.valueScale) * double(p.gradFactor) / denom);
+    if (ms.backwardOnly) {
+      ba.factors = ms.factors;
+      ba.up = ms.up;
+      ba.upH = (s.height + 1) / 2;
+      ba.upW = (s.width + 1) / 2;
+      ba.mult = ms.mult;
+    }
     backwardGrid = ba.work.ranges;
   }
-  const BackwardArgs* bap = wantGrad ? &ba : nullptr;
+  const ForwardArgs* fap = ms.backwardOnly ? nullptr : &fa;
+  const BackwardArgs* bap = wantGrad && !ms.forwardOnly ? &ba : nullptr;
 
   // Short launches (at most kShortBatches batches of rows per resident block) let the next
   // kernel of the stream start early: its blocks fill the SMs that the last blocks leave idle,
@@ -388,7 +462,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
                                        spanOf(job.x, s.elems() * esize), spanOf(job.y, s.elems() * esize), candidate);
 
   return withElementType(job.dtype, [&](auto e) {
-    return launchTyped<typename decltype(e)::type>(fa, bap, fastRcp, earlyForward, forwardGrid, backwardGrid, stream);
+    return launchTyped<typename decltype(e)::type>(fap, bap, fastRcp, earlyForward, forwardGrid, backwardGrid, stream);
   });
 }
 

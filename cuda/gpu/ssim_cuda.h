@@ -18,8 +18,33 @@ std::size_t workspaceBytes(int images, std::size_t elements, bool gradient);
 // job.shape.batch <= wsImages and job.shape.elems() <= wsElements.
 // `allowEarly` false: the forward is always launched the ordinary way (MS-SSIM: its inputs are
 // written by kernels that the early-launch bookkeeping does not see).
+//
+// What MS-SSIM asks of its scale 0's SSIM call (cuda/gpu/msssim_cuda.cu) besides SSIM:
+//   poolX, poolY (only where forwardPools(job)): the forward also writes scale 1, the 2 x 2
+//     average pooling of x and y (float32 planar, ((height + 1) / 2) x ((width + 1) / 2) per
+//     plane, an odd side padded by one zero row / column on both sides), from the values it reads;
+//   forwardOnly: the forward alone (job.grad set: its partial maps stay in the workspace);
+//   backwardOnly: the backward alone, after a forwardOnly call with the same job and workspace,
+//     finishing MS-SSIM's gradient (planar grad): grad = mult (factors[plane] g + 1/4 up[parent]),
+//     g the SSIM gradient, up scale 1's accumulated gradient (null: no scale 1), parent as
+//     common/msssim_pyramid.h's BottomGeometry::upIndex.
+struct MsssimHooks {
+  float* poolX = nullptr;
+  float* poolY = nullptr;
+  bool forwardOnly = false;
+  bool backwardOnly = false;
+  const float* factors = nullptr;
+  const float* up = nullptr;
+  float mult = 1.0f;
+};
 cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::size_t wsElements,
-                       cudaStream_t stream, bool allowEarly = true);
+                       cudaStream_t stream, bool allowEarly = true, const MsssimHooks* hooks = nullptr);
+
+// Whether launchSsim can pool `job`'s inputs on the current device (ssim_kernels.cuh,
+// "Pooling"): float32 planar inputs whose every pixel the forward computes (padding 'same', or a
+// gradient), in strips of one plane (planes narrow enough that packing them side by side saves a
+// tenth of the strips are packed instead).
+bool forwardPools(const SsimJob& job);
 
 // Whether this binary holds code that `device` can run (SASS for its architecture, or PTX that the
 // driver compiles for it), and the virtual architecture of that code (75 for compute_75 PTX, 90

@@ -39,6 +39,15 @@
 // being the intensity of its plane's reference pixel (each thread loads its column's; threads
 // 0..3 put the strip's planes' in shared memory for the per-item terms); zero padding is -shift.
 //
+// Pooling (kPool, float32 planar inputs whose every pixel is computed, one plane per strip): the
+// forward also writes MS-SSIM's scale 1, the 2 x 2 average pooling of x and y, from the values it
+// already holds, so that MS-SSIM reads x and y once. In the vertical pass, at the row that closes a
+// window (rows rb0 + j - 1 and rb0 + j, the centre of the shift register and the row before it),
+// each thread puts its column's two-row sum in shared memory (spool); after the barrier, pooled
+// item (m, q) adds the two columns of its window. The sums are of shifted intensities (the
+// plane's shift added back after the quarter), so level 1 agrees with pooling the intensities to
+// a few units in the last place, not bit for bit; x == y still pools to equal images.
+//
 // Backward: the same strip walk over the three partial maps (alpha, beta, gamma: 33 registers
 // of shift register), then grad = scale * (G*alpha + 2 x G*beta + y G*gamma) per item.
 //
@@ -158,6 +167,12 @@ struct ForwardArgs {
   float c1, c2q, inputScale;    // c2q = termScale<M>() * C2 (ssim_math.h)
   float shiftWeight;            // ssim_math.h, shiftWeight: 1, or 0 for images smaller than the window
   double valueOffset, valueScale, denom;  // out[b] = offset + scale * (sum / denom)
+  // kPool (MS-SSIM's scale 1, see "Pooling" above): planar float32 2 x 2 averages of x and y,
+  // poolH x poolW per plane (pooledSide of height and width), windows starting one row / column
+  // early on an odd side (parityY = height % 2, parityX = width % 2).
+  float* poolX;
+  float* poolY;
+  int poolH, poolW, parityY, parityX;
 };
 
 struct BackwardArgs {
@@ -177,6 +192,12 @@ struct BackwardArgs {
   float inputScale;
   float shiftWeight;  // the forward's
   float gradScale;  // valueScale / (channels * mapCount)
+  // MS-SSIM's scale 0 (factors not null; planar): grad = mult (factors[plane] g + 1/4 up[parent]),
+  // up (upH x upW per plane, or null) scale 1's accumulated gradient (loadFold)
+  const float* factors;
+  const float* up;
+  int upH, upW;
+  float mult;
 };
 
 // One stored input element through the read-only cache (the half types: their 16 bits).
@@ -538,6 +559,31 @@ __device__ __forceinline__ ItemColumns backwardColumns(const BackwardArgs& a, co
   return ic;
 }
 
+constexpr int kPoolRows = kRB / 2;       // pooled rows a batch closes (kRB even, batches start on even rows)
+constexpr int kPoolCols = kTileW / 2;    // pooled columns a strip owns (kTileW even, strips start on even columns)
+static_assert(kRB % 2 == 0 && kTileW % 2 == 0, "pooling windows never straddle two owners");
+
+// The pooled pixels whose windows close in a batch's rows (kPool, see "Pooling"): pooled row
+// rb0 / 2 + m closes at row rb0 + 2m + 1 - parityY, pooled column gx0 / 2 + q at column
+// gx0 + 2q + 1 - parityX (thread t2 = that column - gx0 + kHalo; the window's other column is
+// thread t2 - 1's). spool: kPoolRows two-row sums of x, then of y, per thread. Threads 0..63 write
+// x's pooled column q = tid, threads 64..127 y's, down the batch's pooled rows (v2: a thread per
+// pooled pixel, index arithmetic for each, cost the 4K forward 14%).
+__device__ __forceinline__ void poolBatch(const ForwardArgs& a, const Segment& sg, int rb0, const float* spool, Shift sh) {
+  static_assert(kPoolCols <= kThreads / 2, "a thread per pooled column of x and of y");
+  const int half = threadIdx.x / (kThreads / 2), q = threadIdx.x % (kThreads / 2);
+  const int c2 = sg.gx0 + 2 * q + 1 - a.parityX;
+  if (q >= kPoolCols || c2 >= a.width) return;
+  const int rows = min(kPoolRows, (sg.gyEnd - rb0 + a.parityY) >> 1);  // r2 < gyEnd
+  const float* src = spool + half * kPoolRows * kThreads + (c2 - sg.gx0 + kHalo);
+  float* dst = (half ? a.poolY : a.poolX) + ((long long)sg.plane0 * a.poolH + (rb0 >> 1)) * a.poolW + (sg.gx0 >> 1) + q;
+  const float shift = half ? sh.y : sh.x;
+#pragma unroll
+  for (int m = 0; m < kPoolRows; ++m) {
+    if (m < rows) dst[(long long)m * a.poolW] = __fmaf_rn(__fadd_rn(src[m * kThreads - 1], src[m * kThreads]), 0.25f, shift);
+  }
+}
+
 __device__ __forceinline__ float warpSum(float s) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
@@ -547,13 +593,18 @@ __device__ __forceinline__ float warpSum(float s) {
 // ---------------------------------------------------------------------------------------------
 // Forward: SSIM map (+ partial maps), per-image mean.
 // M: how 1 / (B1 B2) is taken (ssim_math.h); the host picks Ftz where it is exact.
-template <typename T, Reciprocal M>
+// kPool: also write MS-SSIM's scale 1 (float only; see "Pooling").
+template <typename T, Reciprocal M, bool kPool = false>
 __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel(const ForwardArgs a) {
   __shared__ __align__(16) float sm[kMoments * kBuf];  // vertical E[x], E[y], E[x^2 + y^2], E[xy]
   constexpr bool kStaged = std::is_same<T, float>::value;
+  static_assert(!kPool || kStaged, "pooling reads float32 planar inputs");
   __shared__ __align__(16) float sstage[kStaged ? 2 * kRB * kThreads : 1];  // next batch's x, y
+  __shared__ __align__(16) float spool[kPool ? 2 * kPoolRows * kThreads : 1];  // two-row sums of x, y
   __shared__ __align__(16) ItemColumns scols[kSegs];
-  __shared__ double sitem[kItems];  // packed: map sum of each item over the segment (owner only)
+  // packed: map sum of each item over the segment (owner only); never packed when pooling (and
+  // within the 48 KB of static shared memory that way)
+  __shared__ double sitem[kPool ? 1 : kItems];
   __shared__ float sred[kWarps * kSlots];
   __shared__ Shift sref[kSlots];  // the shifts of the strip's planes (slot order)
 
@@ -587,7 +638,7 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
 
       // The segment's item columns, once per segment (packed, they divide by the pitch); each
       // thread keeps the bits of its own items in a register (read after the first barrier).
-      const bool packed = w.nPack > 1;
+      const bool packed = !kPool && w.nPack > 1;
       if (tid < kSegs) scols[tid] = forwardColumns(a, sg, tid);
       int itemBits = 0;
       const long long mapBase = (long long)sg.plane0 * a.planeElems + w.regX0 + sg.gx0;  // not packed
@@ -668,6 +719,12 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
           dst[1 * kBuf] = foldAt(ry, kHalo, taps);
           dst[2 * kBuf] = foldAt(rss, kHalo, taps);
           dst[3 * kBuf] = foldAt(rxy, kHalo, taps);
+          if constexpr (kPool) {
+            if ((j + a.parityY) & 1) {  // row rb0 + j closes a pooling window
+              spool[(j >> 1) * kThreads + tid] = __fadd_rn(rx[kHalo - 1], rx[kHalo]);
+              spool[(kPoolRows + (j >> 1)) * kThreads + tid] = __fadd_rn(ry[kHalo - 1], ry[kHalo]);
+            }
+          }
         }
         if constexpr (!kStaged) {
           // The next batch's loads fly while this batch's horizontal pass runs.
@@ -682,6 +739,7 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
         // 2. Horizontal pass + per-pixel SSIM: items of 4 output columns. (Not unrolled: three
         // copies of the item body pushed the hot loop out of the instruction cache.)
         if (batch == 0) itemBits = loadItemBits(scols, tid);  // after the barrier: scols written
+        if constexpr (kPool) poolBatch(a, sg, rb0, spool, sref[0]);  // (spool is rewritten after the next barrier)
         float batchSum = 0.0f;
         int bits = itemBits;
         for (int it = tid; it < kItems; it += kThreads, bits >>= kItemBits) {
@@ -809,6 +867,36 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
   }
 }
 
+// MS-SSIM's scale 0 (BackwardArgs::factors): the 4 gradients g of an item at row gy become
+// mult (f g + 1/4 up[parent]), common/msssim_pyramid.h's accumulateBottom, with f the plane's
+// factor and up[parent] scale 1's accumulated gradient at the pixel's parent (columns outside the
+// plane, not stored, get no parent). Loaded with the item's x and y, so that their latency hides
+// behind the filters too (v1 loaded them after: the epilogue cost b5's backward 79 us of 506).
+struct FoldTerms {
+  float f;
+  float up[kSegW];
+};
+__device__ __forceinline__ FoldTerms loadFold(const BackwardArgs& a, const Segment& sg, int seg, int bits, int gy) {
+  FoldTerms t;
+  int local;
+  const int plane = sg.plane0 + planeOfColumn(a.work, sg.gx0 + seg * kSegW, local);
+  t.f = __ldg(a.factors + plane);
+  const float* up =
+      a.up != nullptr ? a.up + ((long long)plane * a.upH + ((gy + (a.height & 1)) >> 1)) * a.upW : nullptr;
+#pragma unroll
+  for (int j = 0; j < kSegW; ++j)
+    t.up[j] = up != nullptr && ((bits >> j) & 1) ? __ldg(up + ((local + j + (a.width & 1)) >> 1)) : 0.0f;
+  return t;
+}
+__device__ __forceinline__ void applyFold(const FoldTerms& t, bool withUp, float mult, float (&g)[kSegW]) {
+#pragma unroll
+  for (int j = 0; j < kSegW; ++j) {
+    float v = __fmul_rn(t.f, g[j]);
+    if (withUp) v = __fadd_rn(v, __fmul_rn(0.25f, t.up[j]));
+    g[j] = __fmul_rn(v, mult);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Backward: blur alpha/beta/gamma, combine with x and y at the pixel.
 template <typename T>
@@ -916,6 +1004,9 @@ __global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKern
               yv[j] = in ? loadShifted(yp, off0 + j * a.pixStride, a.inputScale, sh.y) : 0.0f;
             }
           }
+          const bool folding = a.factors != nullptr;  // MS-SSIM's scale 0
+          FoldTerms fold;
+          if (folding) fold = loadFold(a, sg, seg, bits, gy);
           const float* src = sm + row * kPitch + seg * kSegW;
           float ga[kSegW], gb[kSegW], gg[kSegW];
           filterItem(src + 0 * kBuf, taps, ga);
@@ -924,6 +1015,7 @@ __global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKern
           float g[kSegW];
 #pragma unroll
           for (int j = 0; j < kSegW; ++j) g[j] = pixelGradient(ga[j], gb[j], gg[j], xv[j], yv[j], a.gradScale);
+          if (folding) applyFold(fold, a.up != nullptr, a.mult, g);
           if (a.vecGrad) {  // planar, width % 4 == 0, aligned
             *reinterpret_cast<float4*>(a.grad + off0) = make_float4(g[0], g[1], g[2], g[3]);
           } else {

@@ -447,6 +447,224 @@ void runCase(const Case& c, std::uint64_t seed, cudaStream_t stream) {
   CK(cudaFree(d.wsGrad));
 }
 
+// MS-SSIM's scale 1 written by the forward (MsssimHooks poolX / poolY, where forwardPools says it
+// can): the 2 x 2 average pooling of x and y within 1e-6 of a float64 pooling of the intensities
+// (zero padding, an odd side's windows one row / column early), every pooled pixel written and
+// nothing past them (NaN-poisoned guards), and the values and gradients bit for bit those of the
+// same call without pooling. `poolable`: what forwardPools must answer.
+struct PoolCase {
+  const char* name;
+  int B, C, H, W;
+  DType dt;
+  bool valid, grad, poolable;
+};
+
+void checkPooling(std::uint64_t seed, cudaStream_t stream) {
+  const PoolCase cases[] = {
+      {"1x1", 1, 1, 1, 1, DType::F32, false, false, true},
+      {"17x1 grad", 1, 1, 17, 1, DType::F32, false, true, true},
+      {"3000x7", 1, 1, 3000, 7, DType::F32, false, false, true},
+      {"233x1001 rgb chw (odd sides)", 1, 3, 233, 1001, DType::F32, false, false, true},
+      {"233x1001 rgb chw grad", 1, 3, 233, 1001, DType::F32, false, true, true},
+      {"233x257 rgb chw (packing saves 2 of 9 strips: no)", 1, 3, 233, 257, DType::F32, false, false, false},
+      {"301x460 rgb chw b2 grad", 2, 3, 301, 460, DType::F32, false, true, true},
+      {"1080x1920 rgb chw", 1, 3, 1080, 1920, DType::F32, false, false, true},
+      {"1081x1919 grad", 1, 1, 1081, 1919, DType::F32, false, true, true},
+      {"300x517 valid grad (every pixel computed)", 1, 2, 300, 517, DType::F32, true, true, true},
+      {"300x517 valid value (the map only: no)", 1, 2, 300, 517, DType::F32, true, false, false},
+      {"300x517 u8 (not float32: no)", 1, 1, 300, 517, DType::U8, false, false, false},
+      {"256x256 b32 rgb chw (packed: no)", 32, 3, 256, 256, DType::F32, false, true, false},
+  };
+  for (const PoolCase& pc : cases) {
+    Case c{pc.name, pc.B, pc.C, pc.H, pc.W, true, pc.dt, 11, pc.valid, 0.0f, 1.0f, false};
+    const ImageShape s = shapeOf(c);
+    const std::size_t n = s.elems(), eb = dtypeBytes(c.dt);
+    const int ph = (c.H + 1) / 2, pw = (c.W + 1) / 2;
+    const std::size_t pn = std::size_t(c.B) * c.C * ph * pw;
+    constexpr std::size_t kGuard = 64;
+    const Inputs in = makeInputs(c, seed++);
+    void *x = nullptr, *y = nullptr, *ws = nullptr;
+    float *out = nullptr, *grad = nullptr, *pool = nullptr;
+    CK(cudaMalloc(&x, n * eb));
+    CK(cudaMalloc(&y, n * eb));
+    CK(cudaMemcpy(x, in.xRaw.data(), n * eb, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(y, in.yRaw.data(), n * eb, cudaMemcpyHostToDevice));
+    CK(cudaMalloc(&out, 2 * c.B * sizeof(float)));
+    CK(cudaMalloc(&grad, 2 * n * sizeof(float)));
+    CK(cudaMalloc(&pool, 2 * (pn + kGuard) * sizeof(float)));
+    const std::size_t wsBytes = workspaceBytes(c.B, n, pc.grad);
+    CK(cudaMalloc(&ws, wsBytes));
+    CK(cudaMemset(ws, 0, wsBytes));
+    CK(cudaMemset(out, 0xFF, 2 * c.B * sizeof(float)));
+    CK(cudaMemset(grad, 0xFF, 2 * n * sizeof(float)));
+    CK(cudaMemset(pool, 0xFF, 2 * (pn + kGuard) * sizeof(float)));
+    SsimJob job;
+    job.shape = s;
+    job.dtype = c.dt;
+    job.x = x;
+    job.y = y;
+    job.params = paramsOf(c);
+    job.out = out;
+    job.grad = pc.grad ? grad : nullptr;
+    const bool poolable = forwardPools(job);
+    report(poolable == pc.poolable, "%-50s [pool] forwardPools says %s", pc.name, poolable ? "yes" : "no");
+    if (poolable) {
+      CK(launchSsim(job, ws, c.B, n, stream));
+      job.out = out + c.B;
+      job.grad = pc.grad ? grad + n : nullptr;
+      MsssimHooks hooks;
+      hooks.poolX = pool;
+      hooks.poolY = pool + pn + kGuard;
+      CK(launchSsim(job, ws, c.B, n, stream, false, &hooks));
+      CK(cudaStreamSynchronize(stream));
+      std::vector<float> o(2 * c.B), g(pc.grad ? 2 * n : 0), pl(2 * (pn + kGuard));
+      CK(cudaMemcpy(o.data(), out, o.size() * sizeof(float), cudaMemcpyDeviceToHost));
+      if (pc.grad) CK(cudaMemcpy(g.data(), grad, g.size() * sizeof(float), cudaMemcpyDeviceToHost));
+      CK(cudaMemcpy(pl.data(), pool, pl.size() * sizeof(float), cudaMemcpyDeviceToHost));
+      const bool same = std::memcmp(o.data(), o.data() + c.B, c.B * sizeof(float)) == 0 &&
+                        (!pc.grad || std::memcmp(g.data(), g.data() + n, n * sizeof(float)) == 0) && allFinite(o);
+      double maxErr = 0.0;
+      bool written = true, guards = true;
+      const int oh = c.H & 1, ow = c.W & 1;
+      for (int k = 0; k < 2; ++k) {
+        const std::vector<float>& src = k == 0 ? in.xf : in.yf;
+        const float* got = pl.data() + k * (pn + kGuard);
+        for (std::size_t i = 0; i < kGuard; ++i) guards = guards && std::isnan(got[pn + i]);
+        for (int p = 0; p < c.B * c.C; ++p)
+          for (int r = 0; r < ph; ++r)
+            for (int q = 0; q < pw; ++q) {
+              double sum = 0.0;
+              for (int a = 0; a < 2; ++a)
+                for (int b = 0; b < 2; ++b) {
+                  const int rr = 2 * r - oh + a, cc = 2 * q - ow + b;
+                  if (rr >= 0 && rr < c.H && cc >= 0 && cc < c.W) sum += src[(std::size_t(p) * c.H + rr) * c.W + cc];
+                }
+              const float v = got[(std::size_t(p) * ph + r) * pw + q];
+              written = written && std::isfinite(v);
+              maxErr = std::max(maxErr, std::fabs(double(v) - 0.25 * sum));
+            }
+      }
+      report(same && written && guards && maxErr <= 1e-6,
+             "%-50s [pool] scale 1 max err %.3g%s%s%s", pc.name, maxErr, written ? "" : "  NOT ALL WRITTEN",
+             guards ? "" : "  WRITTEN PAST THE END", same ? "" : "  VALUES OR GRADIENT DIFFER FROM THE CALL WITHOUT POOLING");
+    } else {
+      MsssimHooks hooks;
+      hooks.poolX = pool;
+      hooks.poolY = pool + pn + kGuard;
+      report(launchSsim(job, ws, c.B, n, stream, false, &hooks) == cudaErrorInvalidValue,
+             "%-50s [pool] launchSsim refuses a PoolTarget", pc.name);
+    }
+    CK(cudaFree(x));
+    CK(cudaFree(y));
+    CK(cudaFree(out));
+    CK(cudaFree(grad));
+    CK(cudaFree(pool));
+    CK(cudaFree(ws));
+  }
+}
+
+// MS-SSIM's scale 0 split in two (MsssimHooks): the forward alone (values as the whole call's,
+// the gradient untouched), then the backward alone finishing the gradient as
+// mult (f[plane] g + 1/4 up[parent]) with random factors and a random scale 1 gradient: bit for
+// bit that formula in float on the host from the whole call's gradient g (the same roundings,
+// common/msssim_pyramid.h accumulateBottom). Planar layouts, packed ones among them.
+void checkFold(std::uint64_t seed, cudaStream_t stream) {
+  struct FoldCase {
+    const char* name;
+    int B, C, H, W;
+    DType dt;
+    bool withUp;
+  };
+  const FoldCase cases[] = {
+      {"301x460 rgb chw b2", 2, 3, 301, 460, DType::F32, true},
+      {"233x257 rgb chw (packed)", 1, 3, 233, 257, DType::F32, true},
+      {"256x256 b8 rgb chw (packed)", 8, 3, 256, 256, DType::F32, true},
+      {"50x61 c1 b9 u8 (packed, odd)", 9, 1, 50, 61, DType::U8, true},
+      {"17x1 one scale", 1, 1, 17, 1, DType::F32, false},
+      {"1081x1919 f16", 1, 1, 1081, 1919, DType::F16, true},
+  };
+  for (const FoldCase& fc : cases) {
+    Case c{fc.name, fc.B, fc.C, fc.H, fc.W, true, fc.dt, 11, false, 0.0f, 1.0f, false};
+    const ImageShape s = shapeOf(c);
+    const std::size_t n = s.elems(), eb = dtypeBytes(c.dt);
+    const int planes = c.B * c.C, uh = (c.H + 1) / 2, uw = (c.W + 1) / 2;
+    const std::size_t un = std::size_t(planes) * uh * uw;
+    const Inputs in = makeInputs(c, seed++);
+    std::mt19937_64 rng(seed++);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::vector<float> factors(planes), up(un);
+    for (float& f : factors) f = u(rng);
+    for (float& v : up) v = 1e-4f * u(rng);
+    const float mult = 0.75f;
+    void *x = nullptr, *y = nullptr, *ws = nullptr;
+    float *out = nullptr, *grad = nullptr, *df = nullptr, *du = nullptr;
+    CK(cudaMalloc(&x, n * eb));
+    CK(cudaMalloc(&y, n * eb));
+    CK(cudaMemcpy(x, in.xRaw.data(), n * eb, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(y, in.yRaw.data(), n * eb, cudaMemcpyHostToDevice));
+    CK(cudaMalloc(&out, 2 * c.B * sizeof(float)));
+    CK(cudaMalloc(&grad, 2 * n * sizeof(float)));
+    CK(cudaMalloc(&df, planes * sizeof(float)));
+    CK(cudaMalloc(&du, un * sizeof(float)));
+    CK(cudaMemcpy(df, factors.data(), planes * sizeof(float), cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(du, up.data(), un * sizeof(float), cudaMemcpyHostToDevice));
+    const std::size_t wsBytes = workspaceBytes(c.B, n, true);
+    CK(cudaMalloc(&ws, wsBytes));
+    CK(cudaMemset(ws, 0, wsBytes));
+    CK(cudaMemset(out, 0xFF, 2 * c.B * sizeof(float)));
+    CK(cudaMemset(grad, 0xFF, 2 * n * sizeof(float)));
+    SsimJob job;
+    job.shape = s;
+    job.dtype = c.dt;
+    job.x = x;
+    job.y = y;
+    job.params = paramsOf(c);
+    job.out = out;
+    job.grad = grad;
+    CK(launchSsim(job, ws, c.B, n, stream));  // whole: g
+    job.out = out + c.B;
+    job.grad = grad + n;
+    MsssimHooks fwd;
+    fwd.forwardOnly = true;
+    CK(launchSsim(job, ws, c.B, n, stream, false, &fwd));
+    CK(cudaStreamSynchronize(stream));
+    std::vector<float> o(2 * c.B), g(2 * n);
+    CK(cudaMemcpy(g.data(), grad, g.size() * sizeof(float), cudaMemcpyDeviceToHost));
+    bool untouched = true;
+    for (std::size_t i = n; i < 2 * n; ++i) untouched = untouched && std::isnan(g[i]);
+    MsssimHooks bwd;
+    bwd.backwardOnly = true;
+    bwd.factors = df;
+    bwd.up = fc.withUp ? du : nullptr;
+    bwd.mult = mult;
+    CK(launchSsim(job, ws, c.B, n, stream, false, &bwd));
+    CK(cudaStreamSynchronize(stream));
+    CK(cudaMemcpy(o.data(), out, o.size() * sizeof(float), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(g.data(), grad, g.size() * sizeof(float), cudaMemcpyDeviceToHost));
+    const bool sameValues = allFinite(o) && std::memcmp(o.data(), o.data() + c.B, c.B * sizeof(float)) == 0;
+    std::size_t mismatches = 0;
+    for (int p = 0; p < planes; ++p)
+      for (int r = 0; r < c.H; ++r)
+        for (int q = 0; q < c.W; ++q) {
+          const std::size_t i = (std::size_t(p) * c.H + r) * c.W + q;
+          float v = factors[p] * g[i];
+          if (fc.withUp) v = v + 0.25f * up[(std::size_t(p) * uh + ((r + (c.H & 1)) >> 1)) * uw + ((q + (c.W & 1)) >> 1)];
+          v = v * mult;
+          if (std::memcmp(&v, &g[n + i], sizeof(float)) != 0) ++mismatches;
+        }
+    report(untouched && sameValues && mismatches == 0, "%-50s [fold] %zu of %zu gradients differ from mult (f g + up / 4)%s%s",
+           fc.name, mismatches, n, untouched ? "" : "  THE FORWARD ALONE WROTE THE GRADIENT",
+           sameValues ? "" : "  VALUES DIFFER FROM THE WHOLE CALL'S");
+    CK(cudaFree(x));
+    CK(cudaFree(y));
+    CK(cudaFree(out));
+    CK(cudaFree(grad));
+    CK(cudaFree(df));
+    CK(cudaFree(du));
+    CK(cudaFree(ws));
+  }
+}
+
 // Argument checks of launchSsim: each must return cudaErrorInvalidValue without launching.
 void checkArguments(cudaStream_t stream) {
   const int B = 2, C = 3, H = 20, W = 30;
@@ -854,6 +1072,8 @@ int main(int argc, char** argv) {
     }
     runCase(c, seed++, stream);
   }
+  if (!quick) checkPooling(seed, stream);
+  if (!quick) checkFold(seed + 100, stream);
   checkArguments(stream);
   checkFastDivide();
   checkLaunchChains(stream);

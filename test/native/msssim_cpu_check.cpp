@@ -36,8 +36,12 @@ void report(bool ok, const std::string& what) {
 // The straightforward backend of composeMsssim: planar copies, per-element pooling and
 // accumulation with index arithmetic, one computeSsimCpu per scale. Tiled: the pooling and the
 // accumulation by common/msssim_pyramid.h's tiles instead (the CUDA path's code, one tile and one
-// "thread" at a time), which must give the same bits.
-template <bool Tiled>
+// "thread" at a time), which must give the same bits. PoolFirst: scale 0's SSIM also pools scale 1
+// and scale 1's scale 2 (ssimPooling, as the CUDA forward does for float32 planar inputs, the
+// second only for large images), and the composition's other order runs: the pyramid from scale
+// 2, the coarse scales after scale 0. Fold: scale 0's
+// gradient is finished after the combination (ssimBackwardFolded, as the CUDA backward does).
+template <bool Tiled, bool PoolFirst = false, bool Fold = false>
 struct ReferenceOps {
   const MsssimJob& job;
   const MsssimLayout& L;
@@ -86,7 +90,7 @@ struct ReferenceOps {
     void operator()() const {}
   };
 
-  void pyramid(const void* xs, const void* ys, DType dt, float scale) const {
+  void pyramid(const void* xs, const void* ys, DType dt, float scale, int from) const {
     float* xd[kMaxScales] = {};
     float* yd[kMaxScales] = {};
     for (int j = 1; j < L.scales; ++j) {
@@ -94,7 +98,7 @@ struct ReferenceOps {
       yd[j] = scratchAt(L.y[j]);
     }
     if (!Tiled) {
-      for (int j = 1; j < L.scales; ++j) {
+      for (int j = from + 1; j < L.scales; ++j) {
         pool(xs, ys, dt, scale, j, xd[j], yd[j]);
         xs = xd[j];
         ys = yd[j];
@@ -104,7 +108,7 @@ struct ReferenceOps {
       return;
     }
     std::vector<float> shared(kPyramidSharedFloats);
-    forEachPoolPass(L, xd, yd, [&](const PyramidPass& pass, const PyramidLevels& xl, const PyramidLevels& yl) {
+    forEachPoolPass(L, xd, yd, from, [&](const PyramidPass& pass, const PyramidLevels& xl, const PyramidLevels& yl) {
       const bool first = pass.lo == 0;
       withElementType(first ? dt : DType::F32, [&](auto e) {
         using T = typename decltype(e)::type;
@@ -122,7 +126,21 @@ struct ReferenceOps {
   void endCoarse() const {}
   void joinCoarse() const {}
 
-  void ssim(const SsimJob& sj) const { computeSsimCpu(sj, 1); }
+  // (kForward: the whole SSIM gradient into sj.grad, which ssimBackwardFolded finishes in place.)
+  void ssim(const SsimJob& sj, ScalePhase) const { computeSsimCpu(sj, 1); }
+
+  bool ssimPooling(const SsimJob& sj, ScalePhase phase, int j) const {
+    if (!PoolFirst) return false;
+    ssim(sj, phase);
+    pool(sj.x, sj.y, sj.dtype, sj.params.inputScale, j + 1, scratchAt(L.x[j + 1]), scratchAt(L.y[j + 1]));
+    return true;
+  }
+  bool poolsAtCoarseScale(int) const { return PoolFirst; }
+
+  bool foldsScaleZero() const { return Fold; }
+  void ssimBackwardFolded(const SsimJob& sj, const float* up, float mult) const {
+    accumulateLevel(0, sj.grad, up, sj.grad, false, mult);
+  }
 
   void combine(const float* vals, float* factors) const {
     const ImageShape& s = job.core.shape;
@@ -150,9 +168,9 @@ struct ReferenceOps {
         }
   }
 
-  void accumulate(float* const* g, float* const* dst, bool hwc, float mult) const {
+  void accumulate(float* const* g, float* const* dst, bool hwc, float mult, bool bottom) const {
     if (!Tiled) {
-      for (int j = L.scales - 1; j >= 0; --j)
+      for (int j = L.scales - 1; j >= (bottom ? 0 : 1); --j)
         accumulateLevel(j, g[j], j + 1 < L.scales ? dst[j + 1] : nullptr, dst[j], j == 0 && hwc, j == 0 ? mult : 1.0f);
       return;
     }
@@ -164,6 +182,7 @@ struct ReferenceOps {
       }
       return true;
     });
+    if (!bottom) return;
     const BottomGeometry geo = bottomGeometry(L, int(job.core.shape.channels), hwc);
     const float* up = L.scales > 1 ? dst[1] : nullptr;
     for (int p = 0; p < L.planes; ++p)
@@ -175,11 +194,11 @@ struct ReferenceOps {
   }
 };
 
-template <bool Tiled>
+template <bool Tiled, bool PoolFirst = false, bool Fold = false>
 void referenceMsssim(const MsssimJob& job) {
   const MsssimLayout L = msssimLayout(job.core.shape, job.scales, job.core.grad != nullptr);
   std::vector<float> scratch(L.floats == 0 ? 1 : L.floats);
-  ReferenceOps<Tiled> ops{job, L, scratch.data()};
+  ReferenceOps<Tiled, PoolFirst, Fold> ops{job, L, scratch.data()};
   composeMsssim(job, L, ops);
 }
 struct Case {
@@ -313,6 +332,12 @@ int main() {
     report(allFinite(ref), "reference is finite: " + k.describe());
     const Result tiled = run(k, job, [](const MsssimJob& j) { referenceMsssim<true>(j); });
     report(sameBits(tiled, ref), "the CUDA path's pyramid tiles == pooling and accumulating one level at a time: " + k.describe());
+    const Result poolFirst = run(k, job, [](const MsssimJob& j) { referenceMsssim<true, true, true>(j); });
+    report(sameBits(poolFirst, ref),
+           "scales 1 and 2 pooled with the SSIM of the scale below, the rest after, scale 0's gradient finished last (the CUDA order for float32 planar) == the other order: " +
+               k.describe());
+    const Result folded = run(k, job, [](const MsssimJob& j) { referenceMsssim<true, false, true>(j); });
+    report(sameBits(folded, ref), "scale 0's gradient finished after the combination (the CUDA order for other planar inputs) == the other order: " + k.describe());
     bool same = true;
     for (int t : threadCounts) {
       const Result got = run(k, job, [t](const MsssimJob& j) { computeMsssimCpu(j, t); });
