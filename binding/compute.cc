@@ -24,8 +24,7 @@ namespace cudassim {
 
 namespace {
 
-struct ParsedJob : ParsedInputs {
-  Operand out, grad, workspace;
+struct ParsedJob : ParsedInputs, JobOutputs {
   // The gradient's element type: F32, or the input's half type (gradientDtype 'input'), then the
   // kernels' float32 gradient is rounded into grad (nearest even) as a last step.
   DType gradDtype = DType::F32;
@@ -37,10 +36,6 @@ ParsedJob parseJob(const Napi::Object& o) {
   ParsedJob j;
   static_cast<ParsedInputs&>(j) = parseInputs(o);
   const ImageShape& s = j.core.shape;
-  j.out = jobOperand(o, "out", "out", true);
-  j.grad = jobOperand(o, "grad", "grad", true);
-  j.workspace = jobOperand(o, "workspace", "opts.workspace", true);
-  if (!j.out.present() && !j.grad.present()) internalError("job has neither out nor grad");
   if (o.Has("gradDtype") && !o.Get("gradDtype").IsUndefined()) {
     const std::string g = o.Get("gradDtype").ToString().Utf8Value();
     const bool half = j.core.dtype == DType::F16 || j.core.dtype == DType::BF16;
@@ -53,15 +48,7 @@ ParsedJob parseJob(const Napi::Object& o) {
   }
 
   const std::size_t elems = s.elems();
-  requireBytes(j.out, std::size_t(s.batch) * 4, j.out.host != nullptr, "out");
-  requireBytes(j.grad, elems * dtypeBytes(j.gradDtype), j.grad.host != nullptr, "grad");
-  for (const Operand* op : {&j.out, &j.grad, &j.workspace}) requireJobDevice(j, *op);
-  requireDisjoint(j.out, j.grad);
-  for (const Operand* output : {&j.out, &j.grad}) {
-    requireDisjoint(*output, j.x);
-    requireDisjoint(*output, j.y);
-  }
-  if (j.workspace.host) internalError("workspace must be a DeviceBuffer");
+  static_cast<JobOutputs&>(j) = parseOutputs(o, j, elems * dtypeBytes(j.gradDtype));
   if (j.workspace.device) {
     j.wsImages = jobPositiveInt(o, "workspaceImages");
     const double we = jobNumber(o, "workspaceElements");
@@ -75,13 +62,7 @@ ParsedJob parseJob(const Napi::Object& o) {
   return j;
 }
 
-void own(ParsedJob& j, OwnedHost& host, napi_env env) {
-  host.input(env, j.x);
-  host.input(env, j.y);
-  host.output(env, j.out);
-  host.output(env, j.grad);
-  host.pin(j.workspace);
-}
+void own(ParsedJob& j, OwnedHost& host, napi_env env) { ownOperands(j, j, host, env); }
 
 void runCpu(ParsedJob& j) {
   SsimJob job = j.core;

@@ -172,6 +172,32 @@ void requireJobDevice(const ParsedInputs& j, const Operand& op) {
   if (op.device->device() != j.device) internalError("device array on another device");
 }
 
+JobOutputs parseOutputs(const Napi::Object& o, const ParsedInputs& in, std::size_t gradBytes) {
+  JobOutputs j;
+  j.out = jobOperand(o, "out", "out", true);
+  j.grad = jobOperand(o, "grad", "grad", true);
+  j.workspace = jobOperand(o, "workspace", "opts.workspace", true);
+  if (!j.out.present() && !j.grad.present()) internalError("job has neither out nor grad");
+  requireBytes(j.out, std::size_t(in.core.shape.batch) * 4, j.out.host != nullptr, "out");
+  requireBytes(j.grad, gradBytes, j.grad.host != nullptr, "grad");
+  for (const Operand* op : {&j.out, &j.grad, &j.workspace}) requireJobDevice(in, *op);
+  requireDisjoint(j.out, j.grad);
+  for (const Operand* output : {&j.out, &j.grad}) {
+    requireDisjoint(*output, in.x);
+    requireDisjoint(*output, in.y);
+  }
+  if (j.workspace.host) internalError("workspace must be a DeviceBuffer");
+  return j;
+}
+
+void ownOperands(ParsedInputs& in, JobOutputs& out, OwnedHost& host, napi_env env) {
+  host.input(env, in.x);
+  host.input(env, in.y);
+  host.output(env, out.out);
+  host.output(env, out.grad);
+  host.pin(out.workspace);
+}
+
 ParsedInputs parseInputs(const Napi::Object& o) {
   ParsedInputs j;
   const std::string backend = o.Get("backend").ToString().Utf8Value();

@@ -61,6 +61,15 @@ void requireJobDevice(const ParsedInputs& j, const Operand& op);
 // inputScale, valid, valueOffset, valueScale, x, y and stream, and checks x's and y's sizes and devices.
 ParsedInputs parseInputs(const Napi::Object& o);
 
+// A job's outputs and workspace: out (batch float32 values), grad (`gradBytes` bytes) and
+// opts.workspace (a DeviceBuffer), at least one of out and grad, each on the inputs' backend and
+// device, the outputs sharing memory with nothing else. The workspace's size is the caller's check.
+struct JobOutputs {
+  Operand out, grad, workspace;
+};
+JobOutputs parseOutputs(const Napi::Object& o, const ParsedInputs& in, std::size_t gradBytes);
+
+
 // Runs `work` (which may throw CodedError / std::bad_alloc / std::exception) and turns what it
 // throws into a JS error with a code.
 Napi::Value runSyncJob(Napi::Env env, const std::function<void()>& work);
@@ -120,6 +129,9 @@ class OwnedHost {
   int pageable_ = 0;  // host copies in pageable blocks
   HostBlock block(Operand& op);
 };
+
+// promise calls: what the call owns (OwnedHost) of its inputs and outputs, and the workspace pinned.
+void ownOperands(ParsedInputs& in, JobOutputs& out, OwnedHost& host, napi_env env);
 
 // Queues `work` on a libuv worker; the promise resolves when it returned and `host` delivered the
 // outputs, or rejects with a coded error. `keepAlive` (the job object) holds the job's arrays and

@@ -23,8 +23,7 @@ namespace cudassim {
 
 namespace {
 
-struct MsssimParsed : ParsedInputs {
-  Operand out, grad, workspace;
+struct MsssimParsed : ParsedInputs, JobOutputs {
   int scales = 0;
   float weights[kMaxScales] = {};
 };
@@ -51,32 +50,14 @@ MsssimParsed parseMsssim(const Napi::Object& o) {
   if (j.core.params.valid && (s.height < msssimMinSide(window, j.scales) || s.width < msssimMinSide(window, j.scales)))
     internalError("'valid' image too small for its scales");
 
-  j.out = jobOperand(o, "out", "out", true);
-  j.grad = jobOperand(o, "grad", "grad", true);
-  j.workspace = jobOperand(o, "workspace", "opts.workspace", true);
-  if (!j.out.present() && !j.grad.present()) internalError("job has neither out nor grad");
-  requireBytes(j.out, std::size_t(s.batch) * 4, j.out.host != nullptr, "out");
-  requireBytes(j.grad, s.elems() * 4, j.grad.host != nullptr, "grad");
-  for (const Operand* op : {&j.out, &j.grad, &j.workspace}) requireJobDevice(j, *op);
-  requireDisjoint(j.out, j.grad);
-  for (const Operand* output : {&j.out, &j.grad}) {
-    requireDisjoint(*output, j.x);
-    requireDisjoint(*output, j.y);
-  }
-  if (j.workspace.host) internalError("workspace must be a DeviceBuffer");
+  static_cast<JobOutputs&>(j) = parseOutputs(o, j, s.elems() * 4);
 #if CUDA_SSIM_WITH_CUDA
   if (j.workspace.device) requireBytes(j.workspace, msssimWorkspaceBytes(s, j.scales, j.grad.present()), false, "workspace");
 #endif
   return j;
 }
 
-void ownMsssim(MsssimParsed& j, OwnedHost& host, napi_env env) {
-  host.input(env, j.x);
-  host.input(env, j.y);
-  host.output(env, j.out);
-  host.output(env, j.grad);
-  host.pin(j.workspace);
-}
+void ownMsssim(MsssimParsed& j, OwnedHost& host, napi_env env) { ownOperands(j, j, host, env); }
 
 MsssimJob msssimJobOf(const MsssimParsed& j) {
   MsssimJob job;

@@ -1,5 +1,6 @@
 #include "side_streams.h"
 
+#include <atomic>
 #include <memory>
 
 namespace cudassim {
@@ -8,17 +9,20 @@ SideStreams* SideStreams::current() {
   constexpr int kDevices = 64;
   static std::mutex registry;
   static std::unique_ptr<SideStreams> perDevice[kDevices];
+  static std::atomic<SideStreams*> made[kDevices];  // read without the mutex once set (every call)
   static bool failed[kDevices] = {};
   int device = -1;
   if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= kDevices) {
     cudaGetLastError();
     return nullptr;
   }
+  if (SideStreams* s = made[device].load(std::memory_order_acquire)) return s;
   std::lock_guard<std::mutex> lock(registry);
   if (perDevice[device] == nullptr && !failed[device]) {
     std::unique_ptr<SideStreams> s(new SideStreams());
     if (s->make() == cudaSuccess) {
       perDevice[device] = std::move(s);
+      made[device].store(perDevice[device].get(), std::memory_order_release);
     } else {
       failed[device] = true;
       cudaGetLastError();  // the caller runs in order instead; leave no sticky error behind
