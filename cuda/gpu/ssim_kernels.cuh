@@ -43,10 +43,12 @@
 // forward also writes MS-SSIM's scale 1, the 2 x 2 average pooling of x and y, from the values it
 // already holds, so that MS-SSIM reads x and y once. In the vertical pass, at the row that closes a
 // window (rows rb0 + j - 1 and rb0 + j, the centre of the shift register and the row before it),
-// each thread puts its column's two-row sum in shared memory (spool); after the barrier, pooled
-// item (m, q) adds the two columns of its window. The sums are of shifted intensities (the
-// plane's shift added back after the quarter), so level 1 agrees with pooling the intensities to
-// a few units in the last place, not bit for bit; x == y still pools to equal images.
+// each thread puts its column's two-row sum in shared memory (spool); after the barrier, a thread
+// per pooled column (poolBatch) adds the two columns of each window down the batch. The sums are
+// of shifted intensities (the plane's shift added back after the quarter), so level 1 agrees with
+// pooling the intensities to a few units in the last place, not bit for bit; x == y still pools to
+// equal images. The pooling forward measured 6 to 14% slower than the plain one (fhd, 4K), more
+// than its writes; docs/PERFORMANCE.md, "MS-SSIM".
 //
 // Backward: the same strip walk over the three partial maps (alpha, beta, gamma: 33 registers
 // of shift register), then grad = scale * (G*alpha + 2 x G*beta + y G*gamma) per item.
