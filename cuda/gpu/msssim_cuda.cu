@@ -294,13 +294,12 @@ struct GpuOps {
   // the gradient fewer than accumulate()'s scale-0 step.
   bool foldsScaleZero() const { return true; }
   void ssimBackwardFolded(const SsimJob& sj, const float* up, float mult) {
-    if (err != cudaSuccess) return;
     MsssimHooks hooks;
     hooks.backwardOnly = true;
     hooks.factors = scratchAt(L.factors);  // scale 0's: the first `planes`
     hooks.up = up;
     hooks.mult = mult;
-    err = launchSsim(sj, ws + parts.offsets[0], L.planes, L.elems(0), stream, false, &hooks);
+    launch(sj, hooks);  // on `main`, with scale 0's workspace part (its forward's partial maps)
   }
 
   void combine(const float* vals, float* factors) {

@@ -364,10 +364,6 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
     if (!canPool(job, reg, fa.work) || ms.poolX == nullptr || ms.poolY == nullptr) return cudaErrorInvalidValue;
     fa.poolX = ms.poolX;
     fa.poolY = ms.poolY;
-    fa.poolH = (s.height + 1) / 2;
-    fa.poolW = (s.width + 1) / 2;
-    fa.parityY = s.height & 1;
-    fa.parityX = s.width & 1;
   }
   fa.x = job.x;
   fa.y = job.y;
@@ -430,8 +426,6 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
     if (ms.backwardOnly) {
       ba.factors = ms.factors;
       ba.up = ms.up;
-      ba.upH = (s.height + 1) / 2;
-      ba.upW = (s.width + 1) / 2;
       ba.mult = ms.mult;
     }
     backwardGrid = ba.work.ranges;

@@ -170,11 +170,10 @@ struct ForwardArgs {
   float shiftWeight;            // ssim_math.h, shiftWeight: 1, or 0 for images smaller than the window
   double valueOffset, valueScale, denom;  // out[b] = offset + scale * (sum / denom)
   // kPool (MS-SSIM's scale 1, see "Pooling" above): planar float32 2 x 2 averages of x and y,
-  // poolH x poolW per plane (pooledSide of height and width), windows starting one row / column
-  // early on an odd side (parityY = height % 2, parityX = width % 2).
+  // pooledSide(height) x pooledSide(width) per plane, windows starting one row / column early on
+  // an odd side.
   float* poolX;
   float* poolY;
-  int poolH, poolW, parityY, parityX;
 };
 
 struct BackwardArgs {
@@ -195,10 +194,10 @@ struct BackwardArgs {
   float shiftWeight;  // the forward's
   float gradScale;  // valueScale / (channels * mapCount)
   // MS-SSIM's scale 0 (factors not null; planar): grad = mult (factors[plane] g + 1/4 up[parent]),
-  // up (upH x upW per plane, or null) scale 1's accumulated gradient (loadFold)
+  // up (pooledSide(height) x pooledSide(width) per plane, or null) scale 1's accumulated
+  // gradient (loadFold)
   const float* factors;
   const float* up;
-  int upH, upW;
   float mult;
 };
 
@@ -566,23 +565,25 @@ constexpr int kPoolCols = kTileW / 2;    // pooled columns a strip owns (kTileW 
 static_assert(kRB % 2 == 0 && kTileW % 2 == 0, "pooling windows never straddle two owners");
 
 // The pooled pixels whose windows close in a batch's rows (kPool, see "Pooling"): pooled row
-// rb0 / 2 + m closes at row rb0 + 2m + 1 - parityY, pooled column gx0 / 2 + q at column
-// gx0 + 2q + 1 - parityX (thread t2 = that column - gx0 + kHalo; the window's other column is
+// rb0 / 2 + m closes at row rb0 + 2m + 1 - height % 2, pooled column gx0 / 2 + q at column
+// gx0 + 2q + 1 - width % 2 (thread t2 = that column - gx0 + kHalo; the window's other column is
 // thread t2 - 1's). spool: kPoolRows two-row sums of x, then of y, per thread. Threads 0..63 write
 // x's pooled column q = tid, threads 64..127 y's, down the batch's pooled rows (v2: a thread per
 // pooled pixel, index arithmetic for each, cost the 4K forward 14%).
 __device__ __forceinline__ void poolBatch(const ForwardArgs& a, const Segment& sg, int rb0, const float* spool, Shift sh) {
   static_assert(kPoolCols <= kThreads / 2, "a thread per pooled column of x and of y");
   const int half = threadIdx.x / (kThreads / 2), q = threadIdx.x % (kThreads / 2);
-  const int c2 = sg.gx0 + 2 * q + 1 - a.parityX;
+  const int c2 = sg.gx0 + 2 * q + 1 - (a.width & 1);
   if (q >= kPoolCols || c2 >= a.width) return;
-  const int rows = min(kPoolRows, (sg.gyEnd - rb0 + a.parityY) >> 1);  // r2 < gyEnd
+  const int rows = min(kPoolRows, (sg.gyEnd - rb0 + (a.height & 1)) >> 1);  // r2 < gyEnd
+  const int poolW = (a.width + 1) >> 1;
   const float* src = spool + half * kPoolRows * kThreads + (c2 - sg.gx0 + kHalo);
-  float* dst = (half ? a.poolY : a.poolX) + ((long long)sg.plane0 * a.poolH + (rb0 >> 1)) * a.poolW + (sg.gx0 >> 1) + q;
+  float* dst = (half ? a.poolY : a.poolX) + ((long long)sg.plane0 * ((a.height + 1) >> 1) + (rb0 >> 1)) * poolW +
+               (sg.gx0 >> 1) + q;
   const float shift = half ? sh.y : sh.x;
 #pragma unroll
   for (int m = 0; m < kPoolRows; ++m) {
-    if (m < rows) dst[(long long)m * a.poolW] = __fmaf_rn(__fadd_rn(src[m * kThreads - 1], src[m * kThreads]), 0.25f, shift);
+    if (m < rows) dst[(long long)m * poolW] = __fmaf_rn(__fadd_rn(src[m * kThreads - 1], src[m * kThreads]), 0.25f, shift);
   }
 }
 
@@ -722,7 +723,7 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
           dst[2 * kBuf] = foldAt(rss, kHalo, taps);
           dst[3 * kBuf] = foldAt(rxy, kHalo, taps);
           if constexpr (kPool) {
-            if ((j + a.parityY) & 1) {  // row rb0 + j closes a pooling window
+            if ((j + a.height) & 1) {  // row rb0 + j closes a pooling window (rb0 is even)
               spool[(j >> 1) * kThreads + tid] = __fadd_rn(rx[kHalo - 1], rx[kHalo]);
               spool[(kPoolRows + (j >> 1)) * kThreads + tid] = __fadd_rn(ry[kHalo - 1], ry[kHalo]);
             }
@@ -884,7 +885,9 @@ __device__ __forceinline__ FoldTerms loadFold(const BackwardArgs& a, const Segme
   const int plane = sg.plane0 + planeOfColumn(a.work, sg.gx0 + seg * kSegW, local);
   t.f = __ldg(a.factors + plane);
   const float* up =
-      a.up != nullptr ? a.up + ((long long)plane * a.upH + ((gy + (a.height & 1)) >> 1)) * a.upW : nullptr;
+      a.up != nullptr
+          ? a.up + ((long long)plane * ((a.height + 1) >> 1) + ((gy + (a.height & 1)) >> 1)) * ((a.width + 1) >> 1)
+          : nullptr;
 #pragma unroll
   for (int j = 0; j < kSegW; ++j)
     t.up[j] = up != nullptr && ((bits >> j) & 1) ? __ldg(up + ((local + j + (a.width & 1)) >> 1)) : 0.0f;
