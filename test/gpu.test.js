@@ -71,7 +71,7 @@ describe(`gpu: CUDA backend${gpu ? ` (${info.cuda.devices.map((d) => `${d.name} 
     }
   });
 
-  // Shifted moments (per-plane reference pixel) in the forward, backward and map kernels:
+  // Shifted moments (per-plane reference intensities) in the forward, backward and map kernels:
   // flat, near-flat, saturated, tiny-variance, extreme-scale inputs; packed narrow planes,
   // interleaved and planar layouts, batches (helpers/accuracy.js).
   describe(`accuracy (cuda): flat and extreme inputs (|value - ref| <= ${accuracy.VALUE_TOL}, gradient rel. L2 <= ${accuracy.GRAD_TOL})`, function () {

@@ -168,10 +168,10 @@ inline bool fastReciprocalInRange(float c1, float c2) {
 }
 
 // Cancellation-free moments (cuda/common/MATH.md, "Shifted moments"): both paths filter x - sx and
-// y - sy, where sx, sy are the intensities of one reference pixel of the channel plane
-// (planeReference), so that E[x^2] - E[x]^2 cancels only what the window's distance from the
-// reference puts into it, not the whole intensity. Variances and the covariance do not change;
-// the means are the filtered shifted means plus the shift. Zero padding pads with -shift.
+// y - sy, where sx, sy are reference intensities of the channel plane (planeReference), so that
+// E[x^2] - E[x]^2 cancels only what the window's distance from the reference puts into it, not the
+// whole intensity. Variances and the covariance do not change; the means are the filtered shifted
+// means plus the shift. Zero padding pads with -shift.
 struct Shift {
   float x, y;
 };
@@ -184,10 +184,33 @@ SSIM_HD float toIntensity(T v, float scale) {
 }
 SSIM_HD float toIntensity(double v, float scale) { return float(v * double(scale)); }
 
-// The reference pixel of a plane: row height / 2, column width / 2.
-SSIM_HD int referenceRow(int height) { return height / 2; }
-SSIM_HD int referenceCol(int width) { return width / 2; }
-// How much of the reference pixel's intensity the shift takes: 1, or 0 where every window of a
+// The median of three; a NaN operand is passed over (fminf / fmaxf return the other one).
+SSIM_HD float median3(float a, float b, float c) { return fmaxf(fminf(a, b), fminf(fmaxf(a, b), c)); }
+
+// Sample i (0, 1, 2) of a side of n pixels: 1/6, 1/2 and 5/6 of the way along.
+SSIM_HD int referenceSample(int n, int i) { return int((2LL * i + 1) * n / 6); }
+
+// A plane's shift: for x and y each, Tukey's ninther (the median of the three row medians) of a
+// 3 x 3 grid of sample pixels, times `weight` (shiftWeight). A median, not one pixel: the shift
+// should sit where most of the plane's windows are, and a few outliers (dark text on a white
+// page, a dead pixel at the centre) must not move it (MATH.md, "Shifted moments").
+// at(row, col) returns the intensities of x and y at that pixel. x == y gives sx == sy.
+template <typename At>
+SSIM_HD Shift planeReference(int height, int width, float weight, At at) {
+  if (weight == 0.0f) return Shift{0.0f, 0.0f};
+  float rx[3], ry[3];
+  for (int i = 0; i < 3; ++i) {
+    const int r = referenceSample(height, i);
+    const Shift a = at(r, referenceSample(width, 0));
+    const Shift b = at(r, referenceSample(width, 1));
+    const Shift c = at(r, referenceSample(width, 2));
+    rx[i] = median3(a.x, b.x, c.x);
+    ry[i] = median3(a.y, b.y, c.y);
+  }
+  return Shift{weight * median3(rx[0], rx[1], rx[2]), weight * median3(ry[0], ry[1], ry[2])};
+}
+
+// How much of the reference intensities the shift takes: 1, or 0 where every window of a
 // 'same' map reaches into the zero padding (an image lower or narrower than the window). There the
 // padding gives every window a large variance, so a shift gains nothing, while a shift far from 0
 // makes the padding (-shift) the cancelling term (MATH.md, "Shifted moments").

@@ -247,14 +247,16 @@ void loadRow(const Plan& p, const void* base, std::size_t off, int col0, int n, 
   });
 }
 
-// The shift of plane (b, c): its reference pixel's intensities.
+// The shift of plane (b, c): planeReference of its sample pixels.
 Shift planeShift(const Plan& p, int b, int c) {
-  const std::size_t off = p.job->shape.offset(b, c, referenceRow(p.H), referenceCol(p.W));
   const float k = shiftWeight(p.H, p.W, p.job->params.radius, p.job->params.valid);
   return withElementType(p.job->dtype, [&](auto e) {
     using T = typename decltype(e)::type;
-    return Shift{k * toIntensity(static_cast<const T*>(p.job->x)[off], p.inScale),
-                 k * toIntensity(static_cast<const T*>(p.job->y)[off], p.inScale)};
+    return planeReference(p.H, p.W, k, [&](int r, int col) {
+      const std::size_t off = p.job->shape.offset(b, c, r, col);
+      return Shift{toIntensity(static_cast<const T*>(p.job->x)[off], p.inScale),
+                   toIntensity(static_cast<const T*>(p.job->y)[off], p.inScale)};
+    });
   });
 }
 

@@ -41,9 +41,10 @@ void bandWork(const SsimJob& job, const T* xs, const T* ys, int b, int r0, int r
 
   for (int c = 0; c < s.channels; ++c) {
     // Shifted moments (ssim_math.h, Shift); zero padding pads with -shift.
-    const std::size_t ri = s.offset(b, c, referenceRow(H), referenceCol(W));
-    const float k = shiftWeight(H, W, p.radius, p.valid);
-    const Shift sh{k * toIntensity(xs[ri], scale), k * toIntensity(ys[ri], scale)};
+    const Shift sh = planeReference(H, W, shiftWeight(H, W, p.radius, p.valid), [&](int r, int col) {
+      const std::size_t ri = s.offset(b, c, r, col);
+      return Shift{toIntensity(xs[ri], scale), toIntensity(ys[ri], scale)};
+    });
     auto value = [&](const T* v, float shift, int yy, int x) {
       return yy >= 0 && yy < H && x >= 0 && x < W ? toIntensity(v[s.offset(b, c, yy, x)], scale) - shift : -shift;
     };

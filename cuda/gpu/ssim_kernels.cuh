@@ -36,8 +36,9 @@
 // S needs E[x^2] and E[y^2] only through their sum (ssim_math.h, Moments4).
 //
 // Shifted moments (cuda/common/MATH.md): every loaded pixel is fma(v, inputScale, -shift), the shift
-// being the intensity of its plane's reference pixel (each thread loads its column's; threads
-// 0..3 put the strip's planes' in shared memory for the per-item terms); zero padding is -shift.
+// being its plane's reference intensity (planeReference: the median of nine sample pixels; each
+// thread takes its column's; threads 0..3 put the strip's planes' in shared memory for the
+// per-item terms); zero padding is -shift.
 //
 // Pooling (kPool, float32 planar inputs whose every pixel is computed, one plane per strip): the
 // forward also writes MS-SSIM's scale 1, the 2 x 2 average pooling of x and y, from the values it
@@ -493,13 +494,13 @@ __device__ __forceinline__ long long firstPlaneOffset(const Args& a, const Segme
   return (long long)sg.b0 * a.imageElems + (long long)sg.ch0 * a.chanStride;
 }
 
-// The shift of plane p (element offset planeOff): its reference pixel's intensities.
+// The shift of plane p (element offset planeOff): planeReference of its sample pixels.
 template <typename T, typename Args>
 __device__ __forceinline__ Shift planeShift(const Args& a, const T* xp, const T* yp, long long planeOff) {
-  const long long off =
-      planeOff + (long long)referenceRow(a.height) * a.rowStride + (long long)referenceCol(a.width) * a.pixStride;
-  return Shift{a.shiftWeight * toIntensity(loadInput(xp + off), a.inputScale),
-               a.shiftWeight * toIntensity(loadInput(yp + off), a.inputScale)};
+  return planeReference(a.height, a.width, a.shiftWeight, [&](int r, int c) {
+    const long long off = planeOff + (long long)r * a.rowStride + (long long)c * a.pixStride;
+    return Shift{toIntensity(loadInput(xp + off), a.inputScale), toIntensity(loadInput(yp + off), a.inputScale)};
+  });
 }
 
 // Shifts of the planes a segment's strip touches (slot j: the strip's first plane + j), into
@@ -670,7 +671,7 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
       };
       loadBatch(sg.gy0);  // first, so that the batch flies while the halo rows load
       // The planes' shifts after the batch's loads are issued: warp 0 waits here for the
-      // reference pixels (an L2 round trip), which before held back its share of the batch.
+      // sample pixels (an L2 round trip), which before held back its share of the batch.
       slotShifts(a, xp, yp, sg, sref);
 
       float rx[kWin], ry[kWin], rss[kWin], rxy[kWin];
@@ -941,7 +942,7 @@ __global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKern
       auto loadBatch = [&](int rb0) { stageBatchRows(sstage, maps, colOff, a.width, rb0, a.height, colOk); };
       loadBatch(sg.gy0);  // first, so that the batch flies while the halo rows load
       // The planes' shifts after the batch's loads are issued: warp 0 waits here for the
-      // reference pixels (an L2 round trip), which before held back its share of the batch.
+      // sample pixels (an L2 round trip), which before held back its share of the batch.
       slotShifts(a, xp, yp, sg, sref);
 
       float ra[kWin], rb[kWin], rg[kWin];

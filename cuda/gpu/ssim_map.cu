@@ -34,10 +34,11 @@ __global__ void ssimMapKernel(SsimJob job, MapGeometry g, float* map) {
     float total = 0.0f;
     for (int c = 0; c < g.channels; ++c) {
       const long long plane = b * g.imageElems + c * g.chanStride;
-      // Shifted moments (ssim_math.h, Shift): the plane's reference pixel; padding is -shift.
-      const long long ri = plane + referenceRow(g.height) * g.rowStride + referenceCol(g.width) * g.pixStride;
-      const float k = shiftWeight(g.height, g.width, R, p.valid);
-      const Shift sh{k * toIntensity(xs[ri], p.inputScale), k * toIntensity(ys[ri], p.inputScale)};
+      // Shifted moments (ssim_math.h, Shift): the plane's reference intensities; padding is -shift.
+      const Shift sh = planeReference(g.height, g.width, shiftWeight(g.height, g.width, R, p.valid), [&](int r, int col) {
+        const long long ri = plane + (long long)r * g.rowStride + (long long)col * g.pixStride;
+        return Shift{toIntensity(xs[ri], p.inputScale), toIntensity(ys[ri], p.inputScale)};
+      });
       Moments4 m{0.0f, 0.0f, 0.0f, 0.0f};
       for (int dy = -R; dy <= R; ++dy) {
         const int qy = py + dy;

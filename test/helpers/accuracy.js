@@ -132,6 +132,21 @@ const CASES = [
     },
   },
   {
+    title: 'uint8 RGB page, 255 against 250, dark at every channel\'s centre and at one more sample pixel (was 1.5e-6 off on the GPU)',
+    make: (rng) => {
+      const { w, h } = size(rng);
+      const t = pair(w, h, 3, () => 255, () => 250, Uint8Array);
+      // The shift's sample pixels sit at 1/6, 1/2 and 5/6 of each side (ssim_math.h, planeReference).
+      const dark = [
+        [Math.floor(h / 2), Math.floor(w / 2)],
+        [Math.floor(h / 6), Math.floor((5 * w) / 6)],
+      ];
+      for (const [r, col] of dark) for (let c = 0; c < 3; c++) t.x.data[(r * w + col) * 3 + c] = 0;
+      for (let k = 0; k < 3; k++) t.x.data[rng.int(0, t.x.data.length - 1)] = 0;
+      return { ...t, opts: {}, desc: `${w}x${h}` };
+    },
+  },
+  {
     title: 'ordinary random images at an offset in [0, 1]',
     make: (rng) => {
       const { w, h, c, layout, batch } = size(rng);
