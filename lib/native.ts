@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fromNative, ssimError } from './errors';
+import { callBegan, callEnded } from './loop-awake';
 import type { DeviceCounters, DType, Layout } from './basic-types';
 
 /** Why CUDA cannot be used (NativeBackendInfo.reasonCode); null where it can. */
@@ -261,14 +262,24 @@ export function runJob(entry: 'compute' | 'computeMsssim' | 'computeMap', job: N
   }
 }
 
-/** The promise form of runJob: the addon computes on a libuv worker. */
+/**
+ * The promise form of runJob: the addon computes on a libuv worker (CPU), or queues the call on
+ * the device's stream and settles it when the device is done (CUDA; for device-array calls
+ * loop-awake.ts keeps this thread's event loop polling meanwhile).
+ */
 export function runJobAsync(entry: 'computeAsync' | 'computeMsssimAsync', job: NativeJob): Promise<void>;
 export function runJobAsync(entry: 'computeMapAsync', job: NativeMapJob): Promise<void>;
 export async function runJobAsync(entry: 'computeAsync' | 'computeMsssimAsync' | 'computeMapAsync', job: NativeJob): Promise<void> {
+  // Device-array calls only: a host-array call's time is mostly the bus's (and `evaluate`'s
+  // decoders need every core).
+  const cuda = job.backend === 'cuda' && !ArrayBuffer.isView(job.x);
+  if (cuda) callBegan();
   try {
     await (getNative()[entry] as (j: NativeJob) => Promise<void>)(job);
   } catch (err) {
     throw fromNative(err);
+  } finally {
+    if (cuda) callEnded();
   }
 }
 
