@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <type_traits>
 
 #include "ssim_types.h"
 
@@ -184,30 +185,36 @@ SSIM_HD float toIntensity(T v, float scale) {
 }
 SSIM_HD float toIntensity(double v, float scale) { return float(v * double(scale)); }
 
-// The median of three; a NaN operand is passed over (fminf / fmaxf return the other one).
+// The median of three; a NaN operand is passed over (fmin / fmax return the other one).
 SSIM_HD float median3(float a, float b, float c) { return fmaxf(fminf(a, b), fminf(fmaxf(a, b), c)); }
+SSIM_HD double median3(double a, double b, double c) { return fmax(fmin(a, b), fmin(fmax(a, b), c)); }
 
-// Sample i (0, 1, 2) of a side of n pixels: 1/6, 1/2 and 5/6 of the way along.
+// A plane's 3 x 3 grid of sample pixels: rows and columns at 1/6, 1/2 and 5/6 of each side.
+// Sample k = 3 i + j lies at row referenceSample(height, i), column referenceSample(width, j).
+constexpr int kReferenceSamples = 9;
 SSIM_HD int referenceSample(int n, int i) { return int((2LL * i + 1) * n / 6); }
 
-// A plane's shift: for x and y each, Tukey's ninther (the median of the three row medians) of a
-// 3 x 3 grid of sample pixels, times `weight` (shiftWeight). A median, not one pixel: the shift
-// should sit where most of the plane's windows are, and a few outliers (dark text on a white
-// page, a dead pixel at the centre) must not move it (MATH.md, "Shifted moments").
-// at(row, col) returns the intensities of x and y at that pixel. x == y gives sx == sy.
-template <typename At>
-SSIM_HD Shift planeReference(int height, int width, float weight, At at) {
-  if (weight == 0.0f) return Shift{0.0f, 0.0f};
-  float rx[3], ry[3];
-  for (int i = 0; i < 3; ++i) {
-    const int r = referenceSample(height, i);
-    const Shift a = at(r, referenceSample(width, 0));
-    const Shift b = at(r, referenceSample(width, 1));
-    const Shift c = at(r, referenceSample(width, 2));
-    rx[i] = median3(a.x, b.x, c.x);
-    ry[i] = median3(a.y, b.y, c.y);
-  }
-  return Shift{weight * median3(rx[0], rx[1], rx[2]), weight * median3(ry[0], ry[1], ry[2])};
+// The stored values of the samples as compared: double for double data, float otherwise (exact
+// for every other dtype).
+template <typename T>
+using SampleValue = typename std::conditional<std::is_same<T, double>::value, double, float>::type;
+
+// A plane's shift (planeReference below) from its samples' stored values x[k], y[k]: for x and y
+// each, Tukey's ninther (the median of the three row medians) as an intensity, times `weight`
+// (shiftWeight). A median, not one pixel: the shift should sit where most of the plane's windows
+// are, and a few outliers (dark text on a white page, a dead pixel at the centre) must not move it
+// (MATH.md, "Shifted moments"). The median is taken before the scaling: toIntensity is monotone,
+// so the result is the ninther of the intensities, for one multiply instead of nine.
+// x == y gives sx == sy.
+template <typename V>
+SSIM_HD V ninther(const V (&v)[kReferenceSamples]) {
+  return median3(median3(v[0], v[1], v[2]), median3(v[3], v[4], v[5]), median3(v[6], v[7], v[8]));
+}
+template <typename V>
+SSIM_HD Shift planeReference(const V (&x)[kReferenceSamples], const V (&y)[kReferenceSamples], float weight,
+                             float scale) {
+  if (weight == 0.0f) return Shift{0.0f, 0.0f};  // (not 0 times an infinite sample)
+  return Shift{weight * toIntensity(ninther(x), scale), weight * toIntensity(ninther(y), scale)};
 }
 
 // How much of the reference intensities the shift takes: 1, or 0 where every window of a

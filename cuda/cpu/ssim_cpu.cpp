@@ -250,13 +250,18 @@ void loadRow(const Plan& p, const void* base, std::size_t off, int col0, int n, 
 // The shift of plane (b, c): planeReference of its sample pixels.
 Shift planeShift(const Plan& p, int b, int c) {
   const float k = shiftWeight(p.H, p.W, p.job->params.radius, p.job->params.valid);
+  if (k == 0.0f) return Shift{0.0f, 0.0f};
   return withElementType(p.job->dtype, [&](auto e) {
     using T = typename decltype(e)::type;
-    return planeReference(p.H, p.W, k, [&](int r, int col) {
-      const std::size_t off = p.job->shape.offset(b, c, r, col);
-      return Shift{toIntensity(static_cast<const T*>(p.job->x)[off], p.inScale),
-                   toIntensity(static_cast<const T*>(p.job->y)[off], p.inScale)};
-    });
+    using V = SampleValue<T>;
+    V x[kReferenceSamples], y[kReferenceSamples];
+    for (int i = 0; i < kReferenceSamples; ++i) {
+      const std::size_t off =
+          p.job->shape.offset(b, c, referenceSample(p.H, i / 3), referenceSample(p.W, i % 3));
+      x[i] = V(static_cast<const T*>(p.job->x)[off]);
+      y[i] = V(static_cast<const T*>(p.job->y)[off]);
+    }
+    return planeReference(x, y, k, p.inScale);
   });
 }
 

@@ -391,6 +391,9 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   fa.c2q = (fastRcp ? termScale<Reciprocal::Ftz>() : termScale<Reciprocal::Exact>()) * p.c2;
   fa.inputScale = p.inputScale;
   fa.shiftWeight = shiftWeight(s.height, s.width, p.radius, p.valid);
+  for (int k = 0; k < kReferenceSamples; ++k)
+    fa.samples[k] = (long long)referenceSample(s.height, k / 3) * fa.rowStride +
+                    (long long)referenceSample(s.width, k % 3) * fa.pixStride;
   const double denom = double(s.channels) * double(map.count());
   fa.valueOffset = p.valueOffset;
   fa.valueScale = p.valueScale;
@@ -422,6 +425,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
     ba.taps = fa.taps;
     ba.inputScale = p.inputScale;
     ba.shiftWeight = fa.shiftWeight;
+    for (int k = 0; k < kReferenceSamples; ++k) ba.samples[k] = fa.samples[k];
     ba.gradScale = float(double(p.valueScale) * double(p.gradFactor) / denom);
     if (ms.backwardOnly) {
       ba.factors = ms.factors;

@@ -169,6 +169,7 @@ struct ForwardArgs {
   Taps taps;
   float c1, c2q, inputScale;    // c2q = termScale<M>() * C2 (ssim_math.h)
   float shiftWeight;            // ssim_math.h, shiftWeight: 1, or 0 for images smaller than the window
+  long long samples[kReferenceSamples];  // element offsets of a plane's sample pixels (planeReference)
   double valueOffset, valueScale, denom;  // out[b] = offset + scale * (sum / denom)
   // kPool (MS-SSIM's scale 1, see "Pooling" above): planar float32 2 x 2 averages of x and y,
   // pooledSide(height) x pooledSide(width) per plane, windows starting one row / column early on
@@ -193,6 +194,7 @@ struct BackwardArgs {
   Taps taps;
   float inputScale;
   float shiftWeight;  // the forward's
+  long long samples[kReferenceSamples];  // the forward's
   float gradScale;  // valueScale / (channels * mapCount)
   // MS-SSIM's scale 0 (factors not null; planar): grad = mult (factors[plane] g + 1/4 up[parent]),
   // up (pooledSide(height) x pooledSide(width) per plane, or null) scale 1's accumulated
@@ -494,13 +496,26 @@ __device__ __forceinline__ long long firstPlaneOffset(const Args& a, const Segme
   return (long long)sg.b0 * a.imageElems + (long long)sg.ch0 * a.chanStride;
 }
 
-// The shift of plane p (element offset planeOff): planeReference of its sample pixels.
+// A stored value as planeReference compares it (SampleValue: a double stays a double).
+template <typename T>
+__device__ __forceinline__ float sampleValue(const T* p) {
+  return static_cast<float>(loadInput(p));
+}
+__device__ __forceinline__ double sampleValue(const double* p) { return __ldg(p); }
+
+// The shift of plane p (element offset planeOff): planeReference of its sample pixels, whose
+// offsets in the plane the host computed (Args::samples).
 template <typename T, typename Args>
 __device__ __forceinline__ Shift planeShift(const Args& a, const T* xp, const T* yp, long long planeOff) {
-  return planeReference(a.height, a.width, a.shiftWeight, [&](int r, int c) {
-    const long long off = planeOff + (long long)r * a.rowStride + (long long)c * a.pixStride;
-    return Shift{toIntensity(loadInput(xp + off), a.inputScale), toIntensity(loadInput(yp + off), a.inputScale)};
-  });
+  if (a.shiftWeight == 0.0f) return Shift{0.0f, 0.0f};
+  using V = SampleValue<T>;
+  V x[kReferenceSamples], y[kReferenceSamples];
+#pragma unroll
+  for (int k = 0; k < kReferenceSamples; ++k) {
+    x[k] = sampleValue(xp + planeOff + a.samples[k]);
+    y[k] = sampleValue(yp + planeOff + a.samples[k]);
+  }
+  return planeReference(x, y, a.shiftWeight, a.inputScale);
 }
 
 // Shifts of the planes a segment's strip touches (slot j: the strip's first plane + j), into

@@ -35,10 +35,15 @@ __global__ void ssimMapKernel(SsimJob job, MapGeometry g, float* map) {
     for (int c = 0; c < g.channels; ++c) {
       const long long plane = b * g.imageElems + c * g.chanStride;
       // Shifted moments (ssim_math.h, Shift): the plane's reference intensities; padding is -shift.
-      const Shift sh = planeReference(g.height, g.width, shiftWeight(g.height, g.width, R, p.valid), [&](int r, int col) {
-        const long long ri = plane + (long long)r * g.rowStride + (long long)col * g.pixStride;
-        return Shift{toIntensity(xs[ri], p.inputScale), toIntensity(ys[ri], p.inputScale)};
-      });
+      using V = SampleValue<T>;
+      V sx[kReferenceSamples], sy[kReferenceSamples];
+      for (int i = 0; i < kReferenceSamples; ++i) {
+        const long long ri = plane + (long long)referenceSample(g.height, i / 3) * g.rowStride +
+                             (long long)referenceSample(g.width, i % 3) * g.pixStride;
+        sx[i] = V(xs[ri]);
+        sy[i] = V(ys[ri]);
+      }
+      const Shift sh = planeReference(sx, sy, shiftWeight(g.height, g.width, R, p.valid), p.inputScale);
       Moments4 m{0.0f, 0.0f, 0.0f, 0.0f};
       for (int dy = -R; dy <= R; ++dy) {
         const int qy = py + dy;
