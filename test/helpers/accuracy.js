@@ -54,6 +54,16 @@ function size(rng) {
   };
 }
 
+// A uint8 RGB page, x at 255 against y at 250: x dark (0) in every channel at the pixels
+// marks(w, h) lists ([row, column]) and at 3 random values.
+function page(rng, marks) {
+  const { w, h } = size(rng);
+  const t = pair(w, h, 3, () => 255, () => 250, Uint8Array);
+  for (const [r, col] of marks(w, h)) for (let c = 0; c < 3; c++) t.x.data[(r * w + col) * 3 + c] = 0;
+  for (let k = 0; k < 3; k++) t.x.data[rng.int(0, t.x.data.length - 1)] = 0;
+  return { ...t, opts: {}, desc: `${w}x${h}` };
+}
+
 // Each case: make(rng) -> { x, y, opts, desc }.
 const CASES = [
   {
@@ -124,27 +134,15 @@ const CASES = [
   },
   {
     title: 'uint8 RGB screenshot-like pair: 255 against 250 with a few dark pixels (was 1e-4 off)',
-    make: (rng) => {
-      const { w, h } = size(rng);
-      const t = pair(w, h, 3, () => 255, () => 250, Uint8Array);
-      for (let k = 0; k < 3; k++) t.x.data[rng.int(0, t.x.data.length - 1)] = 0;
-      return { ...t, opts: {}, desc: `${w}x${h}` };
-    },
+    make: (rng) => page(rng, () => []),
   },
   {
     title: 'uint8 RGB page, 255 against 250, dark at every channel\'s centre and at one more sample pixel (was 1.5e-6 off on the GPU)',
-    make: (rng) => {
-      const { w, h } = size(rng);
-      const t = pair(w, h, 3, () => 255, () => 250, Uint8Array);
-      // The shift's sample pixels sit at 1/6, 1/2 and 5/6 of each side (ssim_math.h, planeReference).
-      const dark = [
-        [Math.floor(h / 2), Math.floor(w / 2)],
-        [Math.floor(h / 6), Math.floor((5 * w) / 6)],
-      ];
-      for (const [r, col] of dark) for (let c = 0; c < 3; c++) t.x.data[(r * w + col) * 3 + c] = 0;
-      for (let k = 0; k < 3; k++) t.x.data[rng.int(0, t.x.data.length - 1)] = 0;
-      return { ...t, opts: {}, desc: `${w}x${h}` };
-    },
+    // The shift's sample pixels sit at 1/6, 1/2 and 5/6 of each side (ssim_math.h, planeReference).
+    make: (rng) => page(rng, (w, h) => [
+      [Math.floor(h / 2), Math.floor(w / 2)],
+      [Math.floor(h / 6), Math.floor((5 * w) / 6)],
+    ]),
   },
   {
     title: 'ordinary random images at an offset in [0, 1]',

@@ -176,7 +176,6 @@ async function makeDeepFolders(rng, dir) {
   return { ref, test, deep, good, refDeep: path.join(ref, deep), cleanup };
 }
 
-// Rejects when `promise` takes longer than `ms` (a hang becomes a failure with `what` named).
 // Fixture folders (makeFolders into <tmp>/data) for a describe block: made before its tests
 // (seeded by the hook's test rng), removed after them. made({ dir, fx }) receives them.
 function useFolders(label, options, made) {
@@ -190,6 +189,7 @@ function useFolders(label, options, made) {
   });
 }
 
+// Rejects when `promise` takes longer than `ms` (a hang becomes a failure with `what` named).
 function within(promise, ms, what) {
   let timer;
   const limit = new Promise((_, reject) => {
