@@ -1,14 +1,17 @@
 #!/usr/bin/env node
-// npm run bench [-- --gpu | --cpu] [--out DIR] [--only NAME,...]
+// npm run bench [-- --gpu | --cpu] [--out DIR] [--only NAME,...] [--device-only]
 //
 // Times cuda-ssim through its public API (N-API overhead included) with the protocol of the
 // peers' table: inputs resident on the device, float32 in [0, 1], warm-up, a device-synchronised
 // loop of N calls, per-call time = elapsed / N, 15 repetitions, median, two input sets alternating.
 // GPU rows: `fwd` = ssimInto on DeviceArrays, `fwdbwd` = dssimWithGradientInto with a reused
 // Workspace. Rows ending in _fp16 / _bf16 take float16 / bfloat16 inputs (the same values rounded;
-// float32 gradient), _fp16_gin also writes the gradient in float16 (gradientDtype 'input'). Each row also gets its floor on this machine (bytes / measured copy rate, flops /
-// measured fp32 rate: bench/native/ceilings.cu, built here on first use) and, where the peers
-// were measured, the ratio to fused-ssim.
+// float32 gradient), _fp16_gin also writes the gradient in float16 (gradientDtype 'input'). Rows
+// ending in _hwc take interleaved inputs (the library's default layout; the others are planar,
+// the peers' layout) and are timed on the device only: their bus bytes are the planar row's.
+// Each row also gets its floor on this machine (bytes / measured copy rate, flops / measured
+// fp32 rate: bench/native/ceilings.cu, built here on first use) and, where the peers were
+// measured, the ratio to fused-ssim.
 // CPU rows run the CPU backend next to ssim.js (what Node users run today) in the same process.
 'use strict';
 const { execFileSync, spawnSync } = require('node:child_process');
@@ -25,6 +28,8 @@ const option = (name, fallback) => { const i = args.indexOf(name); return i >= 0
 const outDir = option('--out', path.join(__dirname, 'results'));
 const only = option('--only', '').split(',').filter(Boolean);
 const REPS = 15;
+// --device-only: time the calls on device arrays only (no promises, no host path): quick A/B runs.
+const deviceOnly = flag('--device-only');
 
 // Arithmetic per input element, counted for the algorithm with folded symmetric taps (11 taps:
 // 6 multiplies + 10 adds per moment and pass): forward = 5 moments x 2 passes x 16 + 3 products
@@ -46,6 +51,9 @@ const GPU_CASES = [
   ['b8_3ch_4k_fwd_fp16', 8, 3, 2160, 3840, 'fwd', 'float16'],
   ['b8_3ch_4k_fwd_bf16', 8, 3, 2160, 3840, 'fwd', 'bfloat16'],
 ];
+// Interleaved twins of the multi-channel float32 rows (issue 15: within 10% of the planar time).
+const HWC_ROWS = ['fhd_3ch_fwd', 'b32_3ch_256_fwdbwd', 'b128_3ch_32x48_fwdbwd', 'b5_5ch_fhd_fwdbwd', 'b8_3ch_4k_fwd'];
+GPU_CASES.push(...GPU_CASES.filter((c) => HWC_ROWS.includes(c[0])).map(([name, ...rest]) => [`${name}_hwc`, ...rest]));
 // MS-SSIM rows (5 scales, default weights): `ms_fwd` = msssimInto, `ms_fwdbwd` =
 // msdssimWithGradientInto, on DeviceArrays with a reused MS-SSIM Workspace; the peer is
 // pytorch-msssim on an H200 (bench/peers.json, msssim_cases).
@@ -78,7 +86,8 @@ function fillPair(x, y) {
 }
 
 function shapeOf([name, batch, channels, height, width, kind, dtype = 'float32', gradInput = false]) {
-  return { name, batch, channels, height, width, kind, dtype, gradInput, n: batch * channels * height * width };
+  const layout = name.endsWith('_hwc') ? 'hwc' : 'chw';
+  return { name, batch, channels, height, width, kind, dtype, gradInput, layout, n: batch * channels * height * width };
 }
 
 // float32 values -> float16 / bfloat16 bits, rounded to nearest even (cuda/common/half_types.h's rounding).
@@ -151,6 +160,38 @@ function hostPeakDeviceBytes(c) {
   return Number(out.trim());
 }
 
+// The planar rows' other paths: the same call through the promises API (each call resolves after
+// the device finished), the sync call waited for (what a promise call costs at best), and the
+// allocating host path (Float32Arrays in, uploads and downloads included) against the bus.
+async function hostSideTimes(c, shape, run, ceilings) {
+  const { call, sync, out, grad, sets, opts, hx, hy, half } = run;
+  const r = {};
+  const asyncCall = c.kind === 'fwd'
+    ? (i) => asyncApi.ssimInto(out, sets[i & 1].x, sets[i & 1].y, opts)
+    : (i) => asyncApi.dssimWithGradientInto(out, grad, sets[i & 1].x, sets[i & 1].y, opts);
+  r.promises_ms = await timeAsyncLoop(asyncCall, Math.min(run.calls, 200));
+  r.sync_wait_ms = timeLoop((i) => { call(i); sync(); }, () => {}).median_ms;
+
+  const hostX = { ...shape, data: hx }, hostY = { ...shape, data: hy };
+  const hostOpts = c.gradInput ? { gradientDtype: 'input' } : undefined;
+  const hostCall = c.kind === 'fwd' ? () => api.ssim(hostX, hostY) : () => api.dssimWithGradient(hostX, hostY, hostOpts);
+  r.host_peak_device_bytes = half ? null : hostPeakDeviceBytes(c);  // host-peak.js measures float32 calls
+  hostCall();  // warm-up
+  const hostTimes = [];
+  for (let k = 0; k < (c.n > 5e7 ? 3 : 7); k++) { const t = now(); hostCall(); hostTimes.push(now() - t); }
+  r.host_path_ms = median(hostTimes);
+  // Bytes over the bus: both inputs up, the values (and the gradient) down.
+  r.host_bus_bytes = 4 * (2 * c.n + c.batch + (c.kind === 'fwdbwd' ? c.n : 0));
+  r.host_path_GBps = r.host_bus_bytes / (r.host_path_ms * 1e6);
+  // of pinned: the time the bus would take at the pinned ceilings (up, then down) over the time taken.
+  if (ceilings.pinned_h2d_GBps > 0 && ceilings.pinned_d2h_GBps > 0) {
+    const up = 4 * 2 * c.n, down = r.host_bus_bytes - up;
+    r.host_bus_floor_ms = up / (ceilings.pinned_h2d_GBps * 1e6) + down / (ceilings.pinned_d2h_GBps * 1e6);
+    r.host_path_of_pinned = r.host_bus_floor_ms / r.host_path_ms;
+  }
+  return r;
+}
+
 async function gpuBench(results) {
   const info = api.backendInfo();
   const device = info.cuda.devices[0];
@@ -168,7 +209,7 @@ async function gpuBench(results) {
   for (const c of GPU_CASES.map(shapeOf)) {
     if (only.length && !only.includes(c.name)) continue;
     const half = c.dtype !== 'float32';
-    const shape = { width: c.width, height: c.height, channels: c.channels, batch: c.batch, layout: 'chw', ...(half ? { dtype: c.dtype } : {}) };
+    const shape = { width: c.width, height: c.height, channels: c.channels, batch: c.batch, layout: c.layout, ...(half ? { dtype: c.dtype } : {}) };
     let hx = new Float32Array(c.n), hy = new Float32Array(c.n);
     const sets = [];
     const upload = (a) => (half ? api.DeviceArray.from(toHalf(a, c.dtype), { dtype: c.dtype }) : api.DeviceArray.from(a));
@@ -190,32 +231,11 @@ async function gpuBench(results) {
       ? (i) => api.ssimInto(out, sets[i & 1].x, sets[i & 1].y, opts)
       : (i) => api.dssimWithGradientInto(out, grad, sets[i & 1].x, sets[i & 1].y, opts);
     const r = timeLoop(call, sync);
-
-    // The same call through the promises API (each call resolves after the device finished).
-    const asyncCall = c.kind === 'fwd'
-      ? (i) => asyncApi.ssimInto(out, sets[i & 1].x, sets[i & 1].y, opts)
-      : (i) => asyncApi.dssimWithGradientInto(out, grad, sets[i & 1].x, sets[i & 1].y, opts);
-    r.promises_ms = await timeAsyncLoop(asyncCall, Math.min(r.calls_per_rep, 200));
-    // The sync call waited for (call, then synchronize): what a promise call costs at best.
-    r.sync_wait_ms = timeLoop((i) => { call(i); sync(); }, () => {}).median_ms;
-
-    // The allocating host path: Float32Arrays in, uploads and downloads included.
-    const hostX = { ...shape, data: hx }, hostY = { ...shape, data: hy };
-    const hostOpts = c.gradInput ? { gradientDtype: 'input' } : undefined;
-    const hostCall = c.kind === 'fwd' ? () => api.ssim(hostX, hostY) : () => api.dssimWithGradient(hostX, hostY, hostOpts);
-    r.host_peak_device_bytes = half ? null : hostPeakDeviceBytes(c);  // host-peak.js measures float32 calls
-    hostCall();  // warm-up
-    const hostTimes = [];
-    for (let k = 0; k < (c.n > 5e7 ? 3 : 7); k++) { const t = now(); hostCall(); hostTimes.push(now() - t); }
-    r.host_path_ms = median(hostTimes);
-    // Bytes over the bus: both inputs up, the values (and the gradient) down.
-    r.host_bus_bytes = 4 * (2 * c.n + c.batch + (c.kind === 'fwdbwd' ? c.n : 0));
-    r.host_path_GBps = r.host_bus_bytes / (r.host_path_ms * 1e6);
-    // of pinned: the time the bus would take at the pinned ceilings (up, then down) over the time taken.
-    if (results.ceilings.pinned_h2d_GBps > 0 && results.ceilings.pinned_d2h_GBps > 0) {
-      const up = 4 * 2 * c.n, down = r.host_bus_bytes - up;
-      r.host_bus_floor_ms = up / (results.ceilings.pinned_h2d_GBps * 1e6) + down / (results.ceilings.pinned_d2h_GBps * 1e6);
-      r.host_path_of_pinned = r.host_bus_floor_ms / r.host_path_ms;
+    const planarTwin = c.layout === 'hwc' ? results.cases[c.name.slice(0, -'_hwc'.length)] : null;
+    if (planarTwin) r.of_planar = r.median_ms / planarTwin.median_ms;
+    if (c.layout === 'chw' && !deviceOnly) {
+      const run = { call, sync, out, grad, sets, opts, hx, hy, half, calls: r.calls_per_rep };
+      Object.assign(r, await hostSideTimes(c, shape, run, results.ceilings));
     }
     r.workspace_bytes = workspace.byteLength;
     r.workspace_bytes_per_element = workspace.byteLength / c.n;
@@ -233,8 +253,9 @@ async function gpuBench(results) {
       r.target_ms = peer.target_ms;
       r.speedup_vs_fused_ssim = peer.fused_ssim_ms / r.median_ms;
     }
-    results.cases[c.name] = { shape: `${c.batch}x${c.channels}x${c.height}x${c.width}`, kind: c.kind, dtype: c.dtype, gradient_dtype: gradDtype, ...r };
-    console.log(`${c.name.padEnd(24)} ${r.median_ms.toFixed(4)} ms  (floor ${r.floor_ms.toFixed(4)}, fused-ssim ${peer ? peer.fused_ssim_ms : '-'})`);
+    results.cases[c.name] = { shape: `${c.batch}x${c.channels}x${c.height}x${c.width}`, kind: c.kind, dtype: c.dtype, layout: c.layout, gradient_dtype: gradDtype, ...r };
+    console.log(`${c.name.padEnd(28)} ${r.median_ms.toFixed(4)} ms  (floor ${r.floor_ms.toFixed(4)}, fused-ssim ${peer ? peer.fused_ssim_ms : '-'}` +
+      `${r.of_planar ? `, ${r.of_planar.toFixed(3)} of planar` : ''})`);
 
     for (const s of sets) { s.x.data.dispose(); s.y.data.dispose(); }
     out.dispose(); if (grad) grad.dispose(); workspace.dispose();
@@ -262,16 +283,18 @@ async function msssimBench(results) {
       ? (i) => api.msdssimWithGradientInto(out, g, sets[i & 1].x, sets[i & 1].y, opts)
       : (i) => api.msssimInto(out, sets[i & 1].x, sets[i & 1].y, opts);
     const r = timeLoop(call, sync);
-    const asyncCall = grad
-      ? (i) => asyncApi.msdssimWithGradientInto(out, g, sets[i & 1].x, sets[i & 1].y, opts)
-      : (i) => asyncApi.msssimInto(out, sets[i & 1].x, sets[i & 1].y, opts);
-    r.promises_ms = await timeAsyncLoop(asyncCall, Math.min(r.calls_per_rep, 200));
-    const hostX = { ...shape, data: hx }, hostY = { ...shape, data: hy };
-    const hostCall = grad ? () => api.msdssimWithGradient(hostX, hostY) : () => api.msssim(hostX, hostY);
-    hostCall();
-    const hostTimes = [];
-    for (let k = 0; k < (c.n > 5e7 ? 3 : 7); k++) { const t = now(); hostCall(); hostTimes.push(now() - t); }
-    r.host_path_ms = median(hostTimes);
+    if (!deviceOnly) {
+      const asyncCall = grad
+        ? (i) => asyncApi.msdssimWithGradientInto(out, g, sets[i & 1].x, sets[i & 1].y, opts)
+        : (i) => asyncApi.msssimInto(out, sets[i & 1].x, sets[i & 1].y, opts);
+      r.promises_ms = await timeAsyncLoop(asyncCall, Math.min(r.calls_per_rep, 200));
+      const hostX = { ...shape, data: hx }, hostY = { ...shape, data: hy };
+      const hostCall = grad ? () => api.msdssimWithGradient(hostX, hostY) : () => api.msssim(hostX, hostY);
+      hostCall();
+      const hostTimes = [];
+      for (let k = 0; k < (c.n > 5e7 ? 3 : 7); k++) { const t = now(); hostCall(); hostTimes.push(now() - t); }
+      r.host_path_ms = median(hostTimes);
+    }
     r.workspace_bytes = workspace.byteLength;
     r.workspace_bytes_per_element = workspace.byteLength / c.n;
     const peer = peerCases[c.name];
@@ -293,7 +316,7 @@ function msssimTable(results) {
   for (const [name, r] of Object.entries(results.msssim_cases)) {
     rows.push(`| ${name} | ${r.shape} | ${r.median_ms.toFixed(4)} | ${r.pytorch_msssim_ms ?? '-'} | ` +
       `${r.speedup_vs_pytorch_msssim ? r.speedup_vs_pytorch_msssim.toFixed(1) + '×' : '-'} | ${r.target_ms ?? '-'} | ` +
-      `${r.promises_ms.toFixed(4)} | ${r.host_path_ms.toFixed(2)} | ${r.workspace_bytes_per_element.toFixed(2)} |`);
+      `${r.promises_ms?.toFixed(4) ?? '-'} | ${r.host_path_ms?.toFixed(2) ?? '-'} | ${r.workspace_bytes_per_element.toFixed(2)} |`);
   }
   return rows.join('\n');
 }
@@ -360,13 +383,13 @@ function writeResults(results, name) {
 }
 
 function gpuTable(results) {
-  const rows = ['| case | B×C×H×W | cuda-ssim ms | fused-ssim ms | speed-up | target ms | floor ms | of floor | sync + wait ms | promises ms | host path ms | host GB/s | of pinned H2D | workspace B/elem |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
+  const rows = ['| case | B×C×H×W | cuda-ssim ms | fused-ssim ms | speed-up | target ms | floor ms | of floor | sync + wait ms | promises ms | host path ms | host GB/s | of pinned H2D | workspace B/elem | hwc ÷ chw |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
   for (const [name, r] of Object.entries(results.cases)) {
     rows.push(`| ${name} | ${r.shape} | ${r.median_ms.toFixed(4)} | ${r.fused_ssim_ms ?? '-'} | ${r.speedup_vs_fused_ssim ? r.speedup_vs_fused_ssim.toFixed(2) + '×' : '-'} | ` +
-      `${r.target_ms ?? '-'} | ${r.floor_ms.toFixed(4)} | ${(100 * r.fraction_of_floor).toFixed(0)}% | ${r.sync_wait_ms !== undefined ? r.sync_wait_ms.toFixed(4) : '-'} | ${r.promises_ms.toFixed(4)} | ` +
-      `${r.host_path_ms.toFixed(2)} | ${r.host_path_GBps !== undefined ? r.host_path_GBps.toFixed(1) : '-'} | ` +
-      `${r.host_path_of_pinned !== undefined ? (100 * r.host_path_of_pinned).toFixed(0) + '%' : '-'} | ${r.workspace_bytes_per_element.toFixed(r.kind === 'fwd' ? 6 : 2)} |`);
+      `${r.target_ms ?? '-'} | ${r.floor_ms.toFixed(4)} | ${(100 * r.fraction_of_floor).toFixed(0)}% | ${r.sync_wait_ms !== undefined ? r.sync_wait_ms.toFixed(4) : '-'} | ${r.promises_ms?.toFixed(4) ?? '-'} | ` +
+      `${r.host_path_ms?.toFixed(2) ?? '-'} | ${r.host_path_GBps !== undefined ? r.host_path_GBps.toFixed(1) : '-'} | ` +
+      `${r.host_path_of_pinned !== undefined ? (100 * r.host_path_of_pinned).toFixed(0) + '%' : '-'} | ${r.workspace_bytes_per_element.toFixed(r.kind === 'fwd' ? 6 : 2)} | ${r.of_planar?.toFixed(3) ?? '-'} |`);
   }
   return rows.join('\n');
 }
