@@ -114,6 +114,27 @@ int residentBlocks(const void* kernel, int slot, int device) {
   return resident;
 }
 
+// Bytes of L2 cache on `device`, cached per device like residentBlocks; 0 when the query fails.
+long long l2CacheBytes(int device) {
+  constexpr int kDevices = 64;
+  static std::atomic<long long> cache[kDevices];
+  if (device < 0 || device >= kDevices) return 0;
+  long long bytes = cache[device].load(std::memory_order_relaxed);
+  if (bytes > 0) return bytes;
+  int l2 = 0;
+  if (cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  cache[device].store(l2, std::memory_order_relaxed);
+  return l2;
+}
+
+// Whether the bytes a pass moves (bytesPerElement for each of the job's elements) fit in L2.
+bool passFitsL2(const SsimJob& job, std::size_t bytesPerElement, int device) {
+  return double(job.shape.elems()) * double(bytesPerElement) <= double(l2CacheBytes(device));
+}
+
 // Rows per block (a multiple of kernels::kRB, at most kMaxRowsPerBlock = 8 batches).
 // Small grids (docs/PERFORMANCE.md, v6 and v9): a block's time is its rows plus the 2r-row prologue
 // that fills its shift register, and the grid runs in waves of `resident` blocks, so the cost
@@ -157,12 +178,17 @@ void setDivisors(kernels::WorkLayout& w) {
 // How a kernel's work is cut (ssim_kernels.cuh, "Work"): rows [regY0, regY0 + regH) and
 // columns [regX0, regX0 + regW) of every plane. Planar inputs get balanced ranges over the
 // resident blocks, with narrow planes packed side by side when that takes fewer strips;
-// interleaved ones (and a failed occupancy query) get aligned tiles from the wave model.
+// interleaved ones get them only when the bytes of the pass fit in L2 (fitsL2), otherwise (and
+// after a failed occupancy query) aligned tiles from the wave model. The C planes of an
+// interleaved image share cache lines: aligned tiles read the C planes of a strip at the same
+// time, so each line comes from DRAM once; balanced ranges read them at different times, which
+// costs nothing only while the lines stay in L2 (measured, interleaved 8 x 3 x 4K value: 1.13 of
+// planar aligned, 1.27 balanced; 128 x 3 x 32 x 48 value + gradient: 1.19 aligned, 1.07 packed).
 // False when the counts do not fit the kernel's integers.
 // pooling (MS-SSIM's scale 1, written by the forward: one plane per strip) is worth more than
 // packing that saves less than a tenth of the strips (wide planes: 2 to 3%).
 bool layoutWork(const ImageShape& s, int regY0, int regX0, int regH, int regW, int resident,
-                bool computeBound, bool pooling, kernels::WorkLayout& w) {
+                bool computeBound, bool pooling, bool fitsL2, kernels::WorkLayout& w) {
   using kernels::kRB;
   using kernels::kTileW;
   const unsigned long long planes = (unsigned long long)s.batch * unsigned(s.channels);
@@ -179,11 +205,12 @@ bool layoutWork(const ImageShape& s, int regY0, int regX0, int regH, int regW, i
   w.tilesX = int(ceilDiv(unsigned(regW), kTileW));
   unsigned long long strips = planes * unsigned(w.tilesX);
   const bool planar = s.chw || s.channels == 1;
-  // Packed (planar only): planes 2 * kMaxRadius columns apart (their halos), 16-byte aligned;
+  const bool anyOrder = planar || fitsL2;  // the order in which blocks read the planes costs nothing
+  // Packed: planes 2 * kMaxRadius columns apart (their halos), 16-byte aligned;
   // at least 40 columns, so that a strip touches at most kernels::kSlots planes.
   const unsigned long long pitch = (unsigned long long)(regW + 2 * kMaxRadius + 3) / 4 * 4;
   const unsigned long long packedStrips = ceilDiv(planes * pitch, kTileW);
-  const bool pack = planar && resident > 0 && planes > 1 && pitch >= 40 && planes * pitch < (1ull << 30) &&
+  const bool pack = anyOrder && resident > 0 && planes > 1 && pitch >= 40 && planes * pitch < (1ull << 30) &&
               packedStrips < strips && !(pooling && packedStrips * 10 > strips * 9);
   // Balanced ranges against aligned tiles, in the wave model's units (rows of a block, the
   // 2r-row prologue counted as rows): aligned, ceil(blocks / resident) waves of tiles; balanced,
@@ -197,7 +224,7 @@ bool layoutWork(const ImageShape& s, int regY0, int regX0, int regH, int regW, i
   // or aligned tiles leave more than a tenth of their last wave idle.
   const int alignedRows = pickRowsPerBlock(regH, strips, resident);
   const unsigned long long alignedBlocks = strips * ceilDiv(unsigned(regH), unsigned(alignedRows));
-  bool balance = planar && resident > 0;
+  bool balance = anyOrder && resident > 0;
   if (balance) {
     const unsigned long long alignedWaves = ceilDiv(alignedBlocks, unsigned(resident));
     const double alignedCost = double(alignedWaves) * (alignedRows + 2 * kMaxRadius);
@@ -315,7 +342,7 @@ bool forwardPools(const SsimJob& job) {
   const bool fastRcp = fastReciprocalInRange(job.params.c1, job.params.c2);
   kernels::WorkLayout w{};
   return layoutWork(s, reg.y0, reg.x0, reg.h, reg.w, forwardResidentBlocks(job, fastRcp, device), job.grad == nullptr,
-                    true, w) &&
+                    true, true /* planar: any order */, w) &&
          canPool(job, reg, w);
 }
 
@@ -358,7 +385,9 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   const bool fastRcp = fastReciprocalInRange(p.c1, p.c2);
   ForwardArgs fa{};
   const int forwardResident = forwardResidentBlocks(job, fastRcp, device);
-  if (!layoutWork(s, reg.y0, reg.x0, reg.h, reg.w, forwardResident, !wantGrad, pooling, fa.work))
+  // the forward reads x and y and writes the partial maps (3 floats per element) for a gradient
+  const bool forwardFitsL2 = passFitsL2(job, 2 * esize + (wantGrad ? 3 * sizeof(float) : 0), device);
+  if (!layoutWork(s, reg.y0, reg.x0, reg.h, reg.w, forwardResident, !wantGrad, pooling, forwardFitsL2, fa.work))
     return cudaErrorInvalidValue;
   if (pooling) {  // forwardPools(job) said yes
     if (!canPool(job, reg, fa.work) || ms.poolX == nullptr || ms.poolY == nullptr) return cudaErrorInvalidValue;
@@ -392,8 +421,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   fa.inputScale = p.inputScale;
   fa.shiftWeight = shiftWeight(s.height, s.width, p.radius, p.valid);
   for (int k = 0; k < kReferenceSamples; ++k)
-    fa.samples[k] = (long long)referenceSample(s.height, k / 3) * fa.rowStride +
-                    (long long)referenceSample(s.width, k % 3) * fa.pixStride;
+    fa.samples[k] = referenceOffset(k, s.height, s.width, fa.rowStride, fa.pixStride);
   const double denom = double(s.channels) * double(map.count());
   fa.valueOffset = p.valueOffset;
   fa.valueScale = p.valueScale;
@@ -403,8 +431,10 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   BackwardArgs ba{};
   unsigned int backwardGrid = 0;
   if (wantGrad) {
+    // the backward reads x, y and the partial maps and writes the gradient
+    const bool backwardFitsL2 = passFitsL2(job, 2 * esize + 4 * sizeof(float), device);
     if (!layoutWork(s, 0, 0, s.height, s.width, residentBlocks(backwardKernelOf(job.dtype), kBackwardSlots + int(job.dtype), device),
-                    false, false, ba.work))
+                    false, false, backwardFitsL2, ba.work))
       return cudaErrorInvalidValue;
     ba.x = job.x;
     ba.y = job.y;
