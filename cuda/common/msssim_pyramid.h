@@ -279,16 +279,16 @@ struct BottomGeometry {
   }
 };
 
-// (Each step rounded on its own, on the device too: the CUDA path also computes this in scale 0's
-// backward, cuda/gpu/ssim_kernels.cuh loadFold / applyFold, and both give the same bits.)
-PYRAMID_HD inline float accumulateBottom(float f, float g, const float* up, float u, float mult) {
+// Each step rounded on its own, on the device too: scale 0's backward (cuda/gpu/ssim_kernels.cuh,
+// applyFold) calls this as well, and must give the same bits as the elementwise pass.
+PYRAMID_HD inline float accumulateBottom(float f, float g, bool withUp, float u, float mult) {
 #if defined(__CUDA_ARCH__)
   float v = __fmul_rn(f, g);
-  if (up != nullptr) v = __fadd_rn(v, __fmul_rn(0.25f, u));
+  if (withUp) v = __fadd_rn(v, __fmul_rn(0.25f, u));
   return __fmul_rn(v, mult);
 #else
   float v = f * g;
-  if (up != nullptr) v += 0.25f * u;
+  if (withUp) v += 0.25f * u;
   return v * mult;
 #endif
 }

@@ -193,6 +193,10 @@ SSIM_HD double median3(double a, double b, double c) { return fmax(fmin(a, b), f
 // Sample k = 3 i + j lies at row referenceSample(height, i), column referenceSample(width, j).
 constexpr int kReferenceSamples = 9;
 SSIM_HD int referenceSample(int n, int i) { return int((2LL * i + 1) * n / 6); }
+// Element offset of sample k from its plane's first pixel.
+SSIM_HD long long referenceOffset(int k, int height, int width, long long rowStride, long long pixStride) {
+  return (long long)referenceSample(height, k / 3) * rowStride + (long long)referenceSample(width, k % 3) * pixStride;
+}
 
 // The stored values of the samples as compared: double for double data, float otherwise (exact
 // for every other dtype).
@@ -215,6 +219,22 @@ SSIM_HD Shift planeReference(const V (&x)[kReferenceSamples], const V (&y)[kRefe
                              float scale) {
   if (weight == 0.0f) return Shift{0.0f, 0.0f};  // (not 0 times an infinite sample)
   return Shift{weight * toIntensity(ninther(x), scale), weight * toIntensity(ninther(y), scale)};
+}
+
+// planeReference of the plane whose first pixel is x[0], y[0] (height x width pixels, strides
+// in elements as ImageShape's). The CUDA kernels take the same samples from offsets the host
+// computed once per launch (ForwardArgs::samples).
+template <typename T>
+SSIM_HD Shift planeShiftOf(const T* x, const T* y, int height, int width, long long rowStride, long long pixStride,
+                           float weight, float scale) {
+  using V = SampleValue<T>;
+  V sx[kReferenceSamples], sy[kReferenceSamples];
+  for (int k = 0; k < kReferenceSamples; ++k) {
+    const long long off = referenceOffset(k, height, width, rowStride, pixStride);
+    sx[k] = V(x[off]);
+    sy[k] = V(y[off]);
+  }
+  return planeReference(sx, sy, weight, scale);
 }
 
 // How much of the reference intensities the shift takes: 1, or 0 where every window of a

@@ -253,15 +253,10 @@ Shift planeShift(const Plan& p, int b, int c) {
   if (k == 0.0f) return Shift{0.0f, 0.0f};
   return withElementType(p.job->dtype, [&](auto e) {
     using T = typename decltype(e)::type;
-    using V = SampleValue<T>;
-    V x[kReferenceSamples], y[kReferenceSamples];
-    for (int i = 0; i < kReferenceSamples; ++i) {
-      const std::size_t off =
-          p.job->shape.offset(b, c, referenceSample(p.H, i / 3), referenceSample(p.W, i % 3));
-      x[i] = V(static_cast<const T*>(p.job->x)[off]);
-      y[i] = V(static_cast<const T*>(p.job->y)[off]);
-    }
-    return planeReference(x, y, k, p.inScale);
+    const ImageShape& s = p.job->shape;
+    const std::size_t plane = s.offset(b, c, 0, 0);
+    return planeShiftOf(static_cast<const T*>(p.job->x) + plane, static_cast<const T*>(p.job->y) + plane, p.H, p.W,
+                        s.rowStride(), s.pixStride(), k, p.inScale);
   });
 }
 

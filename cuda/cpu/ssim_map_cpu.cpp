@@ -41,14 +41,9 @@ void bandWork(const SsimJob& job, const T* xs, const T* ys, int b, int r0, int r
 
   for (int c = 0; c < s.channels; ++c) {
     // Shifted moments (ssim_math.h, Shift); zero padding pads with -shift.
-    using V = SampleValue<T>;
-    V sx[kReferenceSamples], sy[kReferenceSamples];
-    for (int i = 0; i < kReferenceSamples; ++i) {
-      const std::size_t ri = s.offset(b, c, referenceSample(H, i / 3), referenceSample(W, i % 3));
-      sx[i] = V(xs[ri]);
-      sy[i] = V(ys[ri]);
-    }
-    const Shift sh = planeReference(sx, sy, shiftWeight(H, W, p.radius, p.valid), scale);
+    const std::size_t plane = s.offset(b, c, 0, 0);
+    const Shift sh = planeShiftOf(xs + plane, ys + plane, H, W, s.rowStride(), s.pixStride(),
+                                  shiftWeight(H, W, p.radius, p.valid), scale);
     auto value = [&](const T* v, float shift, int yy, int x) {
       return yy >= 0 && yy < H && x >= 0 && x < W ? toIntensity(v[s.offset(b, c, yy, x)], scale) - shift : -shift;
     };

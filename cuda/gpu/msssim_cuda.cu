@@ -124,7 +124,7 @@ __global__ void __launch_bounds__(kThreads) accumulateBottomKernel(const float* 
     for (int q = 0; q < kB; ++q) {
       const std::size_t e = e0 + std::size_t(q) * kThreads;
       if (e >= n) break;
-      dst[geo.dstIndex(pv[q], rv[q], cv[q])] = accumulateBottom(fv[q], gv[q], up, uv[q], mult);
+      dst[geo.dstIndex(pv[q], rv[q], cv[q])] = accumulateBottom(fv[q], gv[q], up != nullptr, uv[q], mult);
     }
   }
 }

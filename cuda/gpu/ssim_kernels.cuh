@@ -91,6 +91,7 @@
 #include <type_traits>
 
 #include "common/fast_divide.h"
+#include "common/msssim_pyramid.h"
 #include "common/ssim_math.h"
 #include "common/ssim_types.h"
 
@@ -911,11 +912,7 @@ __device__ __forceinline__ FoldTerms loadFold(const BackwardArgs& a, const Segme
 }
 __device__ __forceinline__ void applyFold(const FoldTerms& t, bool withUp, float mult, float (&g)[kSegW]) {
 #pragma unroll
-  for (int j = 0; j < kSegW; ++j) {
-    float v = __fmul_rn(t.f, g[j]);
-    if (withUp) v = __fadd_rn(v, __fmul_rn(0.25f, t.up[j]));
-    g[j] = __fmul_rn(v, mult);
-  }
+  for (int j = 0; j < kSegW; ++j) g[j] = accumulateBottom(t.f, g[j], withUp, t.up[j], mult);
 }
 
 // ---------------------------------------------------------------------------------------------

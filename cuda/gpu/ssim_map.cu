@@ -35,15 +35,8 @@ __global__ void ssimMapKernel(SsimJob job, MapGeometry g, float* map) {
     for (int c = 0; c < g.channels; ++c) {
       const long long plane = b * g.imageElems + c * g.chanStride;
       // Shifted moments (ssim_math.h, Shift): the plane's reference intensities; padding is -shift.
-      using V = SampleValue<T>;
-      V sx[kReferenceSamples], sy[kReferenceSamples];
-      for (int i = 0; i < kReferenceSamples; ++i) {
-        const long long ri = plane + (long long)referenceSample(g.height, i / 3) * g.rowStride +
-                             (long long)referenceSample(g.width, i % 3) * g.pixStride;
-        sx[i] = V(xs[ri]);
-        sy[i] = V(ys[ri]);
-      }
-      const Shift sh = planeReference(sx, sy, shiftWeight(g.height, g.width, R, p.valid), p.inputScale);
+      const Shift sh = planeShiftOf(xs + plane, ys + plane, g.height, g.width, g.rowStride, g.pixStride,
+                                    shiftWeight(g.height, g.width, R, p.valid), p.inputScale);
       Moments4 m{0.0f, 0.0f, 0.0f, 0.0f};
       for (int dy = -R; dy <= R; ++dy) {
         const int qy = py + dy;

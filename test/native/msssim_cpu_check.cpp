@@ -189,7 +189,7 @@ struct ReferenceOps {
       for (int r = 0; r < geo.h; ++r)
         for (int c = 0; c < geo.w; ++c) {
           const float u = up != nullptr ? up[geo.upIndex(p, r, c)] : 0.0f;
-          dst[0][geo.dstIndex(p, r, c)] = accumulateBottom(scratchAt(L.factors)[p], g[0][geo.index(p, r, c)], up, u, mult);
+          dst[0][geo.dstIndex(p, r, c)] = accumulateBottom(scratchAt(L.factors)[p], g[0][geo.index(p, r, c)], up != nullptr, u, mult);
         }
   }
 };
