@@ -37,8 +37,9 @@
 //
 // Shifted moments (cuda/common/MATH.md): every loaded pixel is fma(v, inputScale, -shift), the shift
 // being its plane's reference intensity (planeReference: the median of nine sample pixels; each
-// thread takes its column's; threads 0..3 put the strip's planes' in shared memory for the
-// per-item terms); zero padding is -shift.
+// thread takes its column's, and the thread on a plane's first output column of the strip puts
+// it in shared memory for the per-item terms; the backward's threads 0..3 take the strip's
+// planes'); zero padding is -shift.
 //
 // Pooling (kPool, float32 planar inputs whose every pixel is computed, one plane per strip): the
 // forward also writes MS-SSIM's scale 1, the 2 x 2 average pooling of x and y, from the values it
@@ -521,6 +522,8 @@ __device__ __forceinline__ Shift planeShift(const Args& a, const T* xp, const T*
 
 // Shifts of the planes a segment's strip touches (slot j: the strip's first plane + j), into
 // shared memory by threads 0 .. kSlots - 1; read per item after the segment's first barrier.
+// (The backward's: its columns read the partial maps, which need no shift; the forward's columns
+// each take their own plane's and hand them over.)
 template <typename T, typename Args>
 __device__ __forceinline__ void slotShifts(const Args& a, const T* xp, const T* yp, const Segment& sg, Shift* sref) {
   const int tid = threadIdx.x;
@@ -686,9 +689,15 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
         }
       };
       loadBatch(sg.gy0);  // first, so that the batch flies while the halo rows load
-      // The planes' shifts after the batch's loads are issued: warp 0 waits here for the
-      // sample pixels (an L2 round trip), which before held back its share of the batch.
-      slotShifts(a, xp, yp, sg, sref);
+      // The strip's planes' shifts for the items (slot: plane - the first output column's plane),
+      // each from the thread on the plane's first output column: the same planeShift, no loads
+      // of its own. Read after the segment's first barrier.
+      if (tid >= kHalo && tid < kHalo + kTileW && col.p < w.nPack && col.plane < w.planes &&
+          (tid == kHalo || col.gx - w.regX0 == -kHalo)) {
+        int l0;
+        const int slot = col.p - planeOfColumn(w, sg.gx0, l0);
+        if (slot < kSlots) sref[slot] = csh;
+      }
 
       float rx[kWin], ry[kWin], rss[kWin], rxy[kWin];
       rx[0] = ry[0] = rss[0] = rxy[0] = 0.0f;
