@@ -130,7 +130,7 @@ long long l2CacheBytes(int device) {
   return l2;
 }
 
-// Whether the bytes a pass moves (bytesPerElement for each of the job's elements) fit in L2.
+// Whether the bytes a pass reads (bytesPerElement for each of the job's elements) fit in L2.
 bool passFitsL2(const SsimJob& job, std::size_t bytesPerElement, int device) {
   return double(job.shape.elems()) * double(bytesPerElement) <= double(l2CacheBytes(device));
 }
@@ -178,12 +178,14 @@ void setDivisors(kernels::WorkLayout& w) {
 // How a kernel's work is cut (ssim_kernels.cuh, "Work"): rows [regY0, regY0 + regH) and
 // columns [regX0, regX0 + regW) of every plane. Planar inputs get balanced ranges over the
 // resident blocks, with narrow planes packed side by side when that takes fewer strips;
-// interleaved ones get them only when the bytes of the pass fit in L2 (fitsL2), otherwise (and
+// interleaved ones get them only when the bytes the pass reads fit in L2 (fitsL2), otherwise (and
 // after a failed occupancy query) aligned tiles from the wave model. The C planes of an
 // interleaved image share cache lines: aligned tiles read the C planes of a strip at the same
 // time, so each line comes from DRAM once; balanced ranges read them at different times, which
-// costs nothing only while the lines stay in L2 (measured, interleaved 8 x 3 x 4K value: 1.13 of
-// planar aligned, 1.27 balanced; 128 x 3 x 32 x 48 value + gradient: 1.19 aligned, 1.07 packed).
+// costs nothing only while the lines stay in L2 (measured, interleaved, time of planar: 8 x 3 x 4K
+// value 1.13 aligned, 1.27 balanced; 128 x 3 x 32 x 48 value + gradient 1.19 aligned, 1.07
+// packed; 32 x 3 x 256 x 256 value + gradient 1.32 aligned, 1.22 with the forward packed (its
+// reads, 50 MB, fit the H200's L2) and 1.38 with the backward packed too (125 MB read)).
 // False when the counts do not fit the kernel's integers.
 // pooling (MS-SSIM's scale 1, written by the forward: one plane per strip) is worth more than
 // packing that saves less than a tenth of the strips (wide planes: 2 to 3%).
@@ -385,8 +387,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   const bool fastRcp = fastReciprocalInRange(p.c1, p.c2);
   ForwardArgs fa{};
   const int forwardResident = forwardResidentBlocks(job, fastRcp, device);
-  // the forward reads x and y and writes the partial maps (3 floats per element) for a gradient
-  const bool forwardFitsL2 = passFitsL2(job, 2 * esize + (wantGrad ? 3 * sizeof(float) : 0), device);
+  const bool forwardFitsL2 = passFitsL2(job, 2 * esize, device);  // its reads: x and y
   if (!layoutWork(s, reg.y0, reg.x0, reg.h, reg.w, forwardResident, !wantGrad, pooling, forwardFitsL2, fa.work))
     return cudaErrorInvalidValue;
   if (pooling) {  // forwardPools(job) said yes
@@ -431,8 +432,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   BackwardArgs ba{};
   unsigned int backwardGrid = 0;
   if (wantGrad) {
-    // the backward reads x, y and the partial maps and writes the gradient
-    const bool backwardFitsL2 = passFitsL2(job, 2 * esize + 4 * sizeof(float), device);
+    const bool backwardFitsL2 = passFitsL2(job, 2 * esize + 3 * sizeof(float), device);  // x, y, the partial maps
     if (!layoutWork(s, 0, 0, s.height, s.width, residentBlocks(backwardKernelOf(job.dtype), kBackwardSlots + int(job.dtype), device),
                     false, false, backwardFitsL2, ba.work))
       return cudaErrorInvalidValue;
