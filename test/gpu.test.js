@@ -400,6 +400,24 @@ describe(`gpu: CUDA backend${gpu ? ` (${info.cuda.devices.map((d) => `${d.name} 
       const u8 = makeNoisePair(rng, { width: 3840, height: 2160, channels: 1, dtype: 'uint8' });
       assert.ok(Math.abs(api.ssim(u8.x, copyImage(u8.x), CUDA) - 1) <= 1e-6, 'uint8 ssim(x, x)');
     });
+
+    // Interleaved planes share cache lines: the host gives them balanced or packed work only where a
+    // pass reads less than the L2 holds, aligned tiles otherwise (cuda/gpu/ssim_cuda.cu, layoutWork).
+    // The small cases elsewhere take the first; this one, 177 MB of x and y, the second on any GPU.
+    it('interleaved 2x3x1440x2560 (aligned tiles): value and gradient equal the CPU backend', function () {
+      if (!gpu) this.skip();
+      this.timeout(300000);
+      const rng = testRng(this);
+      const api = pkg.api();
+      const { x } = makeNoisePair(rng, { width: 2560, height: 1440, channels: 3, batch: 2 });
+      const y = copyImage(x);
+      for (let i = 0; i < y.data.length; i++) y.data[i] = Math.min(1, Math.max(0, x.data[i] + 0.2 * (rng.next() - 0.5)));
+      const got = api.ssimWithGradient(x, y, CUDA);
+      const want = api.ssimWithGradient(x, y, { backend: 'cpu' });
+      assertClose(got.value, want.value, 2 * VALUE_TOL, 'values: cuda vs cpu');
+      assert.strictEqual(toArray(got.value).length, 2);
+      assertRelL2(got.gradient, want.gradient, GRAD_TOL, 'gradient: cuda vs cpu');
+    });
   });
 
   describe('promises on the GPU', function () {
