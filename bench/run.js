@@ -8,7 +8,8 @@
 // Workspace. Rows ending in _fp16 / _bf16 take float16 / bfloat16 inputs (the same values rounded;
 // float32 gradient), _fp16_gin also writes the gradient in float16 (gradientDtype 'input'). Rows
 // ending in _hwc take interleaved inputs (the library's default layout; the others are planar,
-// the peers' layout) and are timed on the device only: their bus bytes are the planar row's.
+// the peers' layout) and are timed on the device only: their bus bytes are the planar row's;
+// the MS-SSIM rows have such twins too.
 // Each row also gets its floor on this machine (bytes / measured copy rate, flops / measured
 // fp32 rate: bench/native/ceilings.cu, built here on first use) and, where the peers were
 // measured, the ratio to fused-ssim.
@@ -63,6 +64,7 @@ const MSSSIM_CASES = [
   ['msssim_b8_3ch_4k_fwd', 8, 3, 2160, 3840, 'ms_fwd'],
   ['msssim_b5_5ch_fhd_fwdbwd', 5, 5, 1080, 1920, 'ms_fwdbwd'],
 ];
+MSSSIM_CASES.push(...MSSSIM_CASES.map(([name, ...rest]) => [`${name}_hwc`, ...rest]));
 const CPU_CASES = [
   ['cpu_fhd_1ch_fwd', 1, 1, 1080, 1920, 'fwd'],
   ['cpu_fhd_3ch_fwd', 1, 3, 1080, 1920, 'fwd'],
@@ -268,7 +270,7 @@ async function msssimBench(results) {
   for (const c of MSSSIM_CASES.map(shapeOf)) {
     if (only.length && !only.includes(c.name)) continue;
     const grad = c.kind === 'ms_fwdbwd';
-    const shape = { width: c.width, height: c.height, channels: c.channels, batch: c.batch, layout: 'chw' };
+    const shape = { width: c.width, height: c.height, channels: c.channels, batch: c.batch, layout: c.layout };
     const hx = new Float32Array(c.n), hy = new Float32Array(c.n);
     const sets = [];
     for (let s = 0; s < 2; s++) {
@@ -283,7 +285,9 @@ async function msssimBench(results) {
       ? (i) => api.msdssimWithGradientInto(out, g, sets[i & 1].x, sets[i & 1].y, opts)
       : (i) => api.msssimInto(out, sets[i & 1].x, sets[i & 1].y, opts);
     const r = timeLoop(call, sync);
-    if (!deviceOnly) {
+    const planarTwin = c.layout === 'hwc' ? results.msssim_cases[c.name.slice(0, -'_hwc'.length)] : null;
+    if (planarTwin) r.of_planar = r.median_ms / planarTwin.median_ms;
+    if (c.layout === 'chw' && !deviceOnly) {
       const asyncCall = grad
         ? (i) => asyncApi.msdssimWithGradientInto(out, g, sets[i & 1].x, sets[i & 1].y, opts)
         : (i) => asyncApi.msssimInto(out, sets[i & 1].x, sets[i & 1].y, opts);
@@ -303,20 +307,22 @@ async function msssimBench(results) {
       r.target_ms = peer.target_ms;
       r.speedup_vs_pytorch_msssim = peer.pytorch_msssim_ms / r.median_ms;
     }
-    results.msssim_cases[c.name] = { shape: `${c.batch}x${c.channels}x${c.height}x${c.width}`, kind: c.kind, ...r };
-    console.log(`${c.name.padEnd(26)} ${r.median_ms.toFixed(4)} ms  (target ${peer ? peer.target_ms : '-'}, pytorch-msssim ${peer ? peer.pytorch_msssim_ms : '-'})`);
+    results.msssim_cases[c.name] = { shape: `${c.batch}x${c.channels}x${c.height}x${c.width}`, kind: c.kind, layout: c.layout, ...r };
+    console.log(`${c.name.padEnd(30)} ${r.median_ms.toFixed(4)} ms  (target ${peer ? peer.target_ms : '-'}, pytorch-msssim ${peer ? peer.pytorch_msssim_ms : '-'}` +
+      `${r.of_planar ? `, ${r.of_planar.toFixed(3)} of planar` : ''})`);
     for (const s of sets) { s.x.data.dispose(); s.y.data.dispose(); }
     out.dispose(); if (g) g.dispose(); workspace.dispose();
   }
 }
 
 function msssimTable(results) {
-  const rows = ['| case | B×C×H×W | cuda-ssim ms | pytorch-msssim ms (H200) | speed-up | target ms | promises ms | host path ms | workspace B/elem |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
+  const rows = ['| case | B×C×H×W | cuda-ssim ms | pytorch-msssim ms (H200) | speed-up | target ms | promises ms | host path ms | workspace B/elem | hwc ÷ chw |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
   for (const [name, r] of Object.entries(results.msssim_cases)) {
     rows.push(`| ${name} | ${r.shape} | ${r.median_ms.toFixed(4)} | ${r.pytorch_msssim_ms ?? '-'} | ` +
       `${r.speedup_vs_pytorch_msssim ? r.speedup_vs_pytorch_msssim.toFixed(1) + '×' : '-'} | ${r.target_ms ?? '-'} | ` +
-      `${r.promises_ms?.toFixed(4) ?? '-'} | ${r.host_path_ms?.toFixed(2) ?? '-'} | ${r.workspace_bytes_per_element.toFixed(2)} |`);
+      `${r.promises_ms?.toFixed(4) ?? '-'} | ${r.host_path_ms?.toFixed(2) ?? '-'} | ${r.workspace_bytes_per_element.toFixed(2)} | ` +
+      `${r.of_planar?.toFixed(3) ?? '-'} |`);
   }
   return rows.join('\n');
 }
