@@ -52,9 +52,10 @@ const GPU_CASES = [
   ['b8_3ch_4k_fwd_fp16', 8, 3, 2160, 3840, 'fwd', 'float16'],
   ['b8_3ch_4k_fwd_bf16', 8, 3, 2160, 3840, 'fwd', 'bfloat16'],
 ];
-// Interleaved twins of the multi-channel float32 rows (issue 15: within 10% of the planar time).
-const HWC_ROWS = ['fhd_3ch_fwd', 'b32_3ch_256_fwdbwd', 'b128_3ch_32x48_fwdbwd', 'b5_5ch_fhd_fwdbwd', 'b8_3ch_4k_fwd'];
-GPU_CASES.push(...GPU_CASES.filter((c) => HWC_ROWS.includes(c[0])).map(([name, ...rest]) => [`${name}_hwc`, ...rest]));
+// Interleaved twins (`NAME_hwc`) of the rows named: the same cases in the library's default layout.
+const hwcTwins = (cases, names) => cases.filter((c) => names.includes(c[0])).map(([name, ...rest]) => [`${name}_hwc`, ...rest]);
+// Twins of the multi-channel float32 rows (issue 15: within 10% of the planar time).
+GPU_CASES.push(...hwcTwins(GPU_CASES, ['fhd_3ch_fwd', 'b32_3ch_256_fwdbwd', 'b128_3ch_32x48_fwdbwd', 'b5_5ch_fhd_fwdbwd', 'b8_3ch_4k_fwd']));
 // MS-SSIM rows (5 scales, default weights): `ms_fwd` = msssimInto, `ms_fwdbwd` =
 // msdssimWithGradientInto, on DeviceArrays with a reused MS-SSIM Workspace; the peer is
 // pytorch-msssim on an H200 (bench/peers.json, msssim_cases).
@@ -64,15 +65,14 @@ const MSSSIM_CASES = [
   ['msssim_b8_3ch_4k_fwd', 8, 3, 2160, 3840, 'ms_fwd'],
   ['msssim_b5_5ch_fhd_fwdbwd', 5, 5, 1080, 1920, 'ms_fwdbwd'],
 ];
-MSSSIM_CASES.push(...MSSSIM_CASES.map(([name, ...rest]) => [`${name}_hwc`, ...rest]));
+MSSSIM_CASES.push(...hwcTwins(MSSSIM_CASES, MSSSIM_CASES.map((c) => c[0])));
 const CPU_CASES = [
   ['cpu_fhd_1ch_fwd', 1, 1, 1080, 1920, 'fwd'],
   ['cpu_fhd_3ch_fwd', 1, 3, 1080, 1920, 'fwd'],
   ['cpu_b8_3ch_256_fwdbwd', 8, 3, 256, 256, 'fwdbwd'],
 ];
 
-const median = (v) => { const s = [...v].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
-const now = () => Number(process.hrtime.bigint()) / 1e6;
+const { now, median } = require('./timing');
 const slug = (s) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
 
 // Fresh pseudo-random images: x uniform in [0, 1], y = x plus noise, clamped (a realistic pair).
@@ -85,6 +85,20 @@ function fillPair(x, y) {
     const v = u + 0.2 * (((state * 2654435761) >>> 0) / 4294967296 - 0.5);
     y[i] = v < 0 ? 0 : v > 1 ? 1 : v;
   }
+}
+
+// An interleaved twin's time over its planar row's in the same run (the planar row runs first).
+function ofPlanar(table, c, medianMs) {
+  const planar = c.layout === 'hwc' ? table[c.name.slice(0, -'_hwc'.length)] : undefined;
+  return planar ? medianMs / planar.median_ms : undefined;
+}
+
+// Median milliseconds of an allocating host-array call, after a warm-up (fewer calls for big ones).
+function hostPathMs(c, hostCall) {
+  hostCall();
+  const times = [];
+  for (let k = 0; k < (c.n > 5e7 ? 3 : 7); k++) { const t = now(); hostCall(); times.push(now() - t); }
+  return median(times);
 }
 
 function shapeOf([name, batch, channels, height, width, kind, dtype = 'float32', gradInput = false]) {
@@ -178,10 +192,7 @@ async function hostSideTimes(c, shape, run, ceilings) {
   const hostOpts = c.gradInput ? { gradientDtype: 'input' } : undefined;
   const hostCall = c.kind === 'fwd' ? () => api.ssim(hostX, hostY) : () => api.dssimWithGradient(hostX, hostY, hostOpts);
   r.host_peak_device_bytes = half ? null : hostPeakDeviceBytes(c);  // host-peak.js measures float32 calls
-  hostCall();  // warm-up
-  const hostTimes = [];
-  for (let k = 0; k < (c.n > 5e7 ? 3 : 7); k++) { const t = now(); hostCall(); hostTimes.push(now() - t); }
-  r.host_path_ms = median(hostTimes);
+  r.host_path_ms = hostPathMs(c, hostCall);
   // Bytes over the bus: both inputs up, the values (and the gradient) down.
   r.host_bus_bytes = 4 * (2 * c.n + c.batch + (c.kind === 'fwdbwd' ? c.n : 0));
   r.host_path_GBps = r.host_bus_bytes / (r.host_path_ms * 1e6);
@@ -233,8 +244,7 @@ async function gpuBench(results) {
       ? (i) => api.ssimInto(out, sets[i & 1].x, sets[i & 1].y, opts)
       : (i) => api.dssimWithGradientInto(out, grad, sets[i & 1].x, sets[i & 1].y, opts);
     const r = timeLoop(call, sync);
-    const planarTwin = c.layout === 'hwc' ? results.cases[c.name.slice(0, -'_hwc'.length)] : null;
-    if (planarTwin) r.of_planar = r.median_ms / planarTwin.median_ms;
+    r.of_planar = ofPlanar(results.cases, c, r.median_ms);
     if (c.layout === 'chw' && !deviceOnly) {
       const run = { call, sync, out, grad, sets, opts, hx, hy, half, calls: r.calls_per_rep };
       Object.assign(r, await hostSideTimes(c, shape, run, results.ceilings));
@@ -285,19 +295,14 @@ async function msssimBench(results) {
       ? (i) => api.msdssimWithGradientInto(out, g, sets[i & 1].x, sets[i & 1].y, opts)
       : (i) => api.msssimInto(out, sets[i & 1].x, sets[i & 1].y, opts);
     const r = timeLoop(call, sync);
-    const planarTwin = c.layout === 'hwc' ? results.msssim_cases[c.name.slice(0, -'_hwc'.length)] : null;
-    if (planarTwin) r.of_planar = r.median_ms / planarTwin.median_ms;
+    r.of_planar = ofPlanar(results.msssim_cases, c, r.median_ms);
     if (c.layout === 'chw' && !deviceOnly) {
       const asyncCall = grad
         ? (i) => asyncApi.msdssimWithGradientInto(out, g, sets[i & 1].x, sets[i & 1].y, opts)
         : (i) => asyncApi.msssimInto(out, sets[i & 1].x, sets[i & 1].y, opts);
       r.promises_ms = await timeAsyncLoop(asyncCall, Math.min(r.calls_per_rep, 200));
       const hostX = { ...shape, data: hx }, hostY = { ...shape, data: hy };
-      const hostCall = grad ? () => api.msdssimWithGradient(hostX, hostY) : () => api.msssim(hostX, hostY);
-      hostCall();
-      const hostTimes = [];
-      for (let k = 0; k < (c.n > 5e7 ? 3 : 7); k++) { const t = now(); hostCall(); hostTimes.push(now() - t); }
-      r.host_path_ms = median(hostTimes);
+      r.host_path_ms = hostPathMs(c, grad ? () => api.msdssimWithGradient(hostX, hostY) : () => api.msssim(hostX, hostY));
     }
     r.workspace_bytes = workspace.byteLength;
     r.workspace_bytes_per_element = workspace.byteLength / c.n;

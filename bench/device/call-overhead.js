@@ -6,10 +6,8 @@
 // Run on the GPU machine: node bench/device/call-overhead.js
 'use strict';
 const api = require('../..');
-const now = () => Number(process.hrtime.bigint()) / 1e6;
-const median = (a) => a.slice().sort((p, q) => p - q)[a.length >> 1];
-let seed = 11;
-const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+const { now, median, seededRandom } = require('../timing');
+const rand = seededRandom(11);
 
 function device(n) {
   const x = new Float32Array(n), y = new Float32Array(n);

@@ -6,10 +6,9 @@
 const api = require('../..');
 const W = 1920, H = 1080, C = 3, B = 16;
 const per = W * H * C;
-const now = () => Number(process.hrtime.bigint()) / 1e6;
-const median = (a) => a.slice().sort((p, q) => p - q)[a.length >> 1];
-let seed = 7;
-const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24);
+const { now, median, seededRandom } = require('../timing');
+const random = seededRandom(7);
+const rand = () => Math.floor(random() * 256);  // a byte: the generator's top 8 bits
 const pairs = Array.from({ length: B }, () => {
   const x = new Uint8Array(per), y = new Uint8Array(per);
   for (let i = 0; i < per; i++) { x[i] = rand(); y[i] = (x[i] + (rand() >> 4)) & 255; }

@@ -11,8 +11,7 @@ const ROWS = {
   b5: [5, 5, 1080, 1920, true],
   k4: [8, 3, 2160, 3840, false],
 };
-let seed = 5;
-const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+const rand = require('../timing').seededRandom(5);
 for (const name of process.argv.slice(2).length ? process.argv.slice(2) : ['fhd', 'b32']) {
   const [batch, channels, height, width, gradient] = ROWS[name];
   const n = batch * channels * height * width;

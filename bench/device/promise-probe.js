@@ -9,10 +9,8 @@
 'use strict';
 const api = require('../..');
 const promises = require('../../dist/promises.js');
-const now = () => Number(process.hrtime.bigint()) / 1e6;
-const median = (a) => a.slice().sort((p, q) => p - q)[a.length >> 1];
-let seed = 7;
-const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+const { now, median, seededRandom } = require('../timing');
+const rand = seededRandom(7);
 
 function device(n) {
   const x = new Float32Array(n);
