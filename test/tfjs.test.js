@@ -174,12 +174,13 @@ describe(`tfjs: cuda-ssim/tfjs${why ? ` (skipped: ${why})` : ''}`, function () {
     const before = m.dssimLoss(ys, model.predict(xs)).dataSync()[0];
     // A wrong gradient leaves DSSIM where it was or raises it. After 12 epochs the drop ranged over
     // 0.46 to 0.69 of the start on 12 seeds and reached only 0.805 on one (SSIM_TEST_SEED=1749758979,
-    // on the CPU and the GPU alike); 20 epochs put that seed at 0.75, against a bar of 0.85.
+    // on the CPU and the GPU alike); after 20 epochs 16 seeds, that one among them, ended at 0.75 or
+    // below, against the bar of 0.8.
     const history = await model.fit(xs, ys, { epochs: 20, batchSize: B, verbose: 0, shuffle: false });
     const losses = history.history.loss;
     const after = m.dssimLoss(ys, model.predict(xs)).dataSync()[0];
     assert.ok(losses.every(Number.isFinite), `finite losses: ${losses}`);
-    assert.ok(after < 0.85 * before, `DSSIM fell from ${before} to ${after} (fit losses ${losses.map((v) => v.toFixed(4)).join(' ')})`);
+    assert.ok(after < 0.8 * before, `DSSIM fell from ${before} to ${after} (fit losses ${losses.map((v) => v.toFixed(4)).join(' ')})`);
     // optimizer.minimize with the same loss continues to lower it
     const opt = tf.train.adam(0.005);
     let last = after;
