@@ -98,6 +98,25 @@ class PinnedCache {
 
 // ---- parallel memcpy: a few threads, for the CPU half of staged transfers ----
 
+constexpr std::size_t kHugePageBytes = std::size_t(2) << 20;
+constexpr std::size_t kHugeAdviceMinBytes = std::size_t(32) << 20;
+
+// A large destination in 2 MiB pages where the kernel gives them on request (transparent huge
+// pages in 'madvise' mode, the usual default): a 512th of the page faults, so that populating it
+// and copying into it run about twice as fast (docs/PERFORMANCE.md, "Host arrays"). Only the whole
+// 2 MiB pages inside the range, which the download overwrites; the contents are unchanged.
+void adviseHugePages(char* p, std::size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (bytes < kHugeAdviceMinBytes) return;
+  const std::uintptr_t b = (reinterpret_cast<std::uintptr_t>(p) + kHugePageBytes - 1) & ~(kHugePageBytes - 1);
+  const std::uintptr_t e = (reinterpret_cast<std::uintptr_t>(p) + bytes) & ~(kHugePageBytes - 1);
+  if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_HUGEPAGE);  // a hint: failure changes nothing
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
 inline void cpuPause() {
 #if defined(__x86_64__) || defined(_M_X64)
   _mm_pause();
@@ -125,16 +144,19 @@ class CopyPool {
     return *pool;
   }
 
-  // Copies with the calling thread and the pool's threads, parts of at least 1 MiB.
+  // Copies with the calling thread and the pool's threads, parts of at least 256 KiB.
   void copy(char* dst, const char* src, std::size_t bytes) { run(dst, src, bytes, false); }
 
   // Maps the pages of [dst, dst + bytes) that were never touched (a typed array just allocated:
   // its first touch costs a page fault per 4 KiB page), in parallel, without changing the contents.
-  void populate(char* dst, std::size_t bytes) { run(dst, nullptr, bytes, true); }
+  void populate(char* dst, std::size_t bytes) {
+    adviseHugePages(dst, bytes);
+    run(dst, nullptr, bytes, true);
+  }
 
  private:
   void run(char* dst, const char* src, std::size_t bytes, bool populatePages) {
-    constexpr std::size_t kPart = std::size_t(1) << 20;
+    constexpr std::size_t kPart = std::size_t(256) << 10;
     std::size_t parts = std::min<std::size_t>(threads_ + 1, bytes / kPart);
     if (parts <= 1) {
       work(Task{dst, src, bytes, nullptr, populatePages});
@@ -196,9 +218,12 @@ class CopyPool {
 #endif
   }
 
+  // With the caller: three quarters of the hardware threads from 8 up, at most 16 (the copy from
+  // pageable memory scales to about 12 threads on a 16-core host: docs/PERFORMANCE.md, "Host
+  // arrays"); half below 8, and none on 2.
   CopyPool() {
     const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-    threads_ = std::min<unsigned>(7, hw / 2 > 0 ? hw / 2 - (hw >= 4 ? 1 : 0) : 0);
+    threads_ = hw >= 8 ? std::min(15u, hw * 3 / 4 - 1) : hw / 2 - (hw >= 4 ? 1 : 0);
     for (unsigned i = 0; i < threads_; i++) {
       try {
         std::thread([this] { loop(); }).detach();
@@ -241,10 +266,13 @@ class CopyPool {
 
 // ---- per-device staging buffers (used under the device's call lock) ----
 
-constexpr std::size_t kChunkBytes = std::size_t(8) << 20;  // the buffers' size and the largest chunk
-constexpr int kBuffers = 3;
+// Six 4 MiB buffers: a deep ring keeps the bus busy through the copy threads' jitter, and 24 MiB
+// stay in the host's last-level cache between the threads' writes and the bus's reads (measured
+// on the H200 machine: 51 GB/s through 6 x 4 MiB, 39 through 3 x 8 MiB).
+constexpr std::size_t kChunkBytes = std::size_t(4) << 20;  // the buffers' size and the largest chunk
+constexpr int kBuffers = 6;
 
-// At least 4 chunks (so that copies overlap transfers), of 1 to 8 MiB.
+// At least 4 chunks (so that copies overlap transfers), of 1 to 4 MiB.
 std::size_t chunkFor(std::size_t bytes) {
   const std::size_t quarter = (bytes / 4 + 65535) & ~std::size_t(65535);
   return std::min(kChunkBytes, std::max(std::size_t(1) << 20, quarter));
@@ -315,11 +343,12 @@ void stagedDownload(int device, void* dst, const void* src, std::size_t bytes, c
   auto issue = [&](std::size_t i) {
     const int b = int(i % kBuffers);
     const std::size_t off = i * chunk;
+    // An earlier upload's last transfers may still read the buffer, maybe on another stream.
+    checkCuda(cudaStreamWaitEvent(stream, s.free[b], 0), "cudaStreamWaitEvent");
     checkCuda(cudaMemcpyAsync(s.buffer[b], d + off, std::min(chunk, bytes - off), cudaMemcpyDeviceToHost, stream),
               "cudaMemcpyAsync (staged download)");
     checkCuda(cudaEventRecord(s.free[b], stream), "cudaEventRecord");
   };
-  // An upload's last transfers may still read the buffers: the stream orders them before these.
   for (std::size_t i = 0; i < std::min<std::size_t>(chunks, kBuffers); i++) issue(i);
   // While the device finishes the kernels and the first transfers: the destination's pages, if
   // it was just allocated (a fresh typed array faults on every page the copy first touches).

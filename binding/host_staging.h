@@ -25,8 +25,8 @@ char* takePinnedBlock(std::size_t bytes, std::size_t* capacity) noexcept;
 void givePinnedBlock(char* p, std::size_t capacity) noexcept;
 
 // Copies `bytes` of pageable host memory at `src` to device memory at `dst`, enqueued on `stream`
-// of `device` (current) through that device's staging buffers. The caller holds the device's call
-// lock (DeviceCall). Returns when `src` has been read; the last chunks' transfers may still run.
+// of `device` (current) through that device's staging buffers. The caller holds the device's lock
+// (DeviceContext::mutex: a DeviceCall, or a device array's copy). Returns when `src` has been read; the last chunks' transfers may still run.
 void stagedUpload(int device, void* dst, const void* src, std::size_t bytes, cudaStream_t stream);
 // Copies `bytes` of device memory at `src` (written by work already on `stream`) into pageable
 // host memory at `dst`; returns when `dst` holds them.

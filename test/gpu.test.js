@@ -152,6 +152,28 @@ describe(`gpu: CUDA backend${gpu ? ` (${info.cuda.devices.map((d) => `${d.name} 
       assertSameArray(d.toHost(), b, 'contents unchanged by failed copyFrom');
     });
 
+    // Copies of 4 MiB and more go through the pinned staging buffers in chunks of up to 4 MiB
+    // (binding/host_staging.cc): lengths that are no whole number of chunks, a view at an offset,
+    // fresh destinations of 32 MiB and more (huge pages where the kernel gives them).
+    it('large arrays (staged copies): from / copyFrom / toHost round trip exactly', function () {
+      if (!gpu) this.skip();
+      this.timeout(120000);
+      const rng = testRng(this);
+      const api = pkg.api();
+      for (const n of [1 << 20, (37 << 18) + 3, rng.int(1 << 20, 12 << 20)]) {  // floats: 4 MiB, 37 MiB + 12 B, random
+        const a = rng.fill(new Float32Array(n), -1, 1);
+        const d = dev(api, a);
+        assertSameArray(d.toHost(), a, `${n} floats: from + toHost`);
+        const b = rng.fill(new Float32Array(n + 5).subarray(3, 3 + n), 2, 3);  // a view 12 bytes in
+        d.copyFrom(b);
+        assertSameArray(d.toHost(), b, `${n} floats: copyFrom of a view + toHost`);
+      }
+      const bytes = rng.int(4 << 20, 9 << 20) | 1;
+      const u = new Uint8Array(bytes);
+      for (let i = 0; i < bytes; i++) u[i] = rng.int(0, 255);
+      assertSameArray(dev(api, u).toHost(), u, `${bytes} bytes (uint8): from + toHost`);
+    });
+
     it('dispose is idempotent, Symbol.dispose works, use after dispose throws ERR_SSIM_DISPOSED', function () {
       if (!gpu) this.skip();
       const api = pkg.api();
