@@ -69,7 +69,6 @@ struct JobOutputs {
 };
 JobOutputs parseOutputs(const Napi::Object& o, const ParsedInputs& in, std::size_t gradBytes);
 
-
 // Runs `work` (which may throw CodedError / std::bad_alloc / std::exception) and turns what it
 // throws into a JS error with a code.
 Napi::Value runSyncJob(Napi::Env env, const std::function<void()>& work);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstddef>
 
+#include "ssim_math.h"  // SSIM_HD
 #include "ssim_types.h"
 
 namespace cudassim {
@@ -36,7 +37,7 @@ constexpr float kContrastStructureC1 = 1152921504606846976.0f;  // 2^60
 // Side of scale j + 1 from side s of scale j: 2 x 2 average pooling, an odd side padded by one
 // zero row/column on both sides (pytorch-msssim: avg_pool2d(kernel 2, padding s % 2,
 // count_include_pad)). Fine row r goes to coarse row (r + s % 2) / 2.
-inline int pooledSide(int s) { return (s + 1) / 2; }
+SSIM_HD int pooledSide(int s) { return (s + 1) / 2; }  // host and device
 
 // The smallest side with `scales` scales under padding 'valid' with a window of `window`:
 // (window - 1) * 2^(scales - 1) + 1 (the coarsest scale must hold one window).

@@ -34,23 +34,31 @@ cudaError_t kernelImageFor(int device, int* virtualArch) {
 
 namespace {
 
+// A device's answer to a query that never changes (an occupancy or attribute query costs
+// microseconds), cached in `slot`; 0 when the query fails, and then asked again next time.
+constexpr int kCachedDevices = 64;
+template <typename T, typename Query>
+T cachedPerDevice(std::atomic<T>& slot, Query query) {
+  T value = slot.load(std::memory_order_relaxed);
+  if (value > 0) return value;
+  value = query();
+  if (value > 0) slot.store(value, std::memory_order_relaxed);
+  return value;
+}
+
 // Whether `device` can start a kernel before the previous one of its stream has finished
-// (programmatic dependent launch, sm_90+), cached per device.
+// (programmatic dependent launch, sm_90+).
 bool deviceOverlapsLaunches(int device) {
-  constexpr int kDevices = 64;
-  static std::atomic<int> cache[kDevices];  // 0: not asked yet, 1: no, 2: yes
-  if (device < 0 || device >= kDevices) return false;
-  int known = cache[device].load(std::memory_order_relaxed);
-  if (known == 0) {
+  static std::atomic<int> cache[kCachedDevices];  // 1: no, 2: yes
+  if (device < 0 || device >= kCachedDevices) return false;
+  return cachedPerDevice(cache[device], [&] {
     // The kernels signal and wait (griddepcontrol) only where they were compiled for sm_90 or
     // later: compute_75 PTX that the driver compiled for a newer GPU has no wait, so its launches
     // must stay ordinary.
     int virtualArch = 0;
-    if (kernelImageFor(device, &virtualArch) != cudaSuccess) return false;
-    known = virtualArch >= 90 ? 2 : 1;
-    cache[device].store(known, std::memory_order_relaxed);
-  }
-  return known == 2;
+    if (kernelImageFor(device, &virtualArch) != cudaSuccess) return 0;
+    return virtualArch >= 90 ? 2 : 1;
+  }) == 2;
 }
 
 // The default streams are shared (the per-thread one by every thread under one handle), so
@@ -92,42 +100,37 @@ bool aligned(const void* p, std::size_t a) { return reinterpret_cast<std::uintpt
 
 unsigned long long ceilDiv(unsigned long long a, unsigned long long b) { return (a + b - 1) / b; }
 
-// Blocks of `kernel` that run at once on `device`: multiprocessors x blocks per
-// multiprocessor. Cached per device and kernel (the occupancy query costs microseconds; the
-// answer never changes). 0 when the query fails (then the picker falls back to tall blocks).
+// Blocks of `kernel` that run at once on `device`: multiprocessors x blocks per multiprocessor.
+// 0 when the query fails (then the picker falls back to tall blocks).
 constexpr int kBackwardSlots = 12;  // the first backward slot: after the forward kernels' 12
 int residentBlocks(const void* kernel, int slot, int device) {
   // slots: forward 2 * dtype + reciprocal (12: 6 dtypes x 2), backward kBackwardSlots + dtype (6)
-  constexpr int kDevices = 64, kSlots = kBackwardSlots + 6;
-  static std::atomic<int> cache[kDevices][kSlots];
-  if (device < 0 || device >= kDevices || slot >= kSlots) return 0;
-  int resident = cache[device][slot].load(std::memory_order_relaxed);
-  if (resident > 0) return resident;
-  int sms = 0, perSm = 0;
-  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
-      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, kernel, kernels::kThreads, 0) != cudaSuccess) {
-    cudaGetLastError();
-    return 0;
-  }
-  resident = sms * perSm;
-  cache[device][slot].store(resident, std::memory_order_relaxed);
-  return resident;
+  constexpr int kSlots = kBackwardSlots + 6;
+  static std::atomic<int> cache[kCachedDevices][kSlots];
+  if (device < 0 || device >= kCachedDevices || slot >= kSlots) return 0;
+  return cachedPerDevice(cache[device][slot], [&] {
+    int sms = 0, perSm = 0;
+    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, kernel, kernels::kThreads, 0) != cudaSuccess) {
+      cudaGetLastError();
+      return 0;
+    }
+    return sms * perSm;
+  });
 }
 
-// Bytes of L2 cache on `device`, cached per device like residentBlocks; 0 when the query fails.
+// Bytes of L2 cache on `device`; 0 when the query fails.
 long long l2CacheBytes(int device) {
-  constexpr int kDevices = 64;
-  static std::atomic<long long> cache[kDevices];
-  if (device < 0 || device >= kDevices) return 0;
-  long long bytes = cache[device].load(std::memory_order_relaxed);
-  if (bytes > 0) return bytes;
-  int l2 = 0;
-  if (cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device) != cudaSuccess) {
-    cudaGetLastError();
-    return 0;
-  }
-  cache[device].store(l2, std::memory_order_relaxed);
-  return l2;
+  static std::atomic<long long> cache[kCachedDevices];
+  if (device < 0 || device >= kCachedDevices) return 0;
+  return cachedPerDevice(cache[device], [&]() -> long long {
+    int l2 = 0;
+    if (cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device) != cudaSuccess) {
+      cudaGetLastError();
+      return 0;
+    }
+    return l2;
+  });
 }
 
 // Whether the bytes a pass reads (bytesPerElement for each of the job's elements) fit in L2.

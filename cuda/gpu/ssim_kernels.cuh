@@ -596,9 +596,9 @@ __device__ __forceinline__ void poolBatch(const ForwardArgs& a, const Segment& s
   const int c2 = sg.gx0 + 2 * q + 1 - (a.width & 1);
   if (q >= kPoolCols || c2 >= a.width) return;
   const int rows = min(kPoolRows, (sg.gyEnd - rb0 + (a.height & 1)) >> 1);  // r2 < gyEnd
-  const int poolW = (a.width + 1) >> 1;
+  const int poolW = pooledSide(a.width);
   const float* src = spool + half * kPoolRows * kThreads + (c2 - sg.gx0 + kHalo);
-  float* dst = (half ? a.poolY : a.poolX) + ((long long)sg.plane0 * ((a.height + 1) >> 1) + (rb0 >> 1)) * poolW +
+  float* dst = (half ? a.poolY : a.poolX) + ((long long)sg.plane0 * pooledSide(a.height) + (rb0 >> 1)) * poolW +
                (sg.gx0 >> 1) + q;
   const float shift = half ? sh.y : sh.x;
 #pragma unroll
@@ -912,7 +912,7 @@ __device__ __forceinline__ FoldTerms loadFold(const BackwardArgs& a, const Segme
   t.f = __ldg(a.factors + plane);
   const float* up =
       a.up != nullptr
-          ? a.up + ((long long)plane * ((a.height + 1) >> 1) + ((gy + (a.height & 1)) >> 1)) * ((a.width + 1) >> 1)
+          ? a.up + ((long long)plane * pooledSide(a.height) + ((gy + (a.height & 1)) >> 1)) * pooledSide(a.width)
           : nullptr;
 #pragma unroll
   for (int j = 0; j < kSegW; ++j)
