@@ -147,25 +147,6 @@ class CopyPool {
   // Copies with the calling thread and the pool's threads, parts of at least 256 KiB.
   void copy(char* dst, const char* src, std::size_t bytes) { run(dst, src, bytes, false); }
 
-  // While one lives, the pool's threads spin between a staged transfer's chunks instead of
-  // sleeping: a chunk comes every 80 to 200 us, and a thread woken from a futex can take as long
-  // again to run, which halved the 4K upload's rate in some calls (docs/PERFORMANCE.md, "Host
-  // arrays"). They spin for the transfer's time: 16 ms for an 800 MB input.
-  class TransferSpin {
-   public:
-    explicit TransferSpin(CopyPool& pool) : pool_(pool) {
-      pool_.transfers_.fetch_add(1, std::memory_order_acq_rel);
-      { std::lock_guard<std::mutex> lock(pool_.mutex_); }  // a sleeper checks under the lock
-      pool_.cv_.notify_all();
-    }
-    ~TransferSpin() { pool_.transfers_.fetch_sub(1, std::memory_order_acq_rel); }
-    TransferSpin(const TransferSpin&) = delete;
-    TransferSpin& operator=(const TransferSpin&) = delete;
-
-   private:
-    CopyPool& pool_;
-  };
-
   // Maps the pages of [dst, dst + bytes) that were never touched (a typed array just allocated:
   // its first touch costs a page fault per 4 KiB page), in parallel, without changing the contents.
   void populate(char* dst, std::size_t bytes) {
@@ -264,12 +245,10 @@ class CopyPool {
   void loop() {
     for (;;) {
       spinUntil([&] { return queued_.load(std::memory_order_acquire) > 0; });
-      while (queued_.load(std::memory_order_acquire) == 0 && transfers_.load(std::memory_order_acquire) > 0) cpuPause();
       Task t;
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        cv_.wait(lock, [&] { return !tasks_.empty() || transfers_.load(std::memory_order_acquire) > 0; });
-        if (tasks_.empty()) continue;  // woken by a transfer's start: spin for its chunks
+        cv_.wait(lock, [&] { return !tasks_.empty(); });
         t = tasks_.front();
         tasks_.pop_front();
         queued_.store(int(tasks_.size()), std::memory_order_release);
@@ -280,7 +259,6 @@ class CopyPool {
 
   unsigned threads_ = 0;
   std::atomic<int> queued_{0};  // tasks_.size(), for the spinning threads
-  std::atomic<int> transfers_{0};  // staged transfers under way (TransferSpin)
   std::mutex mutex_;
   std::condition_variable cv_, done_;
   std::deque<Task> tasks_;
@@ -345,7 +323,6 @@ void stagedUpload(int device, void* dst, const void* src, std::size_t bytes, cud
   auto* d = static_cast<char*>(dst);
   const auto* h = static_cast<const char*>(src);
   const std::size_t chunk = chunkFor(bytes);
-  CopyPool::TransferSpin spin(CopyPool::instance());
   for (std::size_t off = 0, i = 0; off < bytes; off += chunk, i++) {
     const int b = int(i % kBuffers);
     const std::size_t n = std::min(chunk, bytes - off);
@@ -363,7 +340,6 @@ void stagedDownload(int device, void* dst, const void* src, std::size_t bytes, c
   const auto* d = static_cast<const char*>(src);
   const std::size_t chunk = chunkFor(bytes);
   const std::size_t chunks = (bytes + chunk - 1) / chunk;
-  CopyPool::TransferSpin spin(CopyPool::instance());
   auto issue = [&](std::size_t i) {
     const int b = int(i % kBuffers);
     const std::size_t off = i * chunk;
