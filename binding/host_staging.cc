@@ -220,7 +220,7 @@ class CopyPool {
 
   // With the caller: three quarters of the hardware threads from 8 up, at most 16 (the copy from
   // pageable memory scales to about 12 threads on a 16-core host: docs/PERFORMANCE.md, "Host
-  // arrays"); half below 8, and none on 2.
+  // arrays"); half from 4 to 7; two on 2 or 3; the caller alone on 1.
   CopyPool() {
     const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
     threads_ = hw >= 8 ? std::min(15u, hw * 3 / 4 - 1) : hw / 2 - (hw >= 4 ? 1 : 0);

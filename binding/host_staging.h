@@ -26,7 +26,8 @@ void givePinnedBlock(char* p, std::size_t capacity) noexcept;
 
 // Copies `bytes` of pageable host memory at `src` to device memory at `dst`, enqueued on `stream`
 // of `device` (current) through that device's staging buffers. The caller holds the device's lock
-// (DeviceContext::mutex: a DeviceCall, or a device array's copy). Returns when `src` has been read; the last chunks' transfers may still run.
+// (DeviceContext::mutex: a DeviceCall, or a device array's copy). Returns when `src` has been
+// read; the last chunks' transfers may still run.
 void stagedUpload(int device, void* dst, const void* src, std::size_t bytes, cudaStream_t stream);
 // Copies `bytes` of device memory at `src` (written by work already on `stream`) into pageable
 // host memory at `dst`; returns when `dst` holds them.
