@@ -93,6 +93,16 @@ function ofPlanar(table, c, medianMs) {
   return planar ? medianMs / planar.median_ms : undefined;
 }
 
+// Bytes a row must move, each input read once and each output written once: `up`, the two inputs
+// (uploaded, on the host path); `down`, the values and the gradient (downloaded). Half-precision
+// inputs are 2 bytes; the gradient too where it takes the input's dtype.
+function movedBytes(c) {
+  const inBytes = c.dtype === 'float32' ? 4 : 2;
+  const up = 2 * inBytes * c.n;
+  const down = 4 * c.batch + (c.kind === 'fwdbwd' ? (c.gradInput ? 2 : 4) * c.n : 0);
+  return { up, down };
+}
+
 // Median milliseconds of an allocating host-array call, after a warm-up (fewer calls for big ones).
 function hostPathMs(c, hostCall) {
   hostCall();
@@ -193,12 +203,11 @@ async function hostSideTimes(c, shape, run, ceilings) {
   const hostCall = c.kind === 'fwd' ? () => api.ssim(hostX, hostY) : () => api.dssimWithGradient(hostX, hostY, hostOpts);
   r.host_peak_device_bytes = half ? null : hostPeakDeviceBytes(c);  // host-peak.js measures float32 calls
   r.host_path_ms = hostPathMs(c, hostCall);
-  // Bytes over the bus: both inputs up, the values (and the gradient) down.
-  r.host_bus_bytes = 4 * (2 * c.n + c.batch + (c.kind === 'fwdbwd' ? c.n : 0));
+  const { up, down } = movedBytes(c);
+  r.host_bus_bytes = up + down;
   r.host_path_GBps = r.host_bus_bytes / (r.host_path_ms * 1e6);
   // of pinned: the time the bus would take at the pinned ceilings (up, then down) over the time taken.
   if (ceilings.pinned_h2d_GBps > 0 && ceilings.pinned_d2h_GBps > 0) {
-    const up = 4 * 2 * c.n, down = r.host_bus_bytes - up;
     r.host_bus_floor_ms = up / (ceilings.pinned_h2d_GBps * 1e6) + down / (ceilings.pinned_d2h_GBps * 1e6);
     r.host_path_of_pinned = r.host_bus_floor_ms / r.host_path_ms;
   }
@@ -252,8 +261,8 @@ async function gpuBench(results) {
     r.workspace_bytes = workspace.byteLength;
     r.workspace_bytes_per_element = workspace.byteLength / c.n;
 
-    const inBytes = half ? 2 : 4;
-    const bytes = 2 * inBytes * c.n + 4 * c.batch + (c.kind === 'fwdbwd' ? (c.gradInput ? 2 : 4) * c.n : 0);
+    const { up, down } = movedBytes(c);
+    const bytes = up + down;
     r.min_bytes_MB = bytes / 1e6;
     r.floor_bytes_ms = bytes / ceilings.copyBytesPerSecond * 1e3;
     r.floor_flops_ms = FLOPS_PER_ELEMENT[c.kind] * c.n / ceilings.fp32FlopsPerSecond * 1e3;
