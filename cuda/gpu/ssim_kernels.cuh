@@ -53,7 +53,9 @@
 // than its writes; docs/PERFORMANCE.md, "MS-SSIM".
 //
 // Backward: the same strip walk over the three partial maps (alpha, beta, gamma: 33 registers
-// of shift register), then grad = scale * (G*alpha + 2 x G*beta + y G*gamma) per item.
+// of shift register), then grad = scale * (G*alpha + 2 x G*beta + y G*gamma) per item. For float32
+// planes it covers well, ssim_fused_kernel.cuh does both in one pass, keeping the maps on chip;
+// the item helpers below (filterMoments, itemPartials, itemGradient...) serve both designs.
 //
 // Work (v11, docs/PERFORMANCE.md). A "virtual row" holds one plane (b, c) or, for narrow planar
 // planes, all planes side by side, `pitch` columns apart (packed: 2 * kHalo zero or halo
@@ -317,14 +319,15 @@ constexpr int kSlots = 4;  // planes one packed strip can touch (host: pitch >= 
 // (fast_divide.h); nothing but additions for a further segment.
 // Rows rb0 + kHalo .. rb0 + kHalo + kRB - 1 of this thread's column of N float arrays (element
 // colOff of row 0, rows `rowStride` apart), copied asynchronously into the thread's column of
-// stage (array k at stage rows k * kRB ..), zeros outside the image; only this thread reads
-// them back. A batch wholly inside the image walks one pointer per array down the rows: no
-// per-row bounds or 64-bit index arithmetic (v10).
+// stage (array k at stage rows k * kRB ..), zeros outside the image (above it too: the fused
+// kernel's first batch of a segment starts above the segment); only this thread reads them back.
+// A batch wholly inside the image walks one pointer per array down the rows: no per-row bounds
+// or 64-bit index arithmetic (v10).
 template <int N>
 __device__ __forceinline__ void stageBatchRows(float* stage, const float* const (&src)[N], long long colOff,
                                                long long rowStride, int rb0, int height, bool colOk) {
   const int tid = threadIdx.x;
-  if (rb0 + kHalo + kRB <= height) {  // uniform
+  if (rb0 + kHalo >= 0 && rb0 + kHalo + kRB <= height) {  // uniform
     const long long off = colOff + (long long)(rb0 + kHalo) * rowStride;
     const float* p[N];
 #pragma unroll
@@ -343,7 +346,7 @@ __device__ __forceinline__ void stageBatchRows(float* stage, const float* const 
 #pragma unroll
   for (int j = 0; j < kRB; ++j) {
     const int gy = rb0 + kHalo + j;
-    const bool ok = colOk && gy < height;
+    const bool ok = colOk && unsigned(gy) < unsigned(height);
     const long long off = ok ? colOff + (long long)gy * rowStride : 0;
 #pragma unroll
     for (int k = 0; k < N; ++k) cpAsync4(stage + (k * kRB + j) * kThreads + tid, src[k] + off, ok);
@@ -394,12 +397,14 @@ struct Segment {
   unsigned b0, ch0;  // image and channel of plane0
 };
 
-// The segment at the cursor; the cursor moves to the start of the next strip.
+// The segment at the cursor; the cursor moves to the start of the next strip (strips of
+// kStripW output columns).
+template <int kStripW = kTileW>
 __device__ __forceinline__ Segment nextSegment(const WorkLayout& w, RangeCursor& c) {
   const unsigned n = min(c.left, unsigned(w.unitsPerStrip) - c.unit);
   Segment s;
   s.plane0 = int(c.vrow) * w.nPack;
-  s.gx0 = int(c.tx) * kTileW;
+  s.gx0 = int(c.tx) * kStripW;
   s.gy0 = w.regY0 + int(c.unit) * kRB;
   s.gyEnd = min(w.regY0 + int(c.unit + n) * kRB, w.regY1);
   s.nBatches = (s.gyEnd - s.gy0 + kRB - 1) / kRB;
@@ -613,6 +618,103 @@ __device__ __forceinline__ float warpSum(float s) {
   return s;
 }
 
+// The four filtered moments of an item's 4 pixels: src is the item's first staged column in
+// the first moment buffer, the buffers `buf` floats apart.
+struct ItemMoments {
+  float mx[kSegW], my[kSegW], mss[kSegW], mxy[kSegW];
+};
+__device__ __forceinline__ void filterMoments(const float* src, int buf, const Taps& taps, ItemMoments& m) {
+  filterItem(src + 0 * buf, taps, m.mx);
+  filterItem(src + 1 * buf, taps, m.my);
+  filterItem(src + 2 * buf, taps, m.mss);
+  filterItem(src + 3 * buf, taps, m.mxy);
+}
+
+// SSIM and the partial maps of an item's 4 pixels, computed for all 4 (no branches): pixel j's
+// partials are kept where bit j of inBits is set (inside the map; zero elsewhere, as the backward
+// needs), its SSIM summed where bit j of sumBits is. Returns the sum.
+template <Reciprocal M>
+__device__ __forceinline__ float itemPartials(const ItemMoments& im, Shift sh, float c1, float c2q, int inBits,
+                                              int sumBits, float (&al)[kSegW], float (&be)[kSegW], float (&ga)[kSegW]) {
+  float s = 0.0f;
+#pragma unroll
+  for (int j = 0; j < kSegW; ++j) {
+    const Moments4 m{im.mx[j], im.my[j], im.mss[j], im.mxy[j]};
+    const PixelSsim ps = pixelSsimWithPartials<M>(m, sh, c1, c2q);
+    const bool in = (inBits >> j) & 1;
+    s += (sumBits >> j) & 1 ? ps.s : 0.0f;
+    al[j] = in ? ps.alpha : 0.0f;
+    be[j] = in ? ps.beta : 0.0f;
+    ga[j] = in ? ps.gamma : 0.0f;
+  }
+  return s;
+}
+
+// Adds a block's sum over n map pixels of image b to the image's state; the block that completes
+// the image's pixel count writes out[b] and leaves the state zeroed for the next launch (no memset).
+__device__ __forceinline__ void addToImage(const ForwardArgs& a, unsigned b, float blockSum, unsigned long long n) {
+  waitForPreviousLaunch();  // the state and out[b] (returns at once after the first time)
+  ReduceState* st = a.state + b;
+  atomicAdd(&st->acc, double(blockSum));
+  __threadfence();
+  const unsigned long long before = atomicAdd(&st->count, n);
+  if (before + n == a.pixelsPerImage) {
+    __threadfence();
+    const double total = atomicAdd(&st->acc, 0.0);  // coherent read of the final sum
+    a.out[b] = float(a.valueOffset + a.valueScale * (total / a.denom));
+    atomicExch(reinterpret_cast<unsigned long long*>(&st->acc), 0ull);
+    atomicExch(&st->count, 0ull);
+  }
+}
+
+// An item's x and y (4 pixels from element off0, pixStride apart) minus their plane's shift:
+// the backward's partial maps were taken with respect to the shifted moments. Pixels outside
+// the image (bit j of bits clear) read 0.
+template <typename T>
+__device__ __forceinline__ void loadItemInputs(const BackwardArgs& a, const T* __restrict__ xp, const T* __restrict__ yp,
+                                               long long off0, int bits, Shift sh, float (&xv)[kSegW], float (&yv)[kSegW]) {
+  if (std::is_same<T, float>::value && a.vecInputs) {  // planar, width % 4 == 0, aligned
+    const float4 x4 = __ldg(reinterpret_cast<const float4*>(reinterpret_cast<const float*>(xp) + off0));
+    const float4 y4 = __ldg(reinterpret_cast<const float4*>(reinterpret_cast<const float*>(yp) + off0));
+    xv[0] = x4.x, xv[1] = x4.y, xv[2] = x4.z, xv[3] = x4.w;
+    yv[0] = y4.x, yv[1] = y4.y, yv[2] = y4.z, yv[3] = y4.w;
+#pragma unroll
+    for (int j = 0; j < kSegW; ++j) {
+      xv[j] = __fmaf_rn(xv[j], a.inputScale, -sh.x);
+      yv[j] = __fmaf_rn(yv[j], a.inputScale, -sh.y);
+    }
+  } else {
+#pragma unroll
+    for (int j = 0; j < kSegW; ++j) {
+      const bool in = (bits >> j) & 1;
+      xv[j] = in ? loadShifted(xp, off0 + j * a.pixStride, a.inputScale, sh.x) : 0.0f;
+      yv[j] = in ? loadShifted(yp, off0 + j * a.pixStride, a.inputScale, sh.y) : 0.0f;
+    }
+  }
+}
+
+// The gradient of an item's 4 pixels from the vertically filtered partial maps staged at src
+// (alpha, beta, gamma buffers `buf` floats apart) and the item's shifted x and y.
+__device__ __forceinline__ void itemGradient(const float* src, int buf, const Taps& taps, const float (&xv)[kSegW],
+                                             const float (&yv)[kSegW], float gradScale, float (&g)[kSegW]) {
+  float ga[kSegW], gb[kSegW], gg[kSegW];
+  filterItem(src + 0 * buf, taps, ga);
+  filterItem(src + 1 * buf, taps, gb);
+  filterItem(src + 2 * buf, taps, gg);
+#pragma unroll
+  for (int j = 0; j < kSegW; ++j) g[j] = pixelGradient(ga[j], gb[j], gg[j], xv[j], yv[j], gradScale);
+}
+
+__device__ __forceinline__ void storeItemGradient(const BackwardArgs& a, long long off0, int bits, const float (&g)[kSegW]) {
+  if (a.vecGrad) {  // planar, width % 4 == 0, aligned
+    *reinterpret_cast<float4*>(a.grad + off0) = make_float4(g[0], g[1], g[2], g[3]);
+  } else {
+#pragma unroll
+    for (int j = 0; j < kSegW; ++j)
+      if ((bits >> j) & 1) a.grad[off0 + j * a.pixStride] = g[j];
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Forward: SSIM map (+ partial maps), per-image mean.
 // M: how 1 / (B1 B2) is taken (ssim_math.h); the host picks Ftz where it is exact.
@@ -778,27 +880,14 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
           if (gy >= sg.gyEnd) continue;
           if ((bits & 0xF) == 0) continue;  // a gap between packed planes, or past the edge
           const Shift sh = sref[(bits >> 8) & 3];  // the item's plane
-          const float* src = sm + row * kPitch + seg * kSegW;
-          float mx[kSegW], my[kSegW], mss[kSegW], mxy[kSegW];
-          filterItem(src + 0 * kBuf, taps, mx);
-          filterItem(src + 1 * kBuf, taps, my);
-          filterItem(src + 2 * kBuf, taps, mss);
-          filterItem(src + 3 * kBuf, taps, mxy);
+          ItemMoments im;
+          filterMoments(sm + row * kPitch + seg * kSegW, kBuf, taps, im);
           const bool rowInMap = gy >= a.mapY0 && gy < a.mapY1;
           float s = 0.0f;
           if (wantGrad) {
             float al[kSegW], be[kSegW], ga[kSegW];
-#pragma unroll
-            for (int j = 0; j < kSegW; ++j) {
-              // Computed for all 4 (no branches), kept only inside the map.
-              const Moments4 m{mx[j], my[j], mss[j], mxy[j]};
-              const PixelSsim ps = pixelSsimWithPartials<M>(m, sh, a.c1, a.c2q);
-              const bool in = rowInMap && (bits >> (4 + j)) & 1;
-              s += in ? ps.s : 0.0f;
-              al[j] = in ? ps.alpha : 0.0f;
-              be[j] = in ? ps.beta : 0.0f;
-              ga[j] = in ? ps.gamma : 0.0f;
-            }
+            const int in = rowInMap ? (bits >> 4) & 0xF : 0;
+            s = itemPartials<M>(im, sh, a.c1, a.c2q, in, in, al, be, ga);
             const long long idx =
                 (packed ? scols[seg].off : mapBase + seg * kSegW) + (long long)gy * a.width;
             if (a.vecMaps) {  // width % 4 == 0: the 4 columns are in the plane, 16-byte aligned
@@ -818,7 +907,7 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
           } else if (rowInMap) {
 #pragma unroll
             for (int j = 0; j < kSegW; ++j) {
-              const Moments4 m{mx[j], my[j], mss[j], mxy[j]};
+              const Moments4 m{im.mx[j], im.my[j], im.mss[j], im.mxy[j]};
               const float v = pixelSsimValue<M>(m, sh, a.c1, a.c2q);  // computed for all 4: no branches
               s += ((bits >> (4 + j)) & 1) ? v : 0.0f;
             }
@@ -872,22 +961,9 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
           const int rows = max(0, min(sg.gyEnd, a.mapY1) - max(sg.gy0, a.mapY0));
           const unsigned long long n = (unsigned long long)cols * unsigned(rows);
           if (n > 0) {
-            waitForPreviousLaunch();  // the state and out[b] (returns at once after the first time)
             int firstLocal;
             const int plane = sg.plane0 + planeOfColumn(w, sg.gx0, firstLocal) + tid;
-            const unsigned b = w.byChannels.div(unsigned(plane));
-            ReduceState* st = a.state + b;
-            atomicAdd(&st->acc, double(blockSum));
-            __threadfence();
-            const unsigned long long before = atomicAdd(&st->count, n);
-            if (before + n == a.pixelsPerImage) {
-              __threadfence();
-              const double total = atomicAdd(&st->acc, 0.0);  // coherent read of the final sum
-              a.out[b] = float(a.valueOffset + a.valueScale * (total / a.denom));
-              // Leave the state zeroed for the next launch (no memset needed).
-              atomicExch(reinterpret_cast<unsigned long long*>(&st->acc), 0ull);
-              atomicExch(&st->count, 0ull);
-            }
+            addToImage(a, w.byChannels.div(unsigned(plane)), blockSum, n);
           }
         }
         if (cur.left > 0 || r + gridDim.x < w.ranges) __syncthreads();  // scols, sred: next segment
@@ -1010,46 +1086,15 @@ __global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKern
           // x and y first: their latency hides behind the three filters.
           const long long colOff0 = packed ? scols[seg].off : planeBase + (long long)(sg.gx0 + seg * kSegW) * a.pixStride;
           const long long off0 = colOff0 + (long long)gy * a.rowStride;
-          // x - sx, y - sy: the alpha map was taken with respect to the shifted moments.
-          const Shift sh = sref[(bits >> 8) & 3];
           float xv[kSegW], yv[kSegW];
-          if (std::is_same<T, float>::value && a.vecInputs) {  // planar, width % 4 == 0, aligned
-            const float4 x4 = __ldg(reinterpret_cast<const float4*>(reinterpret_cast<const float*>(xp) + off0));
-            const float4 y4 = __ldg(reinterpret_cast<const float4*>(reinterpret_cast<const float*>(yp) + off0));
-            xv[0] = x4.x, xv[1] = x4.y, xv[2] = x4.z, xv[3] = x4.w;
-            yv[0] = y4.x, yv[1] = y4.y, yv[2] = y4.z, yv[3] = y4.w;
-#pragma unroll
-            for (int j = 0; j < kSegW; ++j) {
-              xv[j] = __fmaf_rn(xv[j], a.inputScale, -sh.x);
-              yv[j] = __fmaf_rn(yv[j], a.inputScale, -sh.y);
-            }
-          } else {
-#pragma unroll
-            for (int j = 0; j < kSegW; ++j) {
-              const bool in = (bits >> j) & 1;
-              xv[j] = in ? loadShifted(xp, off0 + j * a.pixStride, a.inputScale, sh.x) : 0.0f;
-              yv[j] = in ? loadShifted(yp, off0 + j * a.pixStride, a.inputScale, sh.y) : 0.0f;
-            }
-          }
+          loadItemInputs(a, xp, yp, off0, bits, sref[(bits >> 8) & 3], xv, yv);
           const bool folding = a.factors != nullptr;  // MS-SSIM's scale 0
           FoldTerms fold;
           if (folding) fold = loadFold(a, sg, seg, bits, gy);
-          const float* src = sm + row * kPitch + seg * kSegW;
-          float ga[kSegW], gb[kSegW], gg[kSegW];
-          filterItem(src + 0 * kBuf, taps, ga);
-          filterItem(src + 1 * kBuf, taps, gb);
-          filterItem(src + 2 * kBuf, taps, gg);
           float g[kSegW];
-#pragma unroll
-          for (int j = 0; j < kSegW; ++j) g[j] = pixelGradient(ga[j], gb[j], gg[j], xv[j], yv[j], a.gradScale);
+          itemGradient(sm + row * kPitch + seg * kSegW, kBuf, taps, xv, yv, a.gradScale, g);
           if (folding) applyFold(fold, a.up != nullptr, a.mult, g);
-          if (a.vecGrad) {  // planar, width % 4 == 0, aligned
-            *reinterpret_cast<float4*>(a.grad + off0) = make_float4(g[0], g[1], g[2], g[3]);
-          } else {
-#pragma unroll
-            for (int j = 0; j < kSegW; ++j)
-              if ((bits >> j) & 1) a.grad[off0 + j * a.pixStride] = g[j];
-          }
+          storeItemGradient(a, off0, bits, g);
         }
         __syncthreads();
       }
