@@ -10,6 +10,7 @@
 
 #include "common/ssim_math.h"
 #include "launch_order.h"
+#include "ssim_fused_kernel.cuh"
 #include "ssim_kernels.cuh"
 
 namespace cudassim {
@@ -74,11 +75,11 @@ bool ownStream(cudaStream_t stream) {
 // wait for the previous one.
 template <typename Args>
 cudaError_t launchOverlapping(void (*kernel)(Args), unsigned grid, cudaStream_t stream, const Args& args,
-                              bool early) {
+                              bool early, std::size_t dynamicSmem = 0) {
   cudaLaunchConfig_t config{};
   config.gridDim = dim3(grid);
   config.blockDim = dim3(kernels::kThreads);
-  config.dynamicSmemBytes = 0;
+  config.dynamicSmemBytes = dynamicSmem;
   config.stream = stream;
   cudaLaunchAttribute overlap[1];
   overlap[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
@@ -101,17 +102,23 @@ bool aligned(const void* p, std::size_t a) { return reinterpret_cast<std::uintpt
 unsigned long long ceilDiv(unsigned long long a, unsigned long long b) { return (a + b - 1) / b; }
 
 // Blocks of `kernel` that run at once on `device`: multiprocessors x blocks per multiprocessor.
-// 0 when the query fails (then the picker falls back to tall blocks).
+// 0 when the query fails (then the picker falls back to tall blocks, and the fused kernel is not
+// used). A kernel with more than 48 KB of dynamic shared memory (`dynamicSmem`) is allowed it
+// here, before its first launch on the device.
 constexpr int kBackwardSlots = 12;  // the first backward slot: after the forward kernels' 12
-int residentBlocks(const void* kernel, int slot, int device) {
-  // slots: forward 2 * dtype + reciprocal (12: 6 dtypes x 2), backward kBackwardSlots + dtype (6)
-  constexpr int kSlots = kBackwardSlots + 6;
+constexpr int kFusedSlots = kBackwardSlots + 6;
+int residentBlocks(const void* kernel, int slot, int device, int dynamicSmem = 0) {
+  // slots: forward 2 * dtype + reciprocal (12: 6 dtypes x 2), backward kBackwardSlots + dtype (6),
+  // fused kFusedSlots + reciprocal (2)
+  constexpr int kSlots = kFusedSlots + 2;
   static std::atomic<int> cache[kCachedDevices][kSlots];
   if (device < 0 || device >= kCachedDevices || slot >= kSlots) return 0;
   return cachedPerDevice(cache[device][slot], [&] {
     int sms = 0, perSm = 0;
-    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, kernel, kernels::kThreads, 0) != cudaSuccess) {
+    if ((dynamicSmem > 48 * 1024 &&
+         cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, dynamicSmem) != cudaSuccess) ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, kernel, kernels::kThreads, dynamicSmem) != cudaSuccess) {
       cudaGetLastError();
       return 0;
     }
@@ -191,11 +198,11 @@ void setDivisors(kernels::WorkLayout& w) {
 // reads, 50 MB, fit the H200's L2) and 1.38 with the backward packed too (125 MB read)).
 // False when the counts do not fit the kernel's integers.
 // pooling (MS-SSIM's scale 1, written by the forward: one plane per strip) is worth more than
-// packing that saves less than a tenth of the strips (wide planes: 2 to 3%).
+// packing that saves less than a tenth of the strips (wide planes: 2 to 3%). stripW: output
+// columns per strip (the fused kernel's are narrower, and never packed).
 bool layoutWork(const ImageShape& s, int regY0, int regX0, int regH, int regW, int resident,
-                bool computeBound, bool pooling, bool fitsL2, kernels::WorkLayout& w) {
+                bool computeBound, bool pooling, bool fitsL2, kernels::WorkLayout& w, int stripW = kernels::kTileW) {
   using kernels::kRB;
-  using kernels::kTileW;
   const unsigned long long planes = (unsigned long long)s.batch * unsigned(s.channels);
   if (planes > (unsigned long long)INT_MAX) return false;
   w = kernels::WorkLayout{};
@@ -207,16 +214,17 @@ bool layoutWork(const ImageShape& s, int regY0, int regX0, int regH, int regW, i
   w.regW = regW;
   w.unitsPerStrip = int(ceilDiv(unsigned(regH), kRB));
   w.nPack = 1;
-  w.tilesX = int(ceilDiv(unsigned(regW), kTileW));
+  w.tilesX = int(ceilDiv(unsigned(regW), unsigned(stripW)));
   unsigned long long strips = planes * unsigned(w.tilesX);
   const bool planar = s.chw || s.channels == 1;
   const bool anyOrder = planar || fitsL2;  // the order in which blocks read the planes costs nothing
   // Packed: planes 2 * kMaxRadius columns apart (their halos), 16-byte aligned;
   // at least 40 columns, so that a strip touches at most kernels::kSlots planes.
   const unsigned long long pitch = (unsigned long long)(regW + 2 * kMaxRadius + 3) / 4 * 4;
-  const unsigned long long packedStrips = ceilDiv(planes * pitch, kTileW);
-  const bool pack = anyOrder && resident > 0 && planes > 1 && pitch >= 40 && planes * pitch < (1ull << 30) &&
-              packedStrips < strips && !(pooling && packedStrips * 10 > strips * 9);
+  const unsigned long long packedStrips = ceilDiv(planes * pitch, unsigned(stripW));
+  const bool pack = stripW == kernels::kTileW && anyOrder && resident > 0 && planes > 1 && pitch >= 40 &&
+                    planes * pitch < (1ull << 30) && packedStrips < strips &&
+                    !(pooling && packedStrips * 10 > strips * 9);
   // Balanced ranges against aligned tiles, in the wave model's units (rows of a block, the
   // 2r-row prologue counted as rows): aligned, ceil(blocks / resident) waves of tiles; balanced,
   // the longest range and its prologue (rarely two: a range that crosses into the next strip;
@@ -277,6 +285,28 @@ const void* backwardKernelOf(DType t) {
   return withElementType(t, [](auto e) {
     return reinterpret_cast<const void*>(kernels::ssimBackwardKernel<typename decltype(e)::type>);
   });
+}
+
+const void* fusedKernelOf(bool fastRcp) {
+  return fastRcp ? reinterpret_cast<const void*>(kernels::ssimFusedKernel<Reciprocal::Ftz>)
+                 : reinterpret_cast<const void*>(kernels::ssimFusedKernel<Reciprocal::Exact>);
+}
+
+// Whether the fused kernel's strips (kFusedW columns of one plane each, never packed) leave at
+// most a third of their columns idle on planes `width` wide. Measured on the H200 against the
+// two-launch design (docs/PERFORMANCE.md, v19): 256 wide (a fifth idle) fused 7 to 11% faster,
+// 48 wide (56% idle; packed side by side by the two-launch design) 5% slower.
+bool fusedCovers(int width) {
+  const long long strips = (width + kernels::kFusedW - 1) / kernels::kFusedW;
+  return 2 * strips * kernels::kFusedW <= 3LL * width;
+}
+
+cudaError_t launchFused(const kernels::FusedArgs& fu, bool fastRcp, cudaStream_t stream) {
+  constexpr int smem = kernels::kFusedSharedBytes;
+  const cudaError_t err =
+      fastRcp ? launchOverlapping(kernels::ssimFusedKernel<Reciprocal::Ftz>, fu.f.work.ranges, stream, fu, false, smem)
+              : launchOverlapping(kernels::ssimFusedKernel<Reciprocal::Exact>, fu.f.work.ranges, stream, fu, false, smem);
+  return err == cudaSuccess ? cudaGetLastError() : err;
 }
 
 // The forward that also pools (ssim_kernels.cuh, "Pooling"): float32 only.
@@ -432,11 +462,20 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   fa.denom = denom;
   const unsigned int forwardGrid = fa.work.ranges;  // < 2^31 (layoutWork)
 
+  // Value + gradient in one pass (ssim_fused_kernel.cuh): float32, where its strips cover the
+  // planes well, and its blocks fit on the device.
+  const bool fusable =
+      wantGrad && !ms.forwardOnly && !ms.backwardOnly && !pooling && job.dtype == DType::F32 && fusedCovers(s.width);
+  const int fusedResident =
+      fusable ? residentBlocks(fusedKernelOf(fastRcp), kFusedSlots + (fastRcp ? 1 : 0), device, kFusedSharedBytes) : 0;
+  const bool fused = fusedResident > 0;
+
   BackwardArgs ba{};
   unsigned int backwardGrid = 0;
   if (wantGrad) {
     const bool backwardFitsL2 = passFitsL2(job, 2 * esize + 3 * sizeof(float), device);  // x, y, the partial maps
-    if (!layoutWork(s, 0, 0, s.height, s.width, residentBlocks(backwardKernelOf(job.dtype), kBackwardSlots + int(job.dtype), device),
+    if (!fused &&
+        !layoutWork(s, 0, 0, s.height, s.width, residentBlocks(backwardKernelOf(job.dtype), kBackwardSlots + int(job.dtype), device),
                     false, false, backwardFitsL2, ba.work))
       return cudaErrorInvalidValue;
     ba.x = job.x;
@@ -467,6 +506,13 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
     }
     backwardGrid = ba.work.ranges;
   }
+  FusedArgs fu{};
+  if (fused) {
+    fu.f = fa;
+    fu.b = ba;
+    if (!layoutWork(s, 0, 0, s.height, s.width, fusedResident, true, false, forwardFitsL2, fu.f.work, kFusedW))
+      return cudaErrorInvalidValue;
+  }
   const ForwardArgs* fap = ms.backwardOnly ? nullptr : &fa;
   const BackwardArgs* bap = wantGrad && !ms.forwardOnly ? &ba : nullptr;
 
@@ -492,6 +538,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
       ownStream(stream) && order.admit(device, reinterpret_cast<std::uintptr_t>(stream), writes,
                                        spanOf(job.x, s.elems() * esize), spanOf(job.y, s.elems() * esize), candidate);
 
+  if (fused) return launchFused(fu, fastRcp, stream);
   return withElementType(job.dtype, [&](auto e) {
     return launchTyped<typename decltype(e)::type>(fap, bap, fastRcp, earlyForward, forwardGrid, backwardGrid, stream);
   });

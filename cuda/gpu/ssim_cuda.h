@@ -12,8 +12,10 @@ namespace cudassim {
 // every completed launch), then, when `gradient`, three float planes of `elements` each.
 std::size_t workspaceBytes(int images, std::size_t elements, bool gradient);
 
-// Enqueues the whole call on `stream`: one launch for a value, two for a gradient. No
-// allocation, memset, copy or host synchronisation. x, y, out and grad are device pointers.
+// Enqueues the whole call on `stream`: one launch for a value; for a gradient, one (the fused
+// kernel: float32 planes it covers well, cuda/gpu/ssim_fused_kernel.cuh) or two (forward with
+// partial maps in the workspace, then backward). No allocation, memset, copy or host
+// synchronisation. x, y, out and grad are device pointers.
 // `workspace` holds workspaceBytes(wsImages, wsElements, grad != nullptr) bytes or more, with
 // job.shape.batch <= wsImages and job.shape.elems() <= wsElements.
 // `allowEarly` false: the forward is always launched the ordinary way (MS-SSIM: its inputs are

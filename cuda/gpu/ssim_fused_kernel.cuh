@@ -1,0 +1,252 @@
+// The one-pass value + gradient kernel for float32 inputs (docs/PERFORMANCE.md, v19; launched by
+// cuda/gpu/ssim_cuda.cu where its strips cover the planes well; other dtypes, and narrow planes,
+// take the two-launch design: fused, float16 inputs measured 11% slower, without cp.async staging). The two-launch design (ssim_kernels.cuh)
+// writes the three partial maps to global memory and reads them back: 44 bytes per pixel where
+// 12 must move (x, y, the gradient). Here one block keeps them on chip:
+//
+//   input strip, 128 columns = kFusedW + 4 kHalo (one per thread, all 128 lanes busy)
+//     -> forward vertical pass (the forward's 4 moments, 44 registers of shift register)
+//     -> forward horizontal pass: SSIM and the partial maps of kFusedMapW = kFusedW + 2 kHalo
+//        columns, into shared memory (smap) instead of global
+//     -> backward vertical pass over smap (alpha, beta, gamma: 33 more registers)
+//     -> backward horizontal pass: the gradient of kFusedW = 108 columns, with x and y read at
+//        the pixel (an L2 hit: the block read them a few rows before).
+//
+// Rows: in step s of a segment (rows gy0 .. gyEnd), rb0 = gy0 + s kRB; the step loads input rows
+// rb0 + 2 kHalo .., writes map rows rb0 + kHalo .. and gradient rows rb0 .. rb0 + kRB - 1: the maps
+// lead the gradient by kHalo rows, the inputs the maps by kHalo more. Step -1 (the warm-up) fills
+// the backward's shift register with map rows gy0 - 7 .. gy0 + 4 and writes no gradient. Map rows
+// a segment's gradient never reads (above gy0 - kHalo, from gyEnd + kHalo) are skipped: the stale
+// shared rows the backward then shifts in reach only gradient rows outside the segment, which
+// are not stored. Likewise the last forward item's last two columns (map columns 118, 119)
+// filter moment columns no thread writes: they are masked out of the maps and the sums.
+//
+// The map pixels of a strip's halo columns and rows are computed by two blocks (1.09x the
+// forward's horizontal work, 1.19x its vertical work); each counts in the mean only in the block
+// that owns its column and row (sumBits).
+//
+// Shared memory (58.75 KB: dynamic; 3 blocks of 128 threads per SM, 165 registers each):
+//   sstage  the next step's x, y (cp.async, as the forward)
+//   smom    the forward's vertical moments, 4 x kRB rows x 152; then, once the forward's horizontal
+//           pass has read them, the backward's vertical pass writes the blurred maps over them
+//           (sblur, 3 x kRB rows x 140: the pitches keep the 128-bit item loads conflict-free)
+//   smap    alpha, beta, gamma of the step's map rows, 3 x kRB rows x 120
+// Four barriers per step: after each of the four passes.
+#pragma once
+
+#include "ssim_kernels.cuh"
+
+namespace cudassim {
+namespace kernels {
+
+constexpr int kFusedW = kThreads - 4 * kHalo;                       // 108 gradient columns per strip
+constexpr int kFusedMapW = kFusedW + 2 * kHalo;                     // 118 partial-map columns
+constexpr int kFusedMapSegs = (kFusedMapW + kSegW - 1) / kSegW;     // 30 forward items per row
+constexpr int kFusedGradSegs = kFusedW / kSegW;                     // 27 gradient items per row
+constexpr int kFusedMapItems = kRB * kFusedMapSegs;                 // 360
+constexpr int kFusedGradItems = kRB * kFusedGradSegs;               // 324
+constexpr int kFusedMomentPitch = 4 * (kFusedMapSegs + 8);          // 152
+constexpr int kFusedBlurPitch = 4 * (kFusedGradSegs + 8);           // 140
+constexpr int kFusedMapPitch = kFusedMapSegs * kSegW;               // 120
+constexpr int kFusedMomentBuf = kRB * kFusedMomentPitch;
+constexpr int kFusedBlurBuf = kRB * kFusedBlurPitch;
+constexpr int kFusedMapBuf = kRB * kFusedMapPitch;
+constexpr int kFusedMinBlocks = 3;  // resident blocks per SM the registers are sized for (<= 168 each)
+
+static_assert(kFusedW % kSegW == 0, "strips start 16-byte aligned (float4 gradient stores)");
+static_assert((kFusedMapSegs - 1) * kSegW + kSegLoad <= kFusedMomentPitch, "forward items read inside the row");
+static_assert((kFusedGradSegs - 1) * kSegW + kSegLoad <= kFusedBlurPitch, "gradient items read inside the row");
+static_assert(kFusedMapPitch <= kThreads, "a thread per map column in the backward's vertical pass");
+static_assert(3 * kFusedBlurBuf <= kMoments * kFusedMomentBuf, "the blurred maps fit over the moments");
+static_assert(8 * ((kFusedMapItems + kThreads - 1) / kThreads) <= 32, "a thread's forward items' bits fit in an int");
+
+// Dynamic shared memory of ssimFusedKernel (floats; the launch passes bytes).
+constexpr int kFusedStageFloats = 2 * kRB * kThreads;
+constexpr int kFusedSharedBytes = int(sizeof(float)) * (kFusedStageFloats + kMoments * kFusedMomentBuf + 3 * kFusedMapBuf);
+
+// f: the value's half (x, y, out and the per-image state, strides, map region, taps, constants;
+// work in strips of kFusedW, never packed); b: the gradient's (grad, its stores, gradScale).
+struct FusedArgs {
+  ForwardArgs f;
+  BackwardArgs b;
+};
+
+template <Reciprocal M>
+__global__ void __launch_bounds__(kThreads, kFusedMinBlocks) ssimFusedKernel(const FusedArgs args) {
+  extern __shared__ __align__(16) float fusedShared[];
+  float* const sstage = fusedShared;
+  float* const smom = fusedShared + kFusedStageFloats;
+  float* const sblur = smom;  // written after the forward's horizontal pass has read smom
+  float* const smap = smom + kMoments * kFusedMomentBuf;
+  __shared__ float sred[kWarps];
+
+  const ForwardArgs& a = args.f;
+  const BackwardArgs& ba = args.b;
+  const float* __restrict__ xp = static_cast<const float*>(a.x);
+  const float* __restrict__ yp = static_cast<const float*>(a.y);
+  const WorkLayout& w = a.work;
+  const int tid = threadIdx.x;
+  const bool wantValue = a.out != nullptr;
+  const Taps taps = a.taps;
+
+  for (unsigned r = blockIdx.x; r < w.ranges; r += gridDim.x) {
+    RangeCursor cur = rangeStart(w, r);
+    while (cur.left > 0) {
+      const Segment sg = nextSegment<kFusedW>(w, cur);
+      const long long planeOff = firstPlaneOffset(a, sg);  // one plane per strip
+      const int gx = sg.gx0 - 2 * kHalo + tid;              // this thread's input column
+      const bool colOk = unsigned(gx) < unsigned(a.width);
+      const long long colOff = colOk ? planeOff + (long long)gx * a.pixStride : 0;
+
+      // Inputs of step rb0: rows rb0 + 2 kHalo .. + kRB - 1 (zero outside the image), staged
+      // asynchronously into this thread's column of sstage.
+      const float* const xy[2] = {xp, yp};
+      auto loadBatch = [&](int rb0) { stageBatchRows(sstage, xy, colOff, a.rowStride, rb0 + kHalo, a.height, colOk); };
+      const int first = sg.gy0 - kRB;  // the warm-up step
+      loadBatch(first);                // first, so that it flies while the shift and the halo rows load
+      const Shift sh = planeShift(a, xp, yp, planeOff);
+
+      // Each thread's items: the same columns in every step of the segment. Forward item
+      // it = tid + k kThreads: bits 8k .. 8k + 3 its columns inside the map (kept), 8k + 4 ..
+      // 8k + 7 those this strip owns (summed); gradient item: 4 bits, its columns in the image.
+      int mapBits = 0, gradBits = 0;
+#pragma unroll
+      for (int k = 0; k * kThreads < kFusedMapItems; ++k) {
+        const int it = tid + k * kThreads;
+        const int m0 = (it % kFusedMapSegs) * kSegW;  // map column within the strip
+        const int c0 = sg.gx0 - kHalo + m0;           // its image column
+        const int in = columnBits(a.mapX0 - c0, a.mapX1 - c0) & columnBits(0, kFusedMapW - m0);
+        const int own = columnBits(kHalo - m0, kHalo + kFusedW - m0);
+        if (it < kFusedMapItems) mapBits |= (in | (own << 4)) << (8 * k);
+      }
+#pragma unroll
+      for (int k = 0; k * kThreads < kFusedGradItems; ++k) {
+        const int it = tid + k * kThreads;
+        const int c0 = sg.gx0 + (it % kFusedGradSegs) * kSegW;
+        if (it < kFusedGradItems) gradBits |= columnBits(0, a.width - c0) << (4 * k);
+      }
+
+      // The forward's shift register: rows first .. first + 9 into positions 1 .. 10.
+      float rx[kWin], ry[kWin], rss[kWin], rxy[kWin];
+      rx[0] = ry[0] = rss[0] = rxy[0] = 0.0f;
+#pragma unroll
+      for (int k = 1; k < kWin; ++k) {
+        const int gy = first + k - 1;
+        float vx = -sh.x, vy = -sh.y;
+        if (colOk && unsigned(gy) < unsigned(a.height)) {
+          const long long off = colOff + (long long)gy * a.rowStride;
+          vx = loadShifted(xp, off, a.inputScale, sh.x);
+          vy = loadShifted(yp, off, a.inputScale, sh.y);
+        }
+        rx[k] = vx;
+        ry[k] = vy;
+        rss[k] = sumOfSquares(vx, vy);
+        rxy[k] = __fmul_rn(vx, vy);
+      }
+      // The backward's: filled by the warm-up step.
+      float ra[kWin], rb[kWin], rg[kWin];
+#pragma unroll
+      for (int k = 0; k < kWin; ++k) ra[k] = rb[k] = rg[k] = 0.0f;
+
+      double segSum = 0.0;
+      for (int step = -1; step < sg.nBatches; ++step) {
+        const int rb0 = sg.gy0 + step * kRB;
+        // 1. Forward vertical pass: input rows rb0 + 2 kHalo + j -> moments of map row rb0 + kHalo + j.
+        cpAsyncWaitAll();
+#pragma unroll
+        for (int j = 0; j < kRB; ++j) {
+          const float lx = __fmaf_rn(sstage[j * kThreads + tid], a.inputScale, -sh.x);  // zero padding: -shift
+          const float ly = __fmaf_rn(sstage[(kRB + j) * kThreads + tid], a.inputScale, -sh.y);
+          shiftIn(rx, lx);
+          shiftIn(ry, ly);
+          shiftIn(rss, sumOfSquares(lx, ly));
+          shiftIn(rxy, __fmul_rn(lx, ly));
+          float* dst = smom + j * kFusedMomentPitch + tid;
+          dst[0 * kFusedMomentBuf] = foldAt(rx, kHalo, taps);
+          dst[1 * kFusedMomentBuf] = foldAt(ry, kHalo, taps);
+          dst[2 * kFusedMomentBuf] = foldAt(rss, kHalo, taps);
+          dst[3 * kFusedMomentBuf] = foldAt(rxy, kHalo, taps);
+        }
+        __syncthreads();
+        if (step + 1 < sg.nBatches) loadBatch(rb0 + kRB);  // after the barrier: sstage read
+
+        // 2. Forward horizontal pass: SSIM and partial maps of map rows rb0 + kHalo + row, into smap.
+        float batchSum = 0.0f;
+        int bits = mapBits;
+        for (int it = tid; it < kFusedMapItems; it += kThreads, bits >>= 8) {
+          const int row = it / kFusedMapSegs;
+          const int seg = it - row * kFusedMapSegs;
+          const int my = rb0 + kHalo + row;
+          if (my < sg.gy0 - kHalo || my >= sg.gyEnd + kHalo) continue;  // no gradient row of the segment reads it
+          ItemMoments im;
+          filterMoments(smom + row * kFusedMomentPitch + seg * kSegW, kFusedMomentBuf, taps, im);
+          const int in = my >= a.mapY0 && my < a.mapY1 ? bits & 0xF : 0;
+          const int sum = my >= sg.gy0 && my < sg.gyEnd ? in & (bits >> 4) : 0;
+          float al[kSegW], be[kSegW], ga[kSegW];
+          batchSum += itemPartials<M>(im, sh, a.c1, a.c2q, in, sum, al, be, ga);
+          float* dst = smap + row * kFusedMapPitch + seg * kSegW;
+          *reinterpret_cast<float4*>(dst) = make_float4(al[0], al[1], al[2], al[3]);
+          *reinterpret_cast<float4*>(dst + kFusedMapBuf) = make_float4(be[0], be[1], be[2], be[3]);
+          *reinterpret_cast<float4*>(dst + 2 * kFusedMapBuf) = make_float4(ga[0], ga[1], ga[2], ga[3]);
+        }
+        segSum += batchSum;
+        __syncthreads();
+
+        // 3. Backward vertical pass: map rows rb0 + kHalo + j -> blurred maps of gradient row rb0 + j.
+        if (tid < kFusedMapPitch) {
+#pragma unroll
+          for (int j = 0; j < kRB; ++j) {
+            const float* src = smap + j * kFusedMapPitch + tid;
+            shiftIn(ra, src[0]);
+            shiftIn(rb, src[kFusedMapBuf]);
+            shiftIn(rg, src[2 * kFusedMapBuf]);
+            if (step >= 0) {
+              float* dst = sblur + j * kFusedBlurPitch + tid;
+              dst[0 * kFusedBlurBuf] = foldAt(ra, kHalo, taps);
+              dst[1 * kFusedBlurBuf] = foldAt(rb, kHalo, taps);
+              dst[2 * kFusedBlurBuf] = foldAt(rg, kHalo, taps);
+            }
+          }
+        }
+        if (step < 0) continue;  // the warm-up writes no gradient (and sblur is untouched)
+        __syncthreads();
+
+        // 4. Backward horizontal pass: the gradient of rows rb0 .. rb0 + kRB - 1.
+        bits = gradBits;
+        for (int it = tid; it < kFusedGradItems; it += kThreads, bits >>= 4) {
+          const int row = it / kFusedGradSegs;
+          const int seg = it - row * kFusedGradSegs;
+          const int gy = rb0 + row;
+          const int cols = bits & 0xF;
+          if (gy >= sg.gyEnd || cols == 0) continue;
+          const long long off0 = planeOff + (long long)(sg.gx0 + seg * kSegW) * a.pixStride + (long long)gy * a.rowStride;
+          float xv[kSegW], yv[kSegW], g[kSegW];
+          loadItemInputs(ba, xp, yp, off0, cols, sh, xv, yv);
+          itemGradient(sblur + row * kFusedBlurPitch + seg * kSegW, kFusedBlurBuf, taps, xv, yv, ba.gradScale, g);
+          storeItemGradient(ba, off0, cols, g);
+        }
+        __syncthreads();  // the next step's vertical pass overwrites smom (= sblur)
+      }
+
+      // The segment's share of its image's mean (one plane per strip).
+      if (wantValue) {
+        const float t = warpSum(float(segSum));
+        if ((tid & 31) == 0) sred[tid >> 5] = t;
+        __syncthreads();
+        if (tid == 0) {
+          float blockSum = 0.0f;
+#pragma unroll
+          for (int v = 0; v < kWarps; ++v) blockSum += sred[v];
+          const int cols = max(0, min(min(sg.gx0 + kFusedW, a.width), a.mapX1) - max(sg.gx0, a.mapX0));
+          const int rows = max(0, min(sg.gyEnd, a.mapY1) - max(sg.gy0, a.mapY0));
+          const unsigned long long n = (unsigned long long)cols * unsigned(rows);
+          if (n > 0) addToImage(a, sg.b0, blockSum, n);
+        }
+        // (sred is written again only after the next segment's barriers)
+      }
+    }
+  }
+}
+
+}  // namespace kernels
+}  // namespace cudassim
