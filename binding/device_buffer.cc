@@ -138,11 +138,8 @@ void DeviceBuffer::copyHost(const Napi::CallbackInfo& info, bool toDevice) {
 #if CUDA_SSIM_WITH_CUDA
     DeviceContext& ctx = deviceContext(device_);
     std::lock_guard<std::mutex> lock(ctx.mutex);  // the staging buffers' lock too
-    const bool staged = host.bytes >= kStagedMinBytes;
-    if (toDevice && staged) stagedUpload(device_, ptr_, host.data, host.bytes, ctx.stream);
-    else if (toDevice) countedCopyAsync(ptr_, host.data, host.bytes, cudaMemcpyHostToDevice, ctx.stream);
-    else if (staged) stagedDownload(device_, host.data, ptr_, host.bytes, ctx.stream);
-    else countedCopyAsync(host.data, ptr_, host.bytes, cudaMemcpyDeviceToHost, ctx.stream);
+    if (toDevice) uploadFromHost(device_, ptr_, host.data, host.bytes, false, ctx.stream);
+    else downloadToHost(device_, host.data, ptr_, host.bytes, false, ctx.stream);
     checkCuda(cudaStreamSynchronize(ctx.stream), "cudaStreamSynchronize");
 #endif
   } catch (const CodedError& e) {

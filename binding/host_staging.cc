@@ -318,6 +318,8 @@ char* takePinnedBlock(std::size_t bytes, std::size_t* capacity) noexcept { retur
 
 void givePinnedBlock(char* p, std::size_t capacity) noexcept { PinnedCache::instance().give(p, capacity); }
 
+namespace {
+
 void stagedUpload(int device, void* dst, const void* src, std::size_t bytes, cudaStream_t stream) {
   Staging& s = staging(device);
   auto* d = static_cast<char*>(dst);
@@ -343,8 +345,9 @@ void stagedDownload(int device, void* dst, const void* src, std::size_t bytes, c
   auto issue = [&](std::size_t i) {
     const int b = int(i % kBuffers);
     const std::size_t off = i * chunk;
-    // An earlier upload's last transfers may still read the buffer, maybe on another stream.
-    checkCuda(cudaStreamWaitEvent(stream, s.free[b], 0), "cudaStreamWaitEvent");
+    // A buffer's first use: an earlier upload's last transfers may still read it, maybe on another
+    // stream. (Later uses follow this download's own transfer from it, which the host waited for.)
+    if (i < kBuffers) checkCuda(cudaStreamWaitEvent(stream, s.free[b], 0), "cudaStreamWaitEvent");
     checkCuda(cudaMemcpyAsync(s.buffer[b], d + off, std::min(chunk, bytes - off), cudaMemcpyDeviceToHost, stream),
               "cudaMemcpyAsync (staged download)");
     checkCuda(cudaEventRecord(s.free[b], stream), "cudaEventRecord");
@@ -361,6 +364,18 @@ void stagedDownload(int device, void* dst, const void* src, std::size_t bytes, c
     if (i + kBuffers < chunks) issue(i + kBuffers);
   }
   counters().copies++;
+}
+
+}  // namespace
+
+void uploadFromHost(int device, void* dst, const void* src, std::size_t bytes, bool pinned, cudaStream_t stream) {
+  if (!pinned && bytes >= kStagedMinBytes) stagedUpload(device, dst, src, bytes, stream);
+  else countedCopyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream);
+}
+
+void downloadToHost(int device, void* dst, const void* src, std::size_t bytes, bool pinned, cudaStream_t stream) {
+  if (!pinned && bytes >= kStagedMinBytes) stagedDownload(device, dst, src, bytes, stream);
+  else countedCopyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream);
 }
 
 }  // namespace cudassim

@@ -24,14 +24,15 @@ constexpr std::size_t kStagedMinBytes = std::size_t(4) << 20;
 char* takePinnedBlock(std::size_t bytes, std::size_t* capacity) noexcept;
 void givePinnedBlock(char* p, std::size_t capacity) noexcept;
 
-// Copies `bytes` of pageable host memory at `src` to device memory at `dst`, enqueued on `stream`
-// of `device` (current) through that device's staging buffers. The caller holds the device's lock
-// (DeviceContext::mutex: a DeviceCall, or a device array's copy). Returns when `src` has been
-// read; the last chunks' transfers may still run.
-void stagedUpload(int device, void* dst, const void* src, std::size_t bytes, cudaStream_t stream);
-// Copies `bytes` of device memory at `src` (written by work already on `stream`) into pageable
-// host memory at `dst`; returns when `dst` holds them.
-void stagedDownload(int device, void* dst, const void* src, std::size_t bytes, cudaStream_t stream);
+// Copies `bytes` of host memory at `src` to device memory at `dst`, enqueued on `stream` of
+// `device` (current); `pinned`: src is page-locked. Pageable copies of kStagedMinBytes and more go
+// through that device's staging buffers, and return when `src` has been read (the last chunks'
+// transfers may still run); the others are one cudaMemcpyAsync. The caller holds the device's
+// lock (DeviceContext::mutex: a DeviceCall, or a device array's copy).
+void uploadFromHost(int device, void* dst, const void* src, std::size_t bytes, bool pinned, cudaStream_t stream);
+// Copies `bytes` of device memory at `src` (written by work already on `stream`) into host memory
+// at `dst`. Staged copies return when `dst` holds them; the others are enqueued.
+void downloadToHost(int device, void* dst, const void* src, std::size_t bytes, bool pinned, cudaStream_t stream);
 
 #endif
 

@@ -463,11 +463,7 @@ void* DeviceCall::temporary(std::size_t bytes) {
 const void* DeviceCall::input(const Operand& op) {
   if (op.device) return op.device->data();
   void* d = temporary(op.bytes);
-  if (!op.pinned && op.bytes >= kStagedMinBytes) {
-    stagedUpload(device_, d, op.host, op.bytes, stream_);  // pageable: through pinned chunks
-  } else {
-    countedCopyAsync(d, op.host, op.bytes, cudaMemcpyHostToDevice, stream_);
-  }
+  uploadFromHost(device_, d, op.host, op.bytes, op.pinned, stream_);
   hostTraffic_ = true;
   return d;
 }
@@ -479,11 +475,7 @@ float* DeviceCall::output(const Operand& op) {
 
 void DeviceCall::download(const Operand& op, const float* src) {
   if (!op.host) return;
-  if (!op.pinned && op.bytes >= kStagedMinBytes) {
-    stagedDownload(device_, op.host, src, op.bytes, stream_);  // returns when op.host holds it
-  } else {
-    countedCopyAsync(op.host, src, op.bytes, cudaMemcpyDeviceToHost, stream_);
-  }
+  downloadToHost(device_, op.host, src, op.bytes, op.pinned, stream_);
   hostTraffic_ = true;
 }
 
