@@ -25,15 +25,13 @@
 // forward's horizontal work, 1.19x its vertical work); each counts in the mean only in the block
 // that owns its column and row (sumBits).
 //
-// Shared memory (60.2 KB: dynamic; 3 blocks of 128 threads per SM):
+// Shared memory (58.75 KB: dynamic; 3 blocks of 128 threads per SM, 165 registers each):
 //   sstage  the next step's x, y (cp.async, as the forward)
-//   smom    the forward's vertical moments, 4 x kRB rows x 152
-//   smap    alpha, beta, gamma of the step's map rows, 3 x kRB rows x 140; the backward's vertical
-//           pass blurs them in place (each thread reads and writes only its own column), so the
-//           blurred maps overwrite nothing that another pass reads
-// (the pitches keep the horizontal passes' 128-bit item loads conflict-free). Three barriers per
-// step, after the first three passes: the next step's vertical pass writes smom, which the
-// gradient items do not read, and its horizontal pass writes smap only after the next barrier.
+//   smom    the forward's vertical moments, 4 x kRB rows x 152; then, once the forward's horizontal
+//           pass has read them, the backward's vertical pass writes the blurred maps over them
+//           (sblur, 3 x kRB rows x 140: the pitches keep the 128-bit item loads conflict-free)
+//   smap    alpha, beta, gamma of the step's map rows, 3 x kRB rows x 120
+// Four barriers per step: after each of the four passes.
 #pragma once
 
 #include "ssim_kernels.cuh"
@@ -48,17 +46,18 @@ constexpr int kFusedGradSegs = kFusedW / kSegW;                     // 27 gradie
 constexpr int kFusedMapItems = kRB * kFusedMapSegs;                 // 360
 constexpr int kFusedGradItems = kRB * kFusedGradSegs;               // 324
 constexpr int kFusedMomentPitch = 4 * (kFusedMapSegs + 8);          // 152
-constexpr int kFusedMapPitch = 4 * (kFusedGradSegs + 8);            // 140
-constexpr int kFusedMapCols = kFusedMapSegs * kSegW;                // 120 map columns written
+constexpr int kFusedBlurPitch = 4 * (kFusedGradSegs + 8);           // 140
+constexpr int kFusedMapPitch = kFusedMapSegs * kSegW;               // 120
 constexpr int kFusedMomentBuf = kRB * kFusedMomentPitch;
+constexpr int kFusedBlurBuf = kRB * kFusedBlurPitch;
 constexpr int kFusedMapBuf = kRB * kFusedMapPitch;
 constexpr int kFusedMinBlocks = 3;  // resident blocks per SM the registers are sized for (<= 168 each)
 
 static_assert(kFusedW % kSegW == 0, "strips start 16-byte aligned (float4 gradient stores)");
 static_assert((kFusedMapSegs - 1) * kSegW + kSegLoad <= kFusedMomentPitch, "forward items read inside the row");
-static_assert((kFusedGradSegs - 1) * kSegW + kSegLoad <= kFusedMapCols, "gradient items read written columns");
-static_assert(kFusedMapCols <= kFusedMapPitch, "forward items write inside the row");
-static_assert(kFusedMapCols <= kThreads, "a thread per map column in the backward's vertical pass");
+static_assert((kFusedGradSegs - 1) * kSegW + kSegLoad <= kFusedBlurPitch, "gradient items read inside the row");
+static_assert(kFusedMapPitch <= kThreads, "a thread per map column in the backward's vertical pass");
+static_assert(3 * kFusedBlurBuf <= kMoments * kFusedMomentBuf, "the blurred maps fit over the moments");
 static_assert(8 * ((kFusedMapItems + kThreads - 1) / kThreads) <= 32, "a thread's forward items' bits fit in an int");
 
 // Dynamic shared memory of ssimFusedKernel (floats; the launch passes bytes).
@@ -77,6 +76,7 @@ __global__ void __launch_bounds__(kThreads, kFusedMinBlocks) ssimFusedKernel(con
   extern __shared__ __align__(16) float fusedShared[];
   float* const sstage = fusedShared;
   float* const smom = fusedShared + kFusedStageFloats;
+  float* const sblur = smom;  // written after the forward's horizontal pass has read smom
   float* const smap = smom + kMoments * kFusedMomentBuf;
   __shared__ float sred[kWarps];
 
@@ -192,23 +192,23 @@ __global__ void __launch_bounds__(kThreads, kFusedMinBlocks) ssimFusedKernel(con
         segSum += batchSum;
         __syncthreads();
 
-        // 3. Backward vertical pass: map rows rb0 + kHalo + j -> blurred maps of gradient row rb0 + j,
-        // in place (row j's maps, once in the shift register, are not read again).
-        if (tid < kFusedMapCols) {
+        // 3. Backward vertical pass: map rows rb0 + kHalo + j -> blurred maps of gradient row rb0 + j.
+        if (tid < kFusedMapPitch) {
 #pragma unroll
           for (int j = 0; j < kRB; ++j) {
-            float* col = smap + j * kFusedMapPitch + tid;
-            shiftIn(ra, col[0]);
-            shiftIn(rb, col[kFusedMapBuf]);
-            shiftIn(rg, col[2 * kFusedMapBuf]);
+            const float* src = smap + j * kFusedMapPitch + tid;
+            shiftIn(ra, src[0]);
+            shiftIn(rb, src[kFusedMapBuf]);
+            shiftIn(rg, src[2 * kFusedMapBuf]);
             if (step >= 0) {
-              col[0 * kFusedMapBuf] = foldAt(ra, kHalo, taps);
-              col[1 * kFusedMapBuf] = foldAt(rb, kHalo, taps);
-              col[2 * kFusedMapBuf] = foldAt(rg, kHalo, taps);
+              float* dst = sblur + j * kFusedBlurPitch + tid;
+              dst[0 * kFusedBlurBuf] = foldAt(ra, kHalo, taps);
+              dst[1 * kFusedBlurBuf] = foldAt(rb, kHalo, taps);
+              dst[2 * kFusedBlurBuf] = foldAt(rg, kHalo, taps);
             }
           }
         }
-        if (step < 0) continue;  // the warm-up writes no gradient
+        if (step < 0) continue;  // the warm-up writes no gradient (and sblur is untouched)
         __syncthreads();
 
         // 4. Backward horizontal pass: the gradient of rows rb0 .. rb0 + kRB - 1.
@@ -222,9 +222,10 @@ __global__ void __launch_bounds__(kThreads, kFusedMinBlocks) ssimFusedKernel(con
           const long long off0 = planeOff + (long long)(sg.gx0 + seg * kSegW) * a.pixStride + (long long)gy * a.rowStride;
           float xv[kSegW], yv[kSegW], g[kSegW];
           loadItemInputs(ba, xp, yp, off0, cols, sh, xv, yv);
-          itemGradient(smap + row * kFusedMapPitch + seg * kSegW, kFusedMapBuf, taps, xv, yv, ba.gradScale, g);
+          itemGradient(sblur + row * kFusedBlurPitch + seg * kSegW, kFusedBlurBuf, taps, xv, yv, ba.gradScale, g);
           storeItemGradient(ba, off0, cols, g);
         }
+        __syncthreads();  // the next step's vertical pass overwrites smom (= sblur)
       }
 
       // The segment's share of its image's mean (one plane per strip).
