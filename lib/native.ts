@@ -234,7 +234,8 @@ function load(): NativeBinding {
   throw ssimError(
     'ERR_SSIM_NATIVE_LOAD',
     `cuda-ssim: the native addon could not be loaded (package root ${packageRoot}).${glibc} ` +
-      'Run `npm rebuild cuda-ssim` to build it from source (a C++17 compiler and CMake >= 3.18 are needed; nvcc for CUDA). ' +
+      'Run `npm rebuild cuda-ssim` to build it from source (a C++17 compiler and CMake >= 3.18 are needed; nvcc for CUDA); ' +
+      "npm 11 skips a dependency's install script, which builds it, unless the project allows it (`npm install-scripts approve cuda-ssim`). " +
       `Cause: ${reason}`,
     undefined,
     loadFailure,

@@ -186,6 +186,8 @@ describe('the packed package, installed where nvcc cannot be found', function ()
       const bad = probe(path.dirname(path.dirname(installed)), "try { s.backendInfo(); } catch (e) { out.code = e.code; out.message = e.message; }", { CUDA_SSIM_PREBUILT: 'nope' });
       assert.strictEqual(bad.code, 'ERR_SSIM_NATIVE_LOAD');
       assert.match(bad.message, /CUDA_SSIM_PREBUILT=nope.*'main', 'cuda11\.8'/);
+      // what to do where no binary loads, npm 11 having skipped the install script that builds one
+      assert.match(bad.message, /npm rebuild cuda-ssim.*npm install-scripts approve cuda-ssim/);
     });
 
     it('a source build without nvcc falls back to the CPU (build tools fetched on demand) and warns CUDA_SSIM_NO_CUDA_BUILD', function () {
