@@ -418,10 +418,19 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   int device = 0;  // the current one: the caller's (the binding selects it before each call)
   if (cudaGetDevice(&device) != cudaSuccess) return cudaGetLastError();
   const bool fastRcp = fastReciprocalInRange(p.c1, p.c2);
+  // Value + gradient in one pass (ssim_fused_kernel.cuh): float32, where its strips cover the
+  // planes well, and its blocks fit on the device. Then the two-launch layouts are not planned.
+  const bool fusable =
+      wantGrad && !ms.forwardOnly && !ms.backwardOnly && !pooling && job.dtype == DType::F32 && fusedCovers(s.width);
+  const int fusedResident =
+      fusable ? residentBlocks(fusedKernelOf(fastRcp), kFusedSlots + (fastRcp ? 1 : 0), device, kFusedSharedBytes) : 0;
+  const bool fused = fusedResident > 0;
+
   ForwardArgs fa{};
-  const int forwardResident = forwardResidentBlocks(job, fastRcp, device);
+  const int forwardResident = fused ? 0 : forwardResidentBlocks(job, fastRcp, device);
   const bool forwardFitsL2 = passFitsL2(job, 2 * esize, device);  // its reads: x and y
-  if (!layoutWork(s, reg.y0, reg.x0, reg.h, reg.w, forwardResident, !wantGrad, pooling, forwardFitsL2, fa.work))
+  if (!fused &&
+      !layoutWork(s, reg.y0, reg.x0, reg.h, reg.w, forwardResident, !wantGrad, pooling, forwardFitsL2, fa.work))
     return cudaErrorInvalidValue;
   if (pooling) {  // forwardPools(job) said yes
     if (!canPool(job, reg, fa.work) || ms.poolX == nullptr || ms.poolY == nullptr) return cudaErrorInvalidValue;
@@ -461,14 +470,6 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   fa.valueScale = p.valueScale;
   fa.denom = denom;
   const unsigned int forwardGrid = fa.work.ranges;  // < 2^31 (layoutWork)
-
-  // Value + gradient in one pass (ssim_fused_kernel.cuh): float32, where its strips cover the
-  // planes well, and its blocks fit on the device.
-  const bool fusable =
-      wantGrad && !ms.forwardOnly && !ms.backwardOnly && !pooling && job.dtype == DType::F32 && fusedCovers(s.width);
-  const int fusedResident =
-      fusable ? residentBlocks(fusedKernelOf(fastRcp), kFusedSlots + (fastRcp ? 1 : 0), device, kFusedSharedBytes) : 0;
-  const bool fused = fusedResident > 0;
 
   BackwardArgs ba{};
   unsigned int backwardGrid = 0;
@@ -521,7 +522,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   // a tenth to a sixth of a launch of 3 to 9 batches per block. Long launches do not (their
   // idle tail is under 1%, and letting the next grid in early measured 1% slower on 4K).
   constexpr double kShortBatches = 32.0;
-  const double blocks = double(std::min<unsigned>(fa.work.ranges, unsigned(std::max(forwardResident, 1))));
+  const double blocks = double(std::max(1u, std::min<unsigned>(fa.work.ranges, unsigned(std::max(forwardResident, 1)))));
   const double batchesPerBlock = double(s.elems()) / (double(kRB) * kTileW * blocks);
   fa.signalNext = batchesPerBlock <= kShortBatches ? 1 : 0;
   ba.signalNext = fa.signalNext;

@@ -126,23 +126,9 @@ __global__ void __launch_bounds__(kThreads, kFusedMinBlocks) ssimFusedKernel(con
         if (it < kFusedGradItems) gradBits |= columnBits(0, a.width - c0) << (4 * k);
       }
 
-      // The forward's shift register: rows first .. first + 9 into positions 1 .. 10.
+      // The forward's shift register: rows first .. first + 9.
       float rx[kWin], ry[kWin], rss[kWin], rxy[kWin];
-      rx[0] = ry[0] = rss[0] = rxy[0] = 0.0f;
-#pragma unroll
-      for (int k = 1; k < kWin; ++k) {
-        const int gy = first + k - 1;
-        float vx = -sh.x, vy = -sh.y;
-        if (colOk && unsigned(gy) < unsigned(a.height)) {
-          const long long off = colOff + (long long)gy * a.rowStride;
-          vx = loadShifted(xp, off, a.inputScale, sh.x);
-          vy = loadShifted(yp, off, a.inputScale, sh.y);
-        }
-        rx[k] = vx;
-        ry[k] = vy;
-        rss[k] = sumOfSquares(vx, vy);
-        rxy[k] = __fmul_rn(vx, vy);
-      }
+      primeMoments(a, xp, yp, colOff, colOk, first, sh, rx, ry, rss, rxy);
       // The backward's: filled by the warm-up step.
       float ra[kWin], rb[kWin], rg[kWin];
 #pragma unroll

@@ -525,6 +525,30 @@ __device__ __forceinline__ Shift planeShift(const Args& a, const T* xp, const T*
   return planeReference(x, y, a.shiftWeight, a.inputScale);
 }
 
+// The forward's vertical shift register primed with input rows firstRow .. firstRow + 2 kHalo - 1
+// of this thread's column (positions 1 .. 2 kHalo; position 0 is shifted out by the first row
+// the passes add). Outside the image the zero padding, which shifted is -shift.
+template <typename T>
+__device__ __forceinline__ void primeMoments(const ForwardArgs& a, const T* __restrict__ xp, const T* __restrict__ yp,
+                                             long long colOff, bool colOk, int firstRow, Shift sh, float (&rx)[kWin],
+                                             float (&ry)[kWin], float (&rss)[kWin], float (&rxy)[kWin]) {
+  rx[0] = ry[0] = rss[0] = rxy[0] = 0.0f;
+#pragma unroll
+  for (int k = 1; k < kWin; ++k) {
+    const int gy = firstRow + k - 1;
+    float vx = -sh.x, vy = -sh.y;
+    if (colOk && unsigned(gy) < unsigned(a.height)) {
+      const long long off = colOff + (long long)gy * a.rowStride;
+      vx = loadShifted(xp, off, a.inputScale, sh.x);
+      vy = loadShifted(yp, off, a.inputScale, sh.y);
+    }
+    rx[k] = vx;
+    ry[k] = vy;
+    rss[k] = sumOfSquares(vx, vy);
+    rxy[k] = __fmul_rn(vx, vy);
+  }
+}
+
 // Shifts of the planes a segment's strip touches (slot j: the strip's first plane + j), into
 // shared memory by threads 0 .. kSlots - 1; read per item after the segment's first barrier.
 // (The backward's: its columns read the partial maps, which need no shift; the forward's columns
@@ -802,22 +826,7 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
       }
 
       float rx[kWin], ry[kWin], rss[kWin], rxy[kWin];
-      rx[0] = ry[0] = rss[0] = rxy[0] = 0.0f;
-      // Rows gy0 - kHalo .. gy0 + kHalo - 1 into positions 1 .. 10.
-#pragma unroll
-      for (int k = 1; k < kWin; ++k) {
-        const int gy = sg.gy0 - kHalo - 1 + k;
-        float vx = -csh.x, vy = -csh.y;
-        if (colOk && unsigned(gy) < unsigned(a.height)) {
-          const long long off = colOff + (long long)gy * a.rowStride;
-          vx = loadShifted(xp, off, a.inputScale, csh.x);
-          vy = loadShifted(yp, off, a.inputScale, csh.y);
-        }
-        rx[k] = vx;
-        ry[k] = vy;
-        rss[k] = sumOfSquares(vx, vy);
-        rxy[k] = __fmul_rn(vx, vy);
-      }
+      primeMoments(a, xp, yp, colOff, colOk, sg.gy0 - kHalo, csh, rx, ry, rss, rxy);
 
       // Map sums. Not packed: one plane, one sum per thread (float per batch, double across
       // the segment, which can be hundreds of batches long). Packed: one sum per item (it =
