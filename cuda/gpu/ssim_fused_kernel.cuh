@@ -9,8 +9,9 @@
 //     -> forward horizontal pass: SSIM and the partial maps of kFusedMapW = kFusedW + 2 kHalo
 //        columns, into shared memory (smap) instead of global
 //     -> backward vertical pass over smap (alpha, beta, gamma: 33 more registers)
-//     -> backward horizontal pass: the gradient of kFusedW = 108 columns, with x and y read at
-//        the pixel (an L2 hit: the block read them a few rows before).
+//     -> backward horizontal pass: the gradient of kFusedW = 108 columns, with x and y at the
+//        pixel from shared memory (spix): the forward's vertical pass holds them, the oldest row
+//        of its shift register, in the same step (no global loads after the staging).
 //
 // Rows: in step s of a segment (rows gy0 .. gyEnd), rb0 = gy0 + s kRB; the step loads input rows
 // rb0 + 2 kHalo .., writes map rows rb0 + kHalo .. and gradient rows rb0 .. rb0 + kRB - 1: the maps
@@ -25,8 +26,10 @@
 // forward's horizontal work, 1.19x its vertical work); each counts in the mean only in the block
 // that owns its column and row (sumBits).
 //
-// Shared memory (58.75 KB: dynamic; 3 blocks of 128 threads per SM, 165 registers each):
+// Shared memory (70.5 KB: dynamic; 3 blocks of 128 threads per SM, 165 registers each):
 //   sstage  the next step's x, y (cp.async, as the forward)
+//   spix    the step's gradient rows of x and y (shifted), 2 x kRB rows x 140, each thread's
+//           column 2 to the right, so that the gradient items' 4 pixels are 16-byte aligned
 //   smom    the forward's vertical moments, 4 x kRB rows x 152; then, once the forward's horizontal
 //           pass has read them, the backward's vertical pass writes the blurred maps over them
 //           (sblur, 3 x kRB rows x 140: the pitches keep the 128-bit item loads conflict-free)
@@ -51,18 +54,23 @@ constexpr int kFusedMapPitch = kFusedMapSegs * kSegW;               // 120
 constexpr int kFusedMomentBuf = kRB * kFusedMomentPitch;
 constexpr int kFusedBlurBuf = kRB * kFusedBlurPitch;
 constexpr int kFusedMapBuf = kRB * kFusedMapPitch;
+constexpr int kFusedPixOff = kSegW - 2 * kHalo % kSegW;                // 2: thread tid's column at tid + 2
+constexpr int kFusedPixBuf = kRB * kFusedBlurPitch;                    // the gradient items' geometry
 constexpr int kFusedMinBlocks = 3;  // resident blocks per SM the registers are sized for (<= 168 each)
 
 static_assert(kFusedW % kSegW == 0, "strips start 16-byte aligned (float4 gradient stores)");
 static_assert((kFusedMapSegs - 1) * kSegW + kSegLoad <= kFusedMomentPitch, "forward items read inside the row");
 static_assert((kFusedGradSegs - 1) * kSegW + kSegLoad <= kFusedBlurPitch, "gradient items read inside the row");
 static_assert(kFusedMapPitch <= kThreads, "a thread per map column in the backward's vertical pass");
+static_assert(kThreads + kFusedPixOff <= kFusedBlurPitch && (2 * kHalo + kFusedPixOff) % kSegW == 0,
+              "every column's x and y fit a row of spix; the items' pixels are 16-byte aligned");
 static_assert(3 * kFusedBlurBuf <= kMoments * kFusedMomentBuf, "the blurred maps fit over the moments");
 static_assert(8 * ((kFusedMapItems + kThreads - 1) / kThreads) <= 32, "a thread's forward items' bits fit in an int");
 
 // Dynamic shared memory of ssimFusedKernel (floats; the launch passes bytes).
 constexpr int kFusedStageFloats = 2 * kRB * kThreads;
-constexpr int kFusedSharedBytes = int(sizeof(float)) * (kFusedStageFloats + kMoments * kFusedMomentBuf + 3 * kFusedMapBuf);
+constexpr int kFusedSharedBytes =
+    int(sizeof(float)) * (kFusedStageFloats + 2 * kFusedPixBuf + kMoments * kFusedMomentBuf + 3 * kFusedMapBuf);
 
 // f: the value's half (x, y, out and the per-image state, strides, map region, taps, constants;
 // work in strips of kFusedW, never packed); b: the gradient's (grad, its stores, gradScale).
@@ -75,7 +83,8 @@ template <Reciprocal M>
 __global__ void __launch_bounds__(kThreads, kFusedMinBlocks) ssimFusedKernel(const FusedArgs args) {
   extern __shared__ __align__(16) float fusedShared[];
   float* const sstage = fusedShared;
-  float* const smom = fusedShared + kFusedStageFloats;
+  float* const spix = fusedShared + kFusedStageFloats;
+  float* const smom = spix + 2 * kFusedPixBuf;
   float* const sblur = smom;  // written after the forward's horizontal pass has read smom
   float* const smap = smom + kMoments * kFusedMomentBuf;
   __shared__ float sred[kWarps];
@@ -147,6 +156,9 @@ __global__ void __launch_bounds__(kThreads, kFusedMinBlocks) ssimFusedKernel(con
           shiftIn(ry, ly);
           shiftIn(rss, sumOfSquares(lx, ly));
           shiftIn(rxy, __fmul_rn(lx, ly));
+          // The oldest row in the register, rb0 + j: the gradient's x and y at this step's row j.
+          spix[j * kFusedBlurPitch + kFusedPixOff + tid] = rx[0];
+          spix[kFusedPixBuf + j * kFusedBlurPitch + kFusedPixOff + tid] = ry[0];
           float* dst = smom + j * kFusedMomentPitch + tid;
           dst[0 * kFusedMomentBuf] = foldAt(rx, kHalo, taps);
           dst[1 * kFusedMomentBuf] = foldAt(ry, kHalo, taps);
@@ -206,8 +218,12 @@ __global__ void __launch_bounds__(kThreads, kFusedMinBlocks) ssimFusedKernel(con
           const int cols = bits & 0xF;
           if (gy >= sg.gyEnd || cols == 0) continue;
           const long long off0 = planeOff + (long long)(sg.gx0 + seg * kSegW) * a.pixStride + (long long)gy * a.rowStride;
-          float xv[kSegW], yv[kSegW], g[kSegW];
-          loadItemInputs(ba, xp, yp, off0, cols, sh, xv, yv);
+          // Columns gx0 + 4 seg .. + 3: threads 4 seg + 2 kHalo .. (spix: + kFusedPixOff).
+          const float* px = spix + row * kFusedBlurPitch + seg * kSegW + 2 * kHalo + kFusedPixOff;
+          const float4 x4 = *reinterpret_cast<const float4*>(px);
+          const float4 y4 = *reinterpret_cast<const float4*>(px + kFusedPixBuf);
+          const float xv[kSegW] = {x4.x, x4.y, x4.z, x4.w}, yv[kSegW] = {y4.x, y4.y, y4.z, y4.w};
+          float g[kSegW];
           itemGradient(sblur + row * kFusedBlurPitch + seg * kSegW, kFusedBlurBuf, taps, xv, yv, ba.gradScale, g);
           storeItemGradient(ba, off0, cols, g);
         }
