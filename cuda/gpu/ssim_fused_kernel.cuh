@@ -1,4 +1,4 @@
-// The one-pass value + gradient kernel for float32 inputs (docs/PERFORMANCE.md, v19; launched by
+// The one-pass value + gradient kernel for float32 inputs (docs/PERFORMANCE.md, v19 and v20; launched by
 // cuda/gpu/ssim_cuda.cu where its strips cover the planes well; other dtypes, and narrow planes,
 // take the two-launch design: fused, float16 inputs measured 11% slower, without cp.async staging). The two-launch design (ssim_kernels.cuh)
 // writes the three partial maps to global memory and reads them back: 44 bytes per pixel where
