@@ -520,12 +520,15 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   // Short launches (at most kShortBatches batches of rows per resident block) let the next
   // kernel of the stream start early: its blocks fill the SMs that the last blocks leave idle,
   // a tenth to a sixth of a launch of 3 to 9 batches per block. Long launches do not (their
-  // idle tail is under 1%, and letting the next grid in early measured 1% slower on 4K).
-  constexpr double kShortBatches = 32.0;
-  const double blocks = double(std::max(1u, std::min<unsigned>(fa.work.ranges, unsigned(std::max(forwardResident, 1)))));
-  const double batchesPerBlock = double(s.elems()) / (double(kRB) * kTileW * blocks);
-  fa.signalNext = batchesPerBlock <= kShortBatches ? 1 : 0;
-  ba.signalNext = fa.signalNext;
+  // idle tail is under 1%, and letting the next grid in early measured 1% slower on 4K). The
+  // fused kernel signals nothing (fa and ba keep signalNext 0).
+  if (!fused) {
+    constexpr double kShortBatches = 32.0;
+    const double blocks = double(std::min<unsigned>(fa.work.ranges, unsigned(std::max(forwardResident, 1))));
+    const double batchesPerBlock = double(s.elems()) / (double(kRB) * kTileW * blocks);
+    fa.signalNext = batchesPerBlock <= kShortBatches ? 1 : 0;
+    ba.signalNext = fa.signalNext;
+  }
 
   // A value-only forward may start early (launchOverlapping) unless it reads what a launch
   // that may still be running writes.

@@ -1,8 +1,9 @@
-// The one-pass value + gradient kernel for float32 inputs (docs/PERFORMANCE.md, v19 and v20; launched by
-// cuda/gpu/ssim_cuda.cu where its strips cover the planes well; other dtypes, and narrow planes,
-// take the two-launch design: fused, float16 inputs measured 11% slower, without cp.async staging). The two-launch design (ssim_kernels.cuh)
-// writes the three partial maps to global memory and reads them back: 44 bytes per pixel where
-// 12 must move (x, y, the gradient). Here one block keeps them on chip:
+// The one-pass value + gradient kernel for float32 inputs (docs/PERFORMANCE.md, v19 and v20;
+// launched by cuda/gpu/ssim_cuda.cu where its strips cover the planes well; other dtypes, and
+// narrow planes, take the two-launch design: fused, float16 inputs measured 11% slower, without
+// cp.async staging). The two-launch design (ssim_kernels.cuh) writes the three partial maps to
+// global memory and reads them back: 44 bytes per pixel where 12 must move (x, y, the gradient).
+// Here one block keeps them on chip:
 //
 //   input strip, 128 columns = kFusedW + 4 kHalo (one per thread, all 128 lanes busy)
 //     -> forward vertical pass (the forward's 4 moments, 44 registers of shift register)
@@ -26,7 +27,7 @@
 // forward's horizontal work, 1.19x its vertical work); each counts in the mean only in the block
 // that owns its column and row (sumBits).
 //
-// Shared memory (70.5 KB: dynamic; 3 blocks of 128 threads per SM, 165 registers each):
+// Shared memory (70.5 KB: dynamic; 3 blocks of 128 threads per SM, at most 168 registers each):
 //   sstage  the next step's x, y (cp.async, as the forward)
 //   spix    the step's gradient rows of x and y (shifted), 2 x kRB rows x 140, each thread's
 //           column 2 to the right, so that the gradient items' 4 pixels are 16-byte aligned
