@@ -109,8 +109,8 @@ constexpr int kBackwardSlots = 12;  // the first backward slot: after the forwar
 constexpr int kFusedSlots = kBackwardSlots + 6;
 int residentBlocks(const void* kernel, int slot, int device, int dynamicSmem = 0) {
   // slots: forward 2 * dtype + reciprocal (12: 6 dtypes x 2), backward kBackwardSlots + dtype (6),
-  // fused kFusedSlots + reciprocal (2)
-  constexpr int kSlots = kFusedSlots + 2;
+  // fused kFusedSlots + 2 * packed + reciprocal (4)
+  constexpr int kSlots = kFusedSlots + 4;
   static std::atomic<int> cache[kCachedDevices][kSlots];
   if (device < 0 || device >= kCachedDevices || slot >= kSlots) return 0;
   return cachedPerDevice(cache[device][slot], [&] {
@@ -199,7 +199,7 @@ void setDivisors(kernels::WorkLayout& w) {
 // False when the counts do not fit the kernel's integers.
 // pooling (MS-SSIM's scale 1, written by the forward: one plane per strip) is worth more than
 // packing that saves less than a tenth of the strips (wide planes: 2 to 3%). stripW: output
-// columns per strip (the fused kernel's are narrower, and never packed).
+// columns per strip (the fused kernel's are narrower).
 bool layoutWork(const ImageShape& s, int regY0, int regX0, int regH, int regW, int resident,
                 bool computeBound, bool pooling, bool fitsL2, kernels::WorkLayout& w, int stripW = kernels::kTileW) {
   using kernels::kRB;
@@ -219,10 +219,11 @@ bool layoutWork(const ImageShape& s, int regY0, int regX0, int regH, int regW, i
   const bool planar = s.chw || s.channels == 1;
   const bool anyOrder = planar || fitsL2;  // the order in which blocks read the planes costs nothing
   // Packed: planes 2 * kMaxRadius columns apart (their halos), 16-byte aligned;
-  // at least 40 columns, so that a strip touches at most kernels::kSlots planes.
+  // at least 40 columns, so that a strip touches at most kernels::kSlots planes (the forward's
+  // 116 output columns; the fused kernel's 118 map columns, ssim_fused_kernel.cuh).
   const unsigned long long pitch = (unsigned long long)(regW + 2 * kMaxRadius + 3) / 4 * 4;
   const unsigned long long packedStrips = ceilDiv(planes * pitch, unsigned(stripW));
-  const bool pack = stripW == kernels::kTileW && anyOrder && resident > 0 && planes > 1 && pitch >= 40 &&
+  const bool pack = anyOrder && resident > 0 && planes > 1 && pitch >= 40 &&
                     planes * pitch < (1ull << 30) && packedStrips < strips &&
                     !(pooling && packedStrips * 10 > strips * 9);
   // Balanced ranges against aligned tiles, in the wave model's units (rows of a block, the
@@ -287,25 +288,40 @@ const void* backwardKernelOf(DType t) {
   });
 }
 
+template <bool kPacked>
 const void* fusedKernelOf(bool fastRcp) {
-  return fastRcp ? reinterpret_cast<const void*>(kernels::ssimFusedKernel<Reciprocal::Ftz>)
-                 : reinterpret_cast<const void*>(kernels::ssimFusedKernel<Reciprocal::Exact>);
+  return fastRcp ? reinterpret_cast<const void*>(kernels::ssimFusedKernel<Reciprocal::Ftz, kPacked>)
+                 : reinterpret_cast<const void*>(kernels::ssimFusedKernel<Reciprocal::Exact, kPacked>);
 }
 
-// Whether the fused kernel's strips (kFusedW columns of one plane each, never packed) leave at
-// most a third of their columns idle on planes `width` wide. Measured on the H200 against the
-// two-launch design (docs/PERFORMANCE.md, v19): 256 wide (a fifth idle) fused 7 to 11% faster,
-// 48 wide (56% idle; packed side by side by the two-launch design) 5% slower.
-bool fusedCovers(int width) {
-  const long long strips = (width + kernels::kFusedW - 1) / kernels::kFusedW;
-  return 2 * strips * kernels::kFusedW <= 3LL * width;
+// Resident blocks of the fused kernel: the fewer of its two forms (one plane per strip, planes
+// packed side by side), since the layout that picks between them is planned with this number.
+int fusedResidentBlocks(bool fastRcp, int device) {
+  constexpr int smem = kernels::kFusedSharedBytes;
+  const int rcp = fastRcp ? 1 : 0;
+  return std::min(residentBlocks(fusedKernelOf<false>(fastRcp), kFusedSlots + rcp, device, smem),
+                  residentBlocks(fusedKernelOf<true>(fastRcp), kFusedSlots + 2 + rcp, device, smem));
+}
+
+// Whether the fused kernel's strips (kFusedW columns of a virtual row: one plane, or narrow
+// planes packed side by side) leave at most a third of their columns idle. Measured on the H200
+// against the two-launch design (docs/PERFORMANCE.md, v19): 256 wide one plane per strip (a
+// fifth idle) fused 7 to 11% faster, 48 wide (56% idle) 5% slower; packed: v21.
+bool fusedCovers(const kernels::WorkLayout& w, int width) {
+  const unsigned long long strips = (unsigned long long)w.tilesX * unsigned(w.nPack > 1 ? 1 : w.planes);
+  return 2 * strips * unsigned(kernels::kFusedW) <= 3ull * unsigned(w.planes) * unsigned(width);
 }
 
 cudaError_t launchFused(const kernels::FusedArgs& fu, bool fastRcp, cudaStream_t stream) {
   constexpr int smem = kernels::kFusedSharedBytes;
+  using kernels::ssimFusedKernel;
+  const unsigned grid = fu.f.work.ranges;
+  const bool packed = fu.f.work.nPack > 1;
   const cudaError_t err =
-      fastRcp ? launchOverlapping(kernels::ssimFusedKernel<Reciprocal::Ftz>, fu.f.work.ranges, stream, fu, false, smem)
-              : launchOverlapping(kernels::ssimFusedKernel<Reciprocal::Exact>, fu.f.work.ranges, stream, fu, false, smem);
+      packed ? (fastRcp ? launchOverlapping(ssimFusedKernel<Reciprocal::Ftz, true>, grid, stream, fu, false, smem)
+                        : launchOverlapping(ssimFusedKernel<Reciprocal::Exact, true>, grid, stream, fu, false, smem))
+             : (fastRcp ? launchOverlapping(ssimFusedKernel<Reciprocal::Ftz, false>, grid, stream, fu, false, smem)
+                        : launchOverlapping(ssimFusedKernel<Reciprocal::Exact, false>, grid, stream, fu, false, smem));
   return err == cudaSuccess ? cudaGetLastError() : err;
 }
 
@@ -418,17 +434,19 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   int device = 0;  // the current one: the caller's (the binding selects it before each call)
   if (cudaGetDevice(&device) != cudaSuccess) return cudaGetLastError();
   const bool fastRcp = fastReciprocalInRange(p.c1, p.c2);
+  const bool forwardFitsL2 = passFitsL2(job, 2 * esize, device);  // its reads: x and y
   // Value + gradient in one pass (ssim_fused_kernel.cuh): float32, where its strips cover the
   // planes well, and its blocks fit on the device. Then the two-launch layouts are not planned.
-  const bool fusable =
-      wantGrad && !ms.forwardOnly && !ms.backwardOnly && !pooling && job.dtype == DType::F32 && fusedCovers(s.width);
-  const int fusedResident =
-      fusable ? residentBlocks(fusedKernelOf(fastRcp), kFusedSlots + (fastRcp ? 1 : 0), device, kFusedSharedBytes) : 0;
-  const bool fused = fusedResident > 0;
+  const bool fusable = wantGrad && !ms.forwardOnly && !ms.backwardOnly && !pooling && job.dtype == DType::F32;
+  const int fusedResident = fusable ? fusedResidentBlocks(fastRcp, device) : 0;
+  kernels::WorkLayout fusedWork{};
+  if (fusedResident > 0 &&
+      !layoutWork(s, 0, 0, s.height, s.width, fusedResident, true, false, forwardFitsL2, fusedWork, kFusedW))
+    return cudaErrorInvalidValue;
+  const bool fused = fusedResident > 0 && fusedCovers(fusedWork, s.width);
 
   ForwardArgs fa{};
   const int forwardResident = fused ? 0 : forwardResidentBlocks(job, fastRcp, device);
-  const bool forwardFitsL2 = passFitsL2(job, 2 * esize, device);  // its reads: x and y
   if (!fused &&
       !layoutWork(s, reg.y0, reg.x0, reg.h, reg.w, forwardResident, !wantGrad, pooling, forwardFitsL2, fa.work))
     return cudaErrorInvalidValue;
@@ -511,8 +529,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   if (fused) {
     fu.f = fa;
     fu.b = ba;
-    if (!layoutWork(s, 0, 0, s.height, s.width, fusedResident, true, false, forwardFitsL2, fu.f.work, kFusedW))
-      return cudaErrorInvalidValue;
+    fu.f.work = fusedWork;
   }
   const ForwardArgs* fap = ms.backwardOnly ? nullptr : &fa;
   const BackwardArgs* bap = wantGrad && !ms.forwardOnly ? &ba : nullptr;

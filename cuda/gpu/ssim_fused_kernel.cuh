@@ -80,7 +80,35 @@ struct FusedArgs {
   BackwardArgs b;
 };
 
-template <Reciprocal M>
+// Packed strips (kPacked, WorkLayout::nPack > 1): the item column groups of a segment, once per
+// segment into shared tables: a forward item's columns inside its plane's map (mask bits 0-3) and
+// its plane's slot (the plane of the strip's first map column, + slot); a gradient item's columns
+// inside its plane (mask) and the element offset of its first pixel in row 0 (off).
+__device__ __forceinline__ ItemColumns fusedMapColumns(const ForwardArgs& a, const Segment& sg, int slot0, int seg) {
+  const WorkLayout& w = a.work;
+  const int m0 = seg * kSegW;  // map column within the strip
+  int lc;
+  const int p = planeOfColumn(w, sg.gx0 - kHalo + m0, lc);
+  ItemColumns ic{0, 0, 0};
+  if (p < w.nPack && sg.plane0 + p < w.planes && p - slot0 < kSlots) {  // (p >= slot0: columns increase)
+    ic.mask = columnBits(a.mapX0 - lc, a.mapX1 - lc) & columnBits(0, kFusedMapW - m0);  // the map lies in the plane
+    ic.slot = p - slot0;
+  }
+  return ic;
+}
+__device__ __forceinline__ ItemColumns fusedGradColumns(const ForwardArgs& a, const Segment& sg, int seg) {
+  const WorkLayout& w = a.work;
+  int lc;
+  const int p = planeOfColumn(w, sg.gx0 + seg * kSegW, lc);
+  ItemColumns ic{0, 0, 0};
+  if (p < w.nPack && sg.plane0 + p < w.planes) {
+    ic.off = planeOffset(a, unsigned(sg.plane0 + p)) + (long long)lc * a.pixStride;
+    ic.mask = columnBits(-lc, a.width - lc);
+  }
+  return ic;
+}
+
+template <Reciprocal M, bool kPacked>
 __global__ void __launch_bounds__(kThreads, kFusedMinBlocks) ssimFusedKernel(const FusedArgs args) {
   extern __shared__ __align__(16) float fusedShared[];
   float* const sstage = fusedShared;
@@ -88,7 +116,13 @@ __global__ void __launch_bounds__(kThreads, kFusedMinBlocks) ssimFusedKernel(con
   float* const smom = spix + 2 * kFusedPixBuf;
   float* const sblur = smom;  // written after the forward's horizontal pass has read smom
   float* const smap = smom + kMoments * kFusedMomentBuf;
-  __shared__ float sred[kWarps];
+  __shared__ float sred[kPacked ? kWarps * kSlots : kWarps];
+  // Packed only: the item tables, the slots' shifts, each forward item's map sum over the segment.
+  __shared__ __align__(16) ItemColumns smcol[kPacked ? kFusedMapSegs : 1];
+  __shared__ __align__(16) ItemColumns sgcol[kPacked ? kFusedGradSegs : 1];
+  __shared__ Shift sref[kPacked ? kSlots : 1];
+  __shared__ double sitem[kPacked ? kFusedMapItems : 1];
+  constexpr int kMapBits = kPacked ? 10 : 8;  // a forward item's bits in mapBits
 
   const ForwardArgs& a = args.f;
   const BackwardArgs& ba = args.b;
@@ -103,10 +137,25 @@ __global__ void __launch_bounds__(kThreads, kFusedMinBlocks) ssimFusedKernel(con
     RangeCursor cur = rangeStart(w, r);
     while (cur.left > 0) {
       const Segment sg = nextSegment<kFusedW>(w, cur);
-      const long long planeOff = firstPlaneOffset(a, sg);  // one plane per strip
-      const int gx = sg.gx0 - 2 * kHalo + tid;              // this thread's input column
-      const bool colOk = unsigned(gx) < unsigned(a.width);
-      const long long colOff = colOk ? planeOff + (long long)gx * a.pixStride : 0;
+      const int gx = sg.gx0 - 2 * kHalo + tid;  // this thread's input column (packed: virtual)
+      // Packed: slots count from the plane of the first map column (slot0); a column whose plane
+      // has no slot feeds only map columns outside every plane's map (zeros), and loads zeros.
+      int slot0 = 0, colSlot = 0;
+      bool colOk;
+      long long planeOff = 0, colOff = 0;
+      if constexpr (kPacked) {
+        int l0, local = 0;
+        slot0 = planeOfColumn(w, sg.gx0 - kHalo, l0);
+        const int p = gx >= -kHalo ? planeOfColumn(w, gx, local) : -1;
+        colSlot = p - slot0;
+        if (p < 0 || p >= w.nPack || sg.plane0 + p >= w.planes || unsigned(colSlot) >= unsigned(kSlots)) colSlot = -1;
+        colOk = colSlot >= 0 && unsigned(local) < unsigned(a.width);  // (the fused layout's region is the plane)
+        if (colOk) colOff = planeOffset(a, unsigned(sg.plane0 + p)) + (long long)local * a.pixStride;
+      } else {
+        planeOff = firstPlaneOffset(a, sg);  // one plane per strip
+        colOk = unsigned(gx) < unsigned(a.width);
+        if (colOk) colOff = planeOff + (long long)gx * a.pixStride;
+      }
 
       // Inputs of step rb0: rows rb0 + 2 kHalo .. + kRB - 1 (zero outside the image), staged
       // asynchronously into this thread's column of sstage.
@@ -114,26 +163,51 @@ __global__ void __launch_bounds__(kThreads, kFusedMinBlocks) ssimFusedKernel(con
       auto loadBatch = [&](int rb0) { stageBatchRows(sstage, xy, colOff, a.rowStride, rb0 + kHalo, a.height, colOk); };
       const int first = sg.gy0 - kRB;  // the warm-up step
       loadBatch(first);                // first, so that it flies while the shift and the halo rows load
-      const Shift sh = planeShift(a, xp, yp, planeOff);
+      Shift sh;  // this column's plane's
+      if constexpr (kPacked) {
+        slotShifts(a, xp, yp, sg, sg.gx0 - kHalo, sref);
+        if (tid < kFusedMapSegs) smcol[tid] = fusedMapColumns(a, sg, slot0, tid);
+        if (tid >= 32 && tid < 32 + kFusedGradSegs) sgcol[tid - 32] = fusedGradColumns(a, sg, tid - 32);
+        if (wantValue)
+          for (int it = tid; it < kFusedMapItems; it += kThreads) sitem[it] = 0.0;
+        __syncthreads();  // sref, smcol, sgcol
+        sh = colSlot >= 0 ? sref[colSlot] : Shift{0.0f, 0.0f};
+      } else {
+        sh = planeShift(a, xp, yp, planeOff);
+      }
 
       // Each thread's items: the same columns in every step of the segment. Forward item
-      // it = tid + k kThreads: bits 8k .. 8k + 3 its columns inside the map (kept), 8k + 4 ..
-      // 8k + 7 those this strip owns (summed); gradient item: 4 bits, its columns in the image.
+      // it = tid + k kThreads: bits kMapBits k + 0 .. 3 its columns inside the map (kept), + 4 ..
+      // 7 those this strip owns (summed), packed + 8, 9 its slot; gradient item: 4 bits, its
+      // columns in the image.
       int mapBits = 0, gradBits = 0;
 #pragma unroll
       for (int k = 0; k * kThreads < kFusedMapItems; ++k) {
         const int it = tid + k * kThreads;
         const int m0 = (it % kFusedMapSegs) * kSegW;  // map column within the strip
-        const int c0 = sg.gx0 - kHalo + m0;           // its image column
-        const int in = columnBits(a.mapX0 - c0, a.mapX1 - c0) & columnBits(0, kFusedMapW - m0);
+        int in, slot = 0;
+        if constexpr (kPacked) {
+          const ItemColumns& ic = smcol[it % kFusedMapSegs];
+          in = ic.mask;
+          slot = ic.slot;
+        } else {
+          const int c0 = sg.gx0 - kHalo + m0;  // its image column
+          in = columnBits(a.mapX0 - c0, a.mapX1 - c0) & columnBits(0, kFusedMapW - m0);
+        }
         const int own = columnBits(kHalo - m0, kHalo + kFusedW - m0);
-        if (it < kFusedMapItems) mapBits |= (in | (own << 4)) << (8 * k);
+        if (it < kFusedMapItems) mapBits |= (in | (own << 4) | (slot << 8)) << (kMapBits * k);
       }
 #pragma unroll
       for (int k = 0; k * kThreads < kFusedGradItems; ++k) {
         const int it = tid + k * kThreads;
-        const int c0 = sg.gx0 + (it % kFusedGradSegs) * kSegW;
-        if (it < kFusedGradItems) gradBits |= columnBits(0, a.width - c0) << (4 * k);
+        int cols;
+        if constexpr (kPacked) {
+          cols = sgcol[it % kFusedGradSegs].mask;
+        } else {
+          const int c0 = sg.gx0 + (it % kFusedGradSegs) * kSegW;
+          cols = columnBits(0, a.width - c0);
+        }
+        if (it < kFusedGradItems) gradBits |= cols << (4 * k);
       }
 
       // The forward's shift register: rows first .. first + 9.
@@ -172,7 +246,7 @@ __global__ void __launch_bounds__(kThreads, kFusedMinBlocks) ssimFusedKernel(con
         // 2. Forward horizontal pass: SSIM and partial maps of map rows rb0 + kHalo + row, into smap.
         float batchSum = 0.0f;
         int bits = mapBits;
-        for (int it = tid; it < kFusedMapItems; it += kThreads, bits >>= 8) {
+        for (int it = tid; it < kFusedMapItems; it += kThreads, bits >>= kMapBits) {
           const int row = it / kFusedMapSegs;
           const int seg = it - row * kFusedMapSegs;
           const int my = rb0 + kHalo + row;
@@ -182,7 +256,13 @@ __global__ void __launch_bounds__(kThreads, kFusedMinBlocks) ssimFusedKernel(con
           const int in = my >= a.mapY0 && my < a.mapY1 ? bits & 0xF : 0;
           const int sum = my >= sg.gy0 && my < sg.gyEnd ? in & (bits >> 4) : 0;
           float al[kSegW], be[kSegW], ga[kSegW];
-          batchSum += itemPartials<M>(im, sh, a.c1, a.c2q, in, sum, al, be, ga);
+          const Shift ish = kPacked ? sref[(bits >> 8) & 3] : sh;  // the item's plane's
+          const float s = itemPartials<M>(im, ish, a.c1, a.c2q, in, sum, al, be, ga);
+          if constexpr (kPacked) {
+            if (wantValue) sitem[it] += s;
+          } else {
+            batchSum += s;
+          }
           float* dst = smap + row * kFusedMapPitch + seg * kSegW;
           *reinterpret_cast<float4*>(dst) = make_float4(al[0], al[1], al[2], al[3]);
           *reinterpret_cast<float4*>(dst + kFusedMapBuf) = make_float4(be[0], be[1], be[2], be[3]);
@@ -218,7 +298,8 @@ __global__ void __launch_bounds__(kThreads, kFusedMinBlocks) ssimFusedKernel(con
           const int gy = rb0 + row;
           const int cols = bits & 0xF;
           if (gy >= sg.gyEnd || cols == 0) continue;
-          const long long off0 = planeOff + (long long)(sg.gx0 + seg * kSegW) * a.pixStride + (long long)gy * a.rowStride;
+          const long long col0 = kPacked ? sgcol[seg].off : planeOff + (long long)(sg.gx0 + seg * kSegW) * a.pixStride;
+          const long long off0 = col0 + (long long)gy * a.rowStride;
           // Columns gx0 + 4 seg .. + 3: threads 4 seg + 2 kHalo .. (spix: + kFusedPixOff).
           const float* px = spix + row * kFusedBlurPitch + seg * kSegW + 2 * kHalo + kFusedPixOff;
           const float4 x4 = *reinterpret_cast<const float4*>(px);
@@ -231,8 +312,27 @@ __global__ void __launch_bounds__(kThreads, kFusedMinBlocks) ssimFusedKernel(con
         __syncthreads();  // the next step's vertical pass overwrites smom (= sblur)
       }
 
-      // The segment's share of its image's mean (one plane per strip).
-      if (wantValue) {
+      // The segment's share of its planes' images' means: packed, per slot (the forward's way).
+      if (kPacked && wantValue) {
+        float part[kSlots];
+#pragma unroll
+        for (int j = 0; j < kSlots; ++j) part[j] = 0.0f;
+        addItemSums<kFusedMapItems, kMapBits>(sitem, mapBits, part, tid);
+        slotSumsToShared(part, kSlots, sred, tid);
+        __syncthreads();
+        if (tid < kSlots) {
+          const float blockSum = blockSlotSum(sred, tid);
+          int cols = 0;
+          for (int q = 0; q < kFusedMapSegs; ++q) {
+            const int own = columnBits(kHalo - q * kSegW, kHalo + kFusedW - q * kSegW);
+            cols += smcol[q].slot == tid ? __popc(smcol[q].mask & own) : 0;
+          }
+          const int rows = max(0, min(sg.gyEnd, a.mapY1) - max(sg.gy0, a.mapY0));
+          const unsigned long long n = (unsigned long long)cols * unsigned(rows);
+          if (n > 0) addToImage(a, w.byChannels.div(unsigned(sg.plane0 + slot0 + tid)), blockSum, n);
+        }
+        if (cur.left > 0 || r + gridDim.x < w.ranges) __syncthreads();  // sred, smcol: the next segment
+      } else if (wantValue) {
         const float t = warpSum(float(segSum));
         if ((tid & 31) == 0) sred[tid >> 5] = t;
         __syncthreads();

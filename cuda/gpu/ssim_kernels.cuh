@@ -549,17 +549,19 @@ __device__ __forceinline__ void primeMoments(const ForwardArgs& a, const T* __re
   }
 }
 
-// Shifts of the planes a segment's strip touches (slot j: the strip's first plane + j), into
-// shared memory by threads 0 .. kSlots - 1; read per item after the segment's first barrier.
-// (The backward's: its columns read the partial maps, which need no shift; the forward's columns
-// each take their own plane's and hand them over.)
+// Shifts of the planes a segment's strip touches (slot j: the plane of virtual column
+// firstColumn, + j), into shared memory by threads 0 .. kSlots - 1; read per item after the
+// segment's first barrier. (The backward's, from its first output column: its columns read the
+// partial maps, which need no shift; the fused kernel's, from its first map column, for its input
+// columns and items; the forward's columns each take their own plane's and hand them over.)
 template <typename T, typename Args>
-__device__ __forceinline__ void slotShifts(const Args& a, const T* xp, const T* yp, const Segment& sg, Shift* sref) {
+__device__ __forceinline__ void slotShifts(const Args& a, const T* xp, const T* yp, const Segment& sg, int firstColumn,
+                                           Shift* sref) {
   const int tid = threadIdx.x;
   if (tid < kSlots) {
     const WorkLayout& w = a.work;
     int l0;
-    const int p0 = planeOfColumn(w, sg.gx0, l0);
+    const int p0 = planeOfColumn(w, firstColumn, l0);
     Shift sh{0.0f, 0.0f};
     if (p0 + tid < w.nPack && sg.plane0 + p0 + tid < w.planes) {
       const long long off = p0 + tid == 0 ? firstPlaneOffset(a, sg) : planeOffset(a, unsigned(sg.plane0 + p0 + tid));
@@ -639,6 +641,38 @@ __device__ __forceinline__ void poolBatch(const ForwardArgs& a, const Segment& s
 __device__ __forceinline__ float warpSum(float s) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+  return s;
+}
+
+// Packed strips' sums per plane slot. addItemSums: this thread's items' map sums over the
+// segment (sitem[it], it = tid + k kThreads; the item's slot in bits 8-9 of its kFieldBits-wide
+// field of `bits`) added to part[slot]. slotSumsToShared: part[j] summed over each warp into
+// sred[warp * kSlots + j], for slots j < slots (uniform).
+template <int kItemCount, int kFieldBits>
+__device__ __forceinline__ void addItemSums(const double* sitem, int bits, float (&part)[kSlots], int tid) {
+  for (int it = tid; it < kItemCount; it += kThreads, bits >>= kFieldBits) {
+    const int slot = (bits >> 8) & 3;
+    const float v = float(sitem[it]);
+#pragma unroll
+    for (int j = 0; j < kSlots; ++j) part[j] += slot == j ? v : 0.0f;
+  }
+}
+__device__ __forceinline__ void slotSumsToShared(const float (&part)[kSlots], int slots, float* sred, int tid) {
+  const int lane = tid & 31;
+  const int warp = tid >> 5;
+#pragma unroll
+  for (int j = 0; j < kSlots; ++j) {
+    if (j < slots) {
+      const float t = warpSum(part[j]);
+      if (lane == 0) sred[warp * kSlots + j] = t;
+    }
+  }
+}
+// Slot j's sum over the block, once slotSumsToShared's writes are visible (a barrier).
+__device__ __forceinline__ float blockSlotSum(const float* sred, int j) {
+  float s = 0.0f;
+#pragma unroll
+  for (int v = 0; v < kWarps; ++v) s += sred[v * kSlots + j];
   return s;
 }
 
@@ -761,8 +795,6 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
   const T* __restrict__ yp = static_cast<const T*>(a.y);
   const WorkLayout& w = a.work;
   const int tid = threadIdx.x;
-  const int lane = tid & 31;
-  const int warp = tid >> 5;
   const bool wantGrad = a.alpha != nullptr;
   const bool wantValue = a.out != nullptr;
   const Taps taps = a.taps;
@@ -938,27 +970,11 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
         part[0] = float(segSum);
 #pragma unroll
         for (int j = 1; j < kSlots; ++j) part[j] = 0.0f;
-        if (packed) {
-          int fb = itemBits;
-          for (int it = tid; it < kItems; it += kThreads, fb >>= kItemBits) {
-            const int slot = (fb >> 8) & 3;
-            const float v = float(sitem[it]);
-#pragma unroll
-            for (int j = 0; j < kSlots; ++j) part[j] += slot == j ? v : 0.0f;
-          }
-        }
-#pragma unroll
-        for (int j = 0; j < kSlots; ++j) {
-          if (j < slots) {  // uniform
-            const float t = warpSum(part[j]);
-            if (lane == 0) sred[warp * kSlots + j] = t;
-          }
-        }
+        if (packed) addItemSums<kItems, kItemBits>(sitem, itemBits, part, tid);
+        slotSumsToShared(part, slots, sred, tid);
         __syncthreads();
         if (tid < slots) {
-          float blockSum = 0.0f;
-#pragma unroll
-          for (int v = 0; v < kWarps; ++v) blockSum += sred[v * kSlots + tid];
+          const float blockSum = blockSlotSum(sred, tid);
           int cols = 0;
           if (packed) {
             for (int q = 0; q < kSegs; ++q)
@@ -1049,7 +1065,7 @@ __global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKern
       loadBatch(sg.gy0);  // first, so that the batch flies while the halo rows load
       // The planes' shifts after the batch's loads are issued: warp 0 waits here for the
       // sample pixels (an L2 round trip), which before held back its share of the batch.
-      slotShifts(a, xp, yp, sg, sref);
+      slotShifts(a, xp, yp, sg, sg.gx0, sref);
 
       float ra[kWin], rb[kWin], rg[kWin];
       ra[0] = rb[0] = rg[0] = 0.0f;
