@@ -223,9 +223,13 @@ bool layoutWork(const ImageShape& s, int regY0, int regX0, int regH, int regW, i
   // 116 output columns; the fused kernel's 118 map columns, ssim_fused_kernel.cuh).
   const unsigned long long pitch = (unsigned long long)(regW + 2 * kMaxRadius + 3) / 4 * 4;
   const unsigned long long packedStrips = ceilDiv(planes * pitch, unsigned(stripW));
+  // The fused kernel's packed form costs about 6% more per strip than its one-plane form (v21:
+  // 5 x 5 x 1080 x 1920 packed, 448 strips against 450, measured 5.6% slower), so it too packs
+  // only where that saves a tenth of the strips.
+  const bool packCostsMore = pooling || stripW == kernels::kFusedW;
   const bool pack = anyOrder && resident > 0 && planes > 1 && pitch >= 40 &&
                     planes * pitch < (1ull << 30) && packedStrips < strips &&
-                    !(pooling && packedStrips * 10 > strips * 9);
+                    !(packCostsMore && packedStrips * 10 > strips * 9);
   // Balanced ranges against aligned tiles, in the wave model's units (rows of a block, the
   // 2r-row prologue counted as rows): aligned, ceil(blocks / resident) waves of tiles; balanced,
   // the longest range and its prologue (rarely two: a range that crosses into the next strip;
@@ -303,13 +307,15 @@ int fusedResidentBlocks(bool fastRcp, int device) {
                   residentBlocks(fusedKernelOf<true>(fastRcp), kFusedSlots + 2 + rcp, device, smem));
 }
 
-// Whether the fused kernel's strips (kFusedW columns of a virtual row: one plane, or narrow
-// planes packed side by side) leave at most a third of their columns idle. Measured on the H200
-// against the two-launch design (docs/PERFORMANCE.md, v19): 256 wide one plane per strip (a
-// fifth idle) fused 7 to 11% faster, 48 wide (56% idle) 5% slower; packed: v21.
-bool fusedCovers(const kernels::WorkLayout& w, int width) {
+// Whether the fused kernel pays on layout w: its work per pixel, (strip columns / plane
+// columns) x (rows + kRB) / rows (a segment's warm-up step), at most 1.5. Measured on the H200
+// against the two-launch design (docs/PERFORMANCE.md, v19, v21): 256 x 256 one plane per strip
+// (1.33) 7 to 11% faster, packed (1.10) 7% faster; 48 wide one plane per strip (2.3) 5% slower,
+// 32 x 48 packed (1.25 x 1.375 = 1.72) 3 to 5% slower.
+bool fusedPays(const kernels::WorkLayout& w, const ImageShape& s) {
   const unsigned long long strips = (unsigned long long)w.tilesX * unsigned(w.nPack > 1 ? 1 : w.planes);
-  return 2 * strips * unsigned(kernels::kFusedW) <= 3ull * unsigned(w.planes) * unsigned(width);
+  const double columns = double(strips) * kernels::kFusedW / (double(w.planes) * s.width);
+  return columns * double(s.height + kernels::kRB) / double(s.height) <= 1.5;
 }
 
 cudaError_t launchFused(const kernels::FusedArgs& fu, bool fastRcp, cudaStream_t stream) {
@@ -443,7 +449,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   if (fusedResident > 0 &&
       !layoutWork(s, 0, 0, s.height, s.width, fusedResident, true, false, forwardFitsL2, fusedWork, kFusedW))
     return cudaErrorInvalidValue;
-  const bool fused = fusedResident > 0 && fusedCovers(fusedWork, s.width);
+  const bool fused = fusedResident > 0 && fusedPays(fusedWork, s);
 
   ForwardArgs fa{};
   const int forwardResident = fused ? 0 : forwardResidentBlocks(job, fastRcp, device);

@@ -1046,8 +1046,8 @@ int main(int argc, char** argv) {
       {"17x113 u8 chw", 2, 1, 17, 113, true, DType::U8, 11, false, 0.0f, 1.0f, false},
       // The fused kernel on narrow planes packed side by side (v21): pitch 40 (4 slots),
       // interleaved 'valid', tall planes whose segments start inside a plane.
-      {"60x30 c1 b64 chw pitch 40 dssim", 64, 1, 60, 30, true, DType::F32, 11, false, 1.0f, -1.0f, false},
-      {"45x37 b4c3 hwc valid win7 packed", 4, 3, 45, 37, false, DType::F32, 7, true, 0.0f, 1.0f, false},
+      {"200x30 c1 b64 chw pitch 40 dssim", 64, 1, 200, 30, true, DType::F32, 11, false, 1.0f, -1.0f, false},
+      {"90x61 b4c3 hwc valid win7 packed", 4, 3, 90, 61, false, DType::F32, 7, true, 0.0f, 1.0f, false},
       {"1500x60 c1 b6 chw packed tall", 6, 1, 1500, 60, true, DType::F32, 11, false, 0.0f, 1.0f, false},
       // Planar planes packed side by side in one virtual row (v11): 256 wide, odd widths,
       // 'valid' maps whose halo columns come from the image, one-channel batches.
