@@ -1,7 +1,8 @@
-// The one-pass value + gradient kernel for float32 inputs (docs/PERFORMANCE.md, v19 and v20;
-// launched by cuda/gpu/ssim_cuda.cu where its strips cover the planes well; other dtypes, and
-// narrow planes, take the two-launch design: fused, float16 inputs measured 11% slower, without
-// cp.async staging). The two-launch design (ssim_kernels.cuh) writes the three partial maps to
+// The one-pass value + gradient kernel for float32 inputs (docs/PERFORMANCE.md, v19 to v21;
+// launched by cuda/gpu/ssim_cuda.cu where its strips cover the planes well, fusedPays; other
+// dtypes, and short narrow planes, take the two-launch design: fused, float16 inputs measured 11%
+// slower, without cp.async staging). Narrow planes are packed side by side in one virtual row as
+// for the two launches (kPacked: "Packed strips" below). The two-launch design (ssim_kernels.cuh) writes the three partial maps to
 // global memory and reads them back: 44 bytes per pixel where 12 must move (x, y, the gradient).
 // Here one block keeps them on chip:
 //
@@ -27,7 +28,8 @@
 // forward's horizontal work, 1.19x its vertical work); each counts in the mean only in the block
 // that owns its column and row (sumBits).
 //
-// Shared memory (70.5 KB: dynamic; 3 blocks of 128 threads per SM, at most 168 registers each):
+// Shared memory (70.5 KB dynamic, + 3.8 KB static in the packed form; 3 blocks of 128 threads
+// per SM, at most 168 registers each):
 //   sstage  the next step's x, y (cp.async, as the forward)
 //   spix    the step's gradient rows of x and y (shifted), 2 x kRB rows x 140, each thread's
 //           column 2 to the right, so that the gradient items' 4 pixels are 16-byte aligned
@@ -74,7 +76,7 @@ constexpr int kFusedSharedBytes =
     int(sizeof(float)) * (kFusedStageFloats + 2 * kFusedPixBuf + kMoments * kFusedMomentBuf + 3 * kFusedMapBuf);
 
 // f: the value's half (x, y, out and the per-image state, strides, map region, taps, constants;
-// work in strips of kFusedW, never packed); b: the gradient's (grad, its stores, gradScale).
+// work in strips of kFusedW, planes packed or not); b: the gradient's (grad, its stores, gradScale).
 struct FusedArgs {
   ForwardArgs f;
   BackwardArgs b;
