@@ -197,11 +197,15 @@ void setDivisors(kernels::WorkLayout& w) {
 // packed; 32 x 3 x 256 x 256 value + gradient 1.32 aligned, 1.22 with the forward packed (its
 // reads, 50 MB, fit the H200's L2) and 1.38 with the backward packed too (125 MB read)).
 // False when the counts do not fit the kernel's integers.
-// pooling (MS-SSIM's scale 1, written by the forward: one plane per strip) is worth more than
-// packing that saves less than a tenth of the strips (wide planes: 2 to 3%). stripW: output
-// columns per strip (the fused kernel's are narrower).
+// packSavesTenth: the launch gives something up by packing, so it packs only where that saves a
+// tenth of the strips: pooling (MS-SSIM's scale 1, written by the forward: one plane per strip) is
+// worth more than the 2 to 3% packing saves on wide planes, and the fused kernel's packed form
+// costs about 6% more per strip than its one-plane form (v21: 5 x 5 x 1080 x 1920 packed, 448
+// strips against 450, measured 5.6% slower). stripW: output columns per strip (the fused
+// kernel's are narrower).
 bool layoutWork(const ImageShape& s, int regY0, int regX0, int regH, int regW, int resident,
-                bool computeBound, bool pooling, bool fitsL2, kernels::WorkLayout& w, int stripW = kernels::kTileW) {
+                bool computeBound, bool packSavesTenth, bool fitsL2, kernels::WorkLayout& w,
+                int stripW = kernels::kTileW) {
   using kernels::kRB;
   const unsigned long long planes = (unsigned long long)s.batch * unsigned(s.channels);
   if (planes > (unsigned long long)INT_MAX) return false;
@@ -223,13 +227,9 @@ bool layoutWork(const ImageShape& s, int regY0, int regX0, int regH, int regW, i
   // 116 output columns; the fused kernel's 118 map columns, ssim_fused_kernel.cuh).
   const unsigned long long pitch = (unsigned long long)(regW + 2 * kMaxRadius + 3) / 4 * 4;
   const unsigned long long packedStrips = ceilDiv(planes * pitch, unsigned(stripW));
-  // The fused kernel's packed form costs about 6% more per strip than its one-plane form (v21:
-  // 5 x 5 x 1080 x 1920 packed, 448 strips against 450, measured 5.6% slower), so it too packs
-  // only where that saves a tenth of the strips.
-  const bool packCostsMore = pooling || stripW == kernels::kFusedW;
   const bool pack = anyOrder && resident > 0 && planes > 1 && pitch >= 40 &&
                     planes * pitch < (1ull << 30) && packedStrips < strips &&
-                    !(packCostsMore && packedStrips * 10 > strips * 9);
+                    !(packSavesTenth && packedStrips * 10 > strips * 9);
   // Balanced ranges against aligned tiles, in the wave model's units (rows of a block, the
   // 2r-row prologue counted as rows): aligned, ceil(blocks / resident) waves of tiles; balanced,
   // the longest range and its prologue (rarely two: a range that crosses into the next strip;
@@ -292,10 +292,11 @@ const void* backwardKernelOf(DType t) {
   });
 }
 
-template <bool kPacked>
-const void* fusedKernelOf(bool fastRcp) {
-  return fastRcp ? reinterpret_cast<const void*>(kernels::ssimFusedKernel<Reciprocal::Ftz, kPacked>)
-                 : reinterpret_cast<const void*>(kernels::ssimFusedKernel<Reciprocal::Exact, kPacked>);
+using FusedKernel = void (*)(kernels::FusedArgs);
+FusedKernel fusedKernelOf(bool fastRcp, bool packed) {
+  using kernels::ssimFusedKernel;
+  if (packed) return fastRcp ? ssimFusedKernel<Reciprocal::Ftz, true> : ssimFusedKernel<Reciprocal::Exact, true>;
+  return fastRcp ? ssimFusedKernel<Reciprocal::Ftz, false> : ssimFusedKernel<Reciprocal::Exact, false>;
 }
 
 // Resident blocks of the fused kernel: the fewer of its two forms (one plane per strip, planes
@@ -303,8 +304,11 @@ const void* fusedKernelOf(bool fastRcp) {
 int fusedResidentBlocks(bool fastRcp, int device) {
   constexpr int smem = kernels::kFusedSharedBytes;
   const int rcp = fastRcp ? 1 : 0;
-  return std::min(residentBlocks(fusedKernelOf<false>(fastRcp), kFusedSlots + rcp, device, smem),
-                  residentBlocks(fusedKernelOf<true>(fastRcp), kFusedSlots + 2 + rcp, device, smem));
+  const auto resident = [&](bool packed) {
+    return residentBlocks(reinterpret_cast<const void*>(fusedKernelOf(fastRcp, packed)), kFusedSlots + 2 * packed + rcp,
+                          device, smem);
+  };
+  return std::min(resident(false), resident(true));
 }
 
 // Whether the fused kernel pays on layout w: its work per pixel, (strip columns / plane
@@ -319,15 +323,8 @@ bool fusedPays(const kernels::WorkLayout& w, const ImageShape& s) {
 }
 
 cudaError_t launchFused(const kernels::FusedArgs& fu, bool fastRcp, cudaStream_t stream) {
-  constexpr int smem = kernels::kFusedSharedBytes;
-  using kernels::ssimFusedKernel;
-  const unsigned grid = fu.f.work.ranges;
-  const bool packed = fu.f.work.nPack > 1;
-  const cudaError_t err =
-      packed ? (fastRcp ? launchOverlapping(ssimFusedKernel<Reciprocal::Ftz, true>, grid, stream, fu, false, smem)
-                        : launchOverlapping(ssimFusedKernel<Reciprocal::Exact, true>, grid, stream, fu, false, smem))
-             : (fastRcp ? launchOverlapping(ssimFusedKernel<Reciprocal::Ftz, false>, grid, stream, fu, false, smem)
-                        : launchOverlapping(ssimFusedKernel<Reciprocal::Exact, false>, grid, stream, fu, false, smem));
+  const FusedKernel kernel = fusedKernelOf(fastRcp, fu.f.work.nPack > 1);
+  const cudaError_t err = launchOverlapping(kernel, fu.f.work.ranges, stream, fu, false, kernels::kFusedSharedBytes);
   return err == cudaSuccess ? cudaGetLastError() : err;
 }
 
@@ -447,7 +444,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   const int fusedResident = fusable ? fusedResidentBlocks(fastRcp, device) : 0;
   kernels::WorkLayout fusedWork{};
   if (fusedResident > 0 &&
-      !layoutWork(s, 0, 0, s.height, s.width, fusedResident, true, false, forwardFitsL2, fusedWork, kFusedW))
+      !layoutWork(s, 0, 0, s.height, s.width, fusedResident, true, true, forwardFitsL2, fusedWork, kFusedW))
     return cudaErrorInvalidValue;
   const bool fused = fusedResident > 0 && fusedPays(fusedWork, s);
 

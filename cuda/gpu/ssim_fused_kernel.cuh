@@ -82,6 +82,13 @@ struct FusedArgs {
   BackwardArgs b;
 };
 
+// The columns of a forward item (kSegW map columns from map column m0 of the strip, the first at
+// column lc of its plane) that lie inside the map. The last item's last two columns never do:
+// they filter moment columns no thread writes ("Rows" above).
+__device__ __forceinline__ int fusedMapMask(const ForwardArgs& a, int lc, int m0) {
+  return columnBits(a.mapX0 - lc, a.mapX1 - lc) & columnBits(0, kFusedMapW - m0);
+}
+
 // Packed strips (kPacked, WorkLayout::nPack > 1): the item column groups of a segment, once per
 // segment into shared tables: a forward item's columns inside its plane's map (mask bits 0-3) and
 // its plane's slot (the plane of the strip's first map column, + slot); a gradient item's columns
@@ -93,7 +100,7 @@ __device__ __forceinline__ ItemColumns fusedMapColumns(const ForwardArgs& a, con
   const int p = planeOfColumn(w, sg.gx0 - kHalo + m0, lc);
   ItemColumns ic{0, 0, 0};
   if (p < w.nPack && sg.plane0 + p < w.planes && p - slot0 < kSlots) {  // (p >= slot0: columns increase)
-    ic.mask = columnBits(a.mapX0 - lc, a.mapX1 - lc) & columnBits(0, kFusedMapW - m0);  // the map lies in the plane
+    ic.mask = fusedMapMask(a, lc, m0);  // (the map lies in the plane)
     ic.slot = p - slot0;
   }
   return ic;
@@ -193,8 +200,7 @@ __global__ void __launch_bounds__(kThreads, kFusedMinBlocks) ssimFusedKernel(con
           in = ic.mask;
           slot = ic.slot;
         } else {
-          const int c0 = sg.gx0 - kHalo + m0;  // its image column
-          in = columnBits(a.mapX0 - c0, a.mapX1 - c0) & columnBits(0, kFusedMapW - m0);
+          in = fusedMapMask(a, sg.gx0 - kHalo + m0, m0);  // (its image column: one plane per strip)
         }
         const int own = columnBits(kHalo - m0, kHalo + kFusedW - m0);
         if (it < kFusedMapItems) mapBits |= (in | (own << 4) | (slot << 8)) << (kMapBits * k);
