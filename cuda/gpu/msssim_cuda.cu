@@ -18,29 +18,30 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr std::size_t kAlign = 256;
-// Side streams of the coarse scales: scale 1 on the first, after the pooling; the smaller ones,
-// whose sum takes about as long, on the second (more streams cost more host time in events
-// than they save: each SSIM call is short).
+// Side streams of the coarse scales: scale 1 on the first, after the pooling; the smaller ones
+// (the small ones in one launch, launchSsimParts), whose sum takes about as long, on the second
+// (more streams cost more host time in events than they save). Where scale 1 is small, all the
+// coarse scales are one launch, on the first.
 constexpr int kCoarseStreams = SideStreams::kStreams;
-int laneOf(int scale) { return scale == 1 ? 0 : kCoarseStreams - 1; }
-static_assert(1 + kCoarseStreams == kMsssimSsimParts, "an SSIM workspace per side stream, and scale 0's");
+static_assert(kCoarseStreams == 2, "scale 1's lane and the smaller scales' lane");
+static_assert(kMsssimSsimParts == kMaxScales, "an SSIM workspace per scale");
+
+// Coarse scales below this many pixels (all planes) share one launch: their own launches cost
+// more in fixed time than in work (docs/PERFORMANCE.md, "MS-SSIM", ms-v9).
+constexpr std::size_t kGroupedElems = std::size_t(1) << 21;
 
 std::size_t aligned(std::size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
-// How many side streams (and SSIM workspaces besides scale 0's) the coarse scales use.
-int coarseStreams(const MsssimLayout& L) { return L.scales - 1 < kCoarseStreams ? L.scales - 1 : kCoarseStreams; }
-
-// The SSIM workspaces: part 0 for scale 0, part i (1 <= i <= coarseStreams) for the coarse scales
-// of side stream i - 1, sized for the largest of them (scale i). Byte offsets of each part, and
-// the total in offsets[coarseStreams + 1].
+// The SSIM workspaces: part j for scale j (the small coarse scales run at the same time, so
+// each needs its own). Byte offsets of each part, and the total in offsets[count].
 struct SsimParts {
-  std::size_t offsets[kCoarseStreams + 2] = {};
+  std::size_t offsets[kMaxScales + 1] = {};
   int count = 1;
 };
 
 SsimParts ssimParts(const MsssimLayout& L, bool gradient) {
   SsimParts parts;
-  parts.count = 1 + coarseStreams(L);
+  parts.count = L.scales;
   for (int i = 0; i < parts.count; ++i) {
     parts.offsets[i + 1] = parts.offsets[i] + aligned(workspaceBytes(L.planes, L.elems(i), gradient));
   }
@@ -189,6 +190,11 @@ struct GpuOps {
   cudaStream_t stream;     // where the next launch goes
   int coarse = -1;         // coarse scales launched since forkCoarse; -1 outside
   bool forked = false;     // the side streams wait for `main`: joinCoarse must join them back
+  bool scale0Launched = false;
+  // Small coarse scales held for one launch at endCoarse (launchSsimParts).
+  SsimJob grouped[kMaxScales];
+  int groupedScale[kMaxScales] = {};
+  int groupedCount = 0;
   cudaError_t err = cudaSuccess;
 
   float* scratchAt(std::size_t off) const { return scratch + off; }
@@ -198,14 +204,39 @@ struct GpuOps {
     return err == cudaSuccess;
   }
 
+  bool isGrouped(int j) const { return j >= 1 && L.elems(j) < kGroupedElems; }
+  // Scale 1 on the first side stream, the smaller scales on the second.
+  bool twoLanes() const { return L.scales > 2 && !isGrouped(1); }
+  // Where a coarse scale goes: scale 1's lane (`stream`), or the smaller scales'.
+  cudaStream_t lane(bool scaleOne) const { return forked && twoLanes() && !scaleOne ? side->stream(1) : stream; }
+
+  // The coarse scales go to the side streams where something runs beside them: scale 0's SSIM
+  // (when it comes after them), or each other (twoLanes). Otherwise they run on `main` in order,
+  // without the events.
   void forkCoarse() {
     coarse = 0;
-    if (err != cudaSuccess || side == nullptr) return;
+    groupedCount = 0;
+    if (err != cudaSuccess || side == nullptr || (scale0Launched && !twoLanes())) return;
     err = side->fork(main);
     forked = err == cudaSuccess;
     stream = side->stream(0);
   }
   void endCoarse() {
+    // The small scales, kMaxSsimParts per launch, on their lane.
+    for (int first = 0; first < groupedCount && err == cudaSuccess; first += kMaxSsimParts) {
+      const int n = groupedCount - first < kMaxSsimParts ? groupedCount - first : kMaxSsimParts;
+      void* wsp[kMaxSsimParts];
+      int images[kMaxSsimParts];
+      std::size_t elems[kMaxSsimParts];
+      for (int k = 0; k < n; ++k) {
+        const int j = groupedScale[first + k];
+        wsp[k] = ws + parts.offsets[j];
+        images[k] = L.planes;
+        elems[k] = L.elems(j);
+      }
+      err = launchSsimParts(grouped + first, wsp, images, elems, n, lane(false));
+    }
+    groupedCount = 0;
     coarse = -1;
     stream = main;
   }
@@ -214,7 +245,7 @@ struct GpuOps {
     // the caller's stream runs next (the allocating call frees the workspace after the call).
     if (!forked) return;
     forked = false;
-    const cudaError_t e = side->join(main, parts.count - 1);
+    const cudaError_t e = side->join(main, twoLanes() ? kCoarseStreams : 1);
     if (err == cudaSuccess) err = e;
   }
 
@@ -252,22 +283,28 @@ struct GpuOps {
       });
       return ok();
     });
-    if (err == cudaSuccess && side != nullptr) err = side->fanOut(parts.count - 1);
+    if (err == cudaSuccess && forked && twoLanes()) err = side->fanOut(kCoarseStreams);
   }
 
-  // One SSIM call: scale 0's on `main` with workspace part 0; a coarse scale's on its side stream
-  // with that stream's part. Ordinary launches: the pooled inputs are written by this file's
-  // kernels, which the SSIM path's early-launch bookkeeping (launch_order.h) does not see.
+  // One SSIM call with scale j's workspace part: scale 0's on `main`; a coarse scale's on the
+  // side stream of its lane, or held for endCoarse's launch if it is small (and without hooks).
+  // Ordinary launches: the pooled inputs are written by this file's kernels, which the SSIM
+  // path's early-launch bookkeeping (launch_order.h) does not see.
   void launch(const SsimJob& sj, const MsssimHooks& hooks) {
     if (err != cudaSuccess) return;
-    int part = 0;
-    cudaStream_t s = stream;
+    int j = 0;
     if (coarse >= 0) {
-      const int lane = laneOf(1 + coarse++);  // coarse scale 1 + (its index)
-      part = 1 + lane;
-      if (side != nullptr) s = side->stream(lane);
+      j = 1 + coarse++;  // the coarse scales come in order
+      const bool plain = hooks.poolX == nullptr && !hooks.forwardOnly && !hooks.backwardOnly;
+      if (plain && isGrouped(j)) {
+        grouped[groupedCount] = sj;
+        groupedScale[groupedCount++] = j;
+        return;
+      }
+    } else {
+      scale0Launched = true;
     }
-    err = launchSsim(sj, ws + parts.offsets[part], L.planes, L.elems(part), s, false, &hooks);
+    err = launchSsim(sj, ws + parts.offsets[j], L.planes, L.elems(j), j > 0 ? lane(j == 1) : stream, false, &hooks);
   }
 
   bool ssimPooling(const SsimJob& sj, ScalePhase phase, int j) {

@@ -8,14 +8,12 @@
 
 namespace cudassim {
 
-// Device scratch of an MS-SSIM call of `shape` with `scales` scales: an SSIM workspace for
-// batch * channels planes of the full size, one for each side stream of the coarse scales (scale
-// 1's, and one sized for scale 2 for the smaller ones, which run at the same time on another
-// stream), then msssimLayout(shape, scales, gradient).
+// Device scratch of an MS-SSIM call of `shape` with `scales` scales: an SSIM workspace per scale
+// (the small coarse scales run at the same time), then msssimLayout(shape, scales, gradient).
 std::size_t msssimWorkspaceBytes(const ImageShape& shape, int scales, bool gradient);
 
-// Most SSIM workspaces in an MS-SSIM workspace.
-constexpr int kMsssimSsimParts = 3;
+// Most SSIM workspaces in an MS-SSIM workspace: one per scale.
+constexpr int kMsssimSsimParts = kMaxScales;
 
 // What must be zero before the first call with a workspace: the SSIM workspaces' reduction
 // states (left zeroed by every completed launch). Byte offsets and lengths; unused entries have

@@ -12,6 +12,7 @@
 #include "launch_order.h"
 #include "ssim_fused_kernel.cuh"
 #include "ssim_kernels.cuh"
+#include "ssim_parts_kernels.cuh"
 
 namespace cudassim {
 
@@ -107,10 +108,11 @@ unsigned long long ceilDiv(unsigned long long a, unsigned long long b) { return 
 // here, before its first launch on the device.
 constexpr int kBackwardSlots = 12;  // the first backward slot: after the forward kernels' 12
 constexpr int kFusedSlots = kBackwardSlots + 6;
+constexpr int kPartsSlots = kFusedSlots + 4;
 int residentBlocks(const void* kernel, int slot, int device, int dynamicSmem = 0) {
   // slots: forward 2 * dtype + reciprocal (12: 6 dtypes x 2), backward kBackwardSlots + dtype (6),
-  // fused kFusedSlots + 2 * packed + reciprocal (4)
-  constexpr int kSlots = kFusedSlots + 4;
+  // fused kFusedSlots + 2 * packed + reciprocal (4), the forward parts kernel kPartsSlots
+  constexpr int kSlots = kPartsSlots + 1;
   static std::atomic<int> cache[kCachedDevices][kSlots];
   if (device < 0 || device >= kCachedDevices || slot >= kSlots) return 0;
   return cachedPerDevice(cache[device][slot], [&] {
@@ -404,8 +406,27 @@ std::size_t workspaceBytes(int images, std::size_t elements, bool gradient) {
   return stateBytes(images) + (gradient ? 3 * elements * sizeof(float) : 0);
 }
 
-cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::size_t wsElements,
-                       cudaStream_t stream, bool allowEarly, const MsssimHooks* hooks) {
+namespace {
+
+// What launchSsim or launchSsimParts launches for one job: the arguments of the forward and
+// backward kernels, or of the fused kernel.
+struct SsimPlan {
+  kernels::ForwardArgs fa{};
+  kernels::BackwardArgs ba{};
+  kernels::WorkLayout fusedWork{};
+  bool nothing = false;   // neither values nor a gradient asked for: no launch
+  bool fused = false;
+  bool fastRcp = false;
+  bool forward = false;   // fa is launched (not a backwardOnly call)
+  bool backward = false;  // ba is launched (a gradient, not a forwardOnly call)
+  int forwardResident = 0;
+};
+
+// Plans `job` (launchSsim's arguments). share > 0: a part of a parts launch (launchSsimParts),
+// laid out for `share` resident blocks, in the two-launch design and with the reciprocal mode
+// `partsFastRcp`; 0: the job's own launches on the current device.
+cudaError_t planSsim(const SsimJob& job, void* workspace, int wsImages, std::size_t wsElements, const MsssimHooks& ms,
+                     int share, bool partsFastRcp, SsimPlan& plan) {
   using namespace kernels;
   const ImageShape& s = job.shape;
   const SsimParams& p = job.params;
@@ -416,7 +437,10 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   if (p.radius < 0 || p.radius > kMaxRadius) return cudaErrorInvalidValue;
   const std::size_t esize = dtypeBytes(job.dtype);
   if (esize == 0 || !aligned(job.x, esize) || !aligned(job.y, esize)) return cudaErrorInvalidValue;
-  if (job.out == nullptr && job.grad == nullptr) return cudaSuccess;  // nothing asked for
+  if (job.out == nullptr && job.grad == nullptr) {  // nothing asked for
+    plan.nothing = true;
+    return cudaSuccess;
+  }
   if (workspace == nullptr || !aligned(workspace, kStateBytesPerImage)) return cudaErrorInvalidValue;
   if (wsImages < s.batch || s.elems() > wsElements) return cudaErrorInvalidValue;
   if (!aligned(job.grad, sizeof(float)) || !aligned(job.out, sizeof(float))) return cudaErrorInvalidValue;
@@ -424,32 +448,34 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   if (map.y1 <= map.y0 || map.x1 <= map.x0) return cudaErrorInvalidValue;  // 'valid' too small
 
   const bool wantGrad = job.grad != nullptr;
-  const MsssimHooks none;
-  const MsssimHooks& ms = hooks != nullptr ? *hooks : none;
   const bool pooling = ms.poolX != nullptr || ms.poolY != nullptr;
   if ((ms.forwardOnly || ms.backwardOnly) && !wantGrad) return cudaErrorInvalidValue;
   if (ms.forwardOnly && ms.backwardOnly) return cudaErrorInvalidValue;
   if (ms.backwardOnly && (ms.factors == nullptr || pooling || !(s.chw || s.channels == 1))) return cudaErrorInvalidValue;
+  if (share > 0 && (pooling || ms.forwardOnly || ms.backwardOnly || job.dtype != DType::F32)) return cudaErrorInvalidValue;
   auto* state = static_cast<ReduceState*>(workspace);
   float* planes = reinterpret_cast<float*>(static_cast<char*>(workspace) + stateBytes(wsImages));
 
   const ForwardRegion reg = forwardRegion(job, map);
   int device = 0;  // the current one: the caller's (the binding selects it before each call)
   if (cudaGetDevice(&device) != cudaSuccess) return cudaGetLastError();
-  const bool fastRcp = fastReciprocalInRange(p.c1, p.c2);
+  const bool fastRcp = share > 0 ? partsFastRcp : fastReciprocalInRange(p.c1, p.c2);
+  if (fastRcp && !fastReciprocalInRange(p.c1, p.c2)) return cudaErrorInvalidValue;
+  plan.fastRcp = fastRcp;
   const bool forwardFitsL2 = passFitsL2(job, 2 * esize, device);  // its reads: x and y
   // Value + gradient in one pass (ssim_fused_kernel.cuh): float32, where its strips cover the
   // planes well, and its blocks fit on the device. Then the two-launch layouts are not planned.
-  const bool fusable = wantGrad && !ms.forwardOnly && !ms.backwardOnly && !pooling && job.dtype == DType::F32;
+  const bool fusable = share == 0 && wantGrad && !ms.forwardOnly && !ms.backwardOnly && !pooling && job.dtype == DType::F32;
   const int fusedResident = fusable ? fusedResidentBlocks(fastRcp, device) : 0;
-  kernels::WorkLayout fusedWork{};
   if (fusedResident > 0 &&
-      !layoutWork(s, 0, 0, s.height, s.width, fusedResident, true, true, forwardFitsL2, fusedWork, kFusedW))
+      !layoutWork(s, 0, 0, s.height, s.width, fusedResident, true, true, forwardFitsL2, plan.fusedWork, kFusedW))
     return cudaErrorInvalidValue;
-  const bool fused = fusedResident > 0 && fusedPays(fusedWork, s);
+  const bool fused = fusedResident > 0 && fusedPays(plan.fusedWork, s);
+  plan.fused = fused;
 
-  ForwardArgs fa{};
-  const int forwardResident = fused ? 0 : forwardResidentBlocks(job, fastRcp, device);
+  ForwardArgs& fa = plan.fa;
+  const int forwardResident = fused ? 0 : share > 0 ? share : forwardResidentBlocks(job, fastRcp, device);
+  plan.forwardResident = forwardResident;
   if (!fused &&
       !layoutWork(s, reg.y0, reg.x0, reg.h, reg.w, forwardResident, !wantGrad, pooling, forwardFitsL2, fa.work))
     return cudaErrorInvalidValue;
@@ -490,15 +516,13 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   fa.valueOffset = p.valueOffset;
   fa.valueScale = p.valueScale;
   fa.denom = denom;
-  const unsigned int forwardGrid = fa.work.ranges;  // < 2^31 (layoutWork)
 
-  BackwardArgs ba{};
-  unsigned int backwardGrid = 0;
+  BackwardArgs& ba = plan.ba;
   if (wantGrad) {
     const bool backwardFitsL2 = passFitsL2(job, 2 * esize + 3 * sizeof(float), device);  // x, y, the partial maps
-    if (!fused &&
-        !layoutWork(s, 0, 0, s.height, s.width, residentBlocks(backwardKernelOf(job.dtype), kBackwardSlots + int(job.dtype), device),
-                    false, false, backwardFitsL2, ba.work))
+    const int backwardResident =
+        share > 0 ? share : residentBlocks(backwardKernelOf(job.dtype), kBackwardSlots + int(job.dtype), device);
+    if (!fused && !layoutWork(s, 0, 0, s.height, s.width, backwardResident, false, false, backwardFitsL2, ba.work))
       return cudaErrorInvalidValue;
     ba.x = job.x;
     ba.y = job.y;
@@ -526,46 +550,135 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
       ba.up = ms.up;
       ba.mult = ms.mult;
     }
-    backwardGrid = ba.work.ranges;
   }
-  FusedArgs fu{};
-  if (fused) {
-    fu.f = fa;
-    fu.b = ba;
-    fu.f.work = fusedWork;
-  }
-  const ForwardArgs* fap = ms.backwardOnly ? nullptr : &fa;
-  const BackwardArgs* bap = wantGrad && !ms.forwardOnly ? &ba : nullptr;
+  plan.forward = !ms.backwardOnly;
+  plan.backward = wantGrad && !ms.forwardOnly;
+  return cudaSuccess;
+}
+
+// The early-launch bookkeeping of every stream (launch_order.h).
+LaunchOrder& launchOrder() {
+  static LaunchOrder order;
+  return order;
+}
+
+// Whether a launch of `job` may start early on `stream` (launch_order.h); records its writes.
+bool admitLaunch(const SsimJob& job, void* workspace, int wsImages, std::size_t wsElements, int device,
+                 cudaStream_t stream, bool candidate) {
+  const ImageShape& s = job.shape;
+  const std::size_t esize = dtypeBytes(job.dtype);
+  const Span writes[LaunchOrder::kWrites] = {spanOf(job.out, std::size_t(s.batch) * sizeof(float)),
+                                             spanOf(job.grad, s.elems() * sizeof(float)),
+                                             spanOf(workspace, workspaceBytes(wsImages, wsElements, job.grad != nullptr))};
+  // (Launches on the shared default streams are never early, so they need no record.)
+  return ownStream(stream) && launchOrder().admit(device, reinterpret_cast<std::uintptr_t>(stream), writes,
+                                                  spanOf(job.x, s.elems() * esize), spanOf(job.y, s.elems() * esize),
+                                                  candidate);
+}
+
+}  // namespace
+
+cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::size_t wsElements,
+                       cudaStream_t stream, bool allowEarly, const MsssimHooks* hooks) {
+  using namespace kernels;
+  const MsssimHooks none;
+  SsimPlan plan;
+  cudaError_t err = planSsim(job, workspace, wsImages, wsElements, hooks != nullptr ? *hooks : none, 0, false, plan);
+  if (err != cudaSuccess || plan.nothing) return err;
+  ForwardArgs& fa = plan.fa;
+  BackwardArgs& ba = plan.ba;
 
   // Short launches (at most kShortBatches batches of rows per resident block) let the next
   // kernel of the stream start early: its blocks fill the SMs that the last blocks leave idle,
   // a tenth to a sixth of a launch of 3 to 9 batches per block. Long launches do not (their
   // idle tail is under 1%, and letting the next grid in early measured 1% slower on 4K). The
   // fused kernel signals nothing (fa and ba keep signalNext 0).
-  if (!fused) {
+  if (!plan.fused) {
     constexpr double kShortBatches = 32.0;
-    const double blocks = double(std::min<unsigned>(fa.work.ranges, unsigned(std::max(forwardResident, 1))));
-    const double batchesPerBlock = double(s.elems()) / (double(kRB) * kTileW * blocks);
+    const double blocks = double(std::min<unsigned>(fa.work.ranges, unsigned(std::max(plan.forwardResident, 1))));
+    const double batchesPerBlock = double(job.shape.elems()) / (double(kRB) * kTileW * blocks);
     fa.signalNext = batchesPerBlock <= kShortBatches ? 1 : 0;
     ba.signalNext = fa.signalNext;
   }
 
   // A value-only forward may start early (launchOverlapping) unless it reads what a launch
   // that may still be running writes.
-  const Span writes[LaunchOrder::kWrites] = {spanOf(job.out, std::size_t(s.batch) * sizeof(float)),
-                                       spanOf(job.grad, s.elems() * sizeof(float)),
-                                       spanOf(workspace, workspaceBytes(wsImages, wsElements, wantGrad))};
-  const bool candidate = allowEarly && !wantGrad && deviceOverlapsLaunches(device);
-  // (Launches on the shared default streams are never early, so they need no record.)
-  static LaunchOrder order;
-  const bool earlyForward =
-      ownStream(stream) && order.admit(device, reinterpret_cast<std::uintptr_t>(stream), writes,
-                                       spanOf(job.x, s.elems() * esize), spanOf(job.y, s.elems() * esize), candidate);
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return cudaGetLastError();
+  const bool candidate = allowEarly && job.grad == nullptr && deviceOverlapsLaunches(device);
+  const bool earlyForward = admitLaunch(job, workspace, wsImages, wsElements, device, stream, candidate);
 
-  if (fused) return launchFused(fu, fastRcp, stream);
+  if (plan.fused) {
+    FusedArgs fu{};
+    fu.f = fa;
+    fu.b = ba;
+    fu.f.work = plan.fusedWork;
+    return launchFused(fu, plan.fastRcp, stream);
+  }
   return withElementType(job.dtype, [&](auto e) {
-    return launchTyped<typename decltype(e)::type>(fap, bap, fastRcp, earlyForward, forwardGrid, backwardGrid, stream);
+    return launchTyped<typename decltype(e)::type>(plan.forward ? &fa : nullptr, plan.backward ? &ba : nullptr,
+                                                   plan.fastRcp, earlyForward, fa.work.ranges, ba.work.ranges, stream);
   });
+}
+
+cudaError_t launchSsimParts(const SsimJob* jobs, void* const* workspaces, const int* wsImages,
+                            const std::size_t* wsElements, int count, cudaStream_t stream) {
+  using namespace kernels;
+  static_assert(kMaxParts == kMaxSsimParts, "the parts kernels hold kMaxSsimParts parts");
+  if (count < 1 || count > kMaxSsimParts) return cudaErrorInvalidValue;
+  // One launch needs: float32 planar inputs, the same outputs asked for (a gradient for all or
+  // none), and C1, C2 in the fast reciprocal's range (the parts kernels' one mode) for all.
+  bool together = count > 1;
+  std::size_t elems = 0;
+  for (int k = 0; k < count; ++k) {
+    const SsimJob& j = jobs[k];
+    const ImageShape& s = j.shape;
+    together = together && j.dtype == DType::F32 && (s.chw || s.channels == 1) && j.out != nullptr &&
+               (j.grad != nullptr) == (jobs[0].grad != nullptr) && fastReciprocalInRange(j.params.c1, j.params.c2);
+    elems += s.elems();
+  }
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return cudaGetLastError();
+  const bool gradient = jobs[0].grad != nullptr;
+  // Both parts kernels run 4 blocks per multiprocessor, as their single-problem forms.
+  const int resident = together ? residentBlocks(reinterpret_cast<const void*>(ssimForwardPartsKernel<Reciprocal::Ftz>),
+                                                 kPartsSlots, device)
+                                : 0;
+  if (resident <= 0) {
+    for (int k = 0; k < count; ++k) {
+      const cudaError_t err = launchSsim(jobs[k], workspaces[k], wsImages[k], wsElements[k], stream, false);
+      if (err != cudaSuccess) return err;
+    }
+    return cudaSuccess;
+  }
+  // Each part gets a share of the resident blocks in proportion to its pixels, so that all of
+  // them take about as long.
+  PartsArgs<ForwardArgs> fwd{};
+  PartsArgs<BackwardArgs> bwd{};
+  fwd.count = bwd.count = count;
+  unsigned long long fEnd = 0, bEnd = 0;
+  const MsssimHooks none;
+  for (int k = 0; k < count; ++k) {
+    const double fraction = double(jobs[k].shape.elems()) / double(elems);
+    const int share = std::max(1, int(double(resident) * fraction));
+    SsimPlan plan;
+    const cudaError_t err = planSsim(jobs[k], workspaces[k], wsImages[k], wsElements[k], none, share, true, plan);
+    if (err != cudaSuccess) return err;
+    if (plan.nothing) return cudaErrorInvalidValue;  // (out is set: checked above)
+    admitLaunch(jobs[k], workspaces[k], wsImages[k], wsElements[k], device, stream, false);
+    fwd.part[k] = plan.fa;
+    bwd.part[k] = plan.ba;
+    fEnd += plan.fa.work.ranges;
+    bEnd += gradient ? plan.ba.work.ranges : 0;
+    if (fEnd > 0x7fffffffull || bEnd > 0x7fffffffull) return cudaErrorInvalidValue;
+    fwd.end[k] = unsigned(fEnd);
+    bwd.end[k] = unsigned(bEnd);
+  }
+  cudaError_t err = launchOverlapping(ssimForwardPartsKernel<Reciprocal::Ftz>, unsigned(fEnd), stream, fwd, false);
+  if (err == cudaSuccess) err = cudaGetLastError();
+  if (err != cudaSuccess || !gradient) return err;
+  err = launchOverlapping(ssimBackwardPartsKernel, unsigned(bEnd), stream, bwd, false);
+  return err == cudaSuccess ? cudaGetLastError() : err;
 }
 
 }  // namespace cudassim

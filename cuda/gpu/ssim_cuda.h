@@ -42,6 +42,18 @@ struct MsssimHooks {
 cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::size_t wsElements,
                        cudaStream_t stream, bool allowEarly = true, const MsssimHooks* hooks = nullptr);
 
+// The most jobs launchSsimParts takes.
+constexpr int kMaxSsimParts = 4;
+
+// launchSsim for `count` (1 to kMaxSsimParts) jobs, in one launch of the forward (and one of the
+// backward for gradients) where they allow it: float32 planar inputs, values asked for, a
+// gradient for all or none, C1 and C2 in the fast reciprocal's range (ssim_math.h); otherwise
+// one launchSsim call (allowEarly false) per job. Job k uses workspaces[k] (wsImages[k],
+// wsElements[k]: as launchSsim's). For several small problems, whose launches cost more in fixed
+// time than in work (ssim_parts_kernels.cuh).
+cudaError_t launchSsimParts(const SsimJob* jobs, void* const* workspaces, const int* wsImages,
+                            const std::size_t* wsElements, int count, cudaStream_t stream);
+
 // Whether launchSsim can pool `job`'s inputs on the current device (ssim_kernels.cuh,
 // "Pooling"): float32 planar inputs whose every pixel the forward computes (padding 'same', or a
 // gradient), in strips of one plane (planes narrow enough that packing them side by side saves a

@@ -354,6 +354,18 @@ __device__ __forceinline__ void stageBatchRows(float* stage, const float* const 
   cpAsyncCommit();
 }
 
+// Which ranges a block takes: r = first(), first() + step(), ... The whole grid's (WholeGrid),
+// or a part's of a launch that runs several problems (ssim_parts_kernels.cuh).
+struct WholeGrid {
+  __device__ unsigned first() const { return blockIdx.x; }
+  __device__ unsigned step() const { return gridDim.x; }
+};
+struct PartGrid {
+  unsigned block, blocks;  // the block's index within its part, the part's blocks
+  __device__ unsigned first() const { return block; }
+  __device__ unsigned step() const { return blocks; }
+};
+
 struct RangeCursor {
   unsigned vrow, tx, unit, left;
   unsigned b, ch;  // image and channel of the virtual row's first plane (vrow * nPack)
@@ -777,8 +789,10 @@ __device__ __forceinline__ void storeItemGradient(const BackwardArgs& a, long lo
 // Forward: SSIM map (+ partial maps), per-image mean.
 // M: how 1 / (B1 B2) is taken (ssim_math.h); the host picks Ftz where it is exact.
 // kPool: also write MS-SSIM's scale 1 (float only; see "Pooling").
-template <typename T, Reciprocal M, bool kPool = false>
-__global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel(const ForwardArgs a) {
+// forwardRanges: the ranges of a's work that block g.first() takes (g.first(), + g.step(), ...):
+// the whole grid's (WholeGrid), or one part's of a parts launch (ssim_parts_kernels.cuh).
+template <typename T, Reciprocal M, bool kPool = false, typename Grid = WholeGrid>
+__device__ __forceinline__ void forwardRanges(const ForwardArgs& a, const Grid g = Grid{}) {
   __shared__ __align__(16) float sm[kMoments * kBuf];  // vertical E[x], E[y], E[x^2 + y^2], E[xy]
   constexpr bool kStaged = std::is_same<T, float>::value;
   static_assert(!kPool || kStaged, "pooling reads float32 planar inputs");
@@ -800,7 +814,7 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
   const Taps taps = a.taps;
   if (a.signalNext) allowNextLaunch();
 
-  for (unsigned r = blockIdx.x; r < w.ranges; r += gridDim.x) {
+  for (unsigned r = g.first(); r < w.ranges; r += g.step()) {
     RangeCursor cur = rangeStart(w, r);
     while (cur.left > 0) {
       const Segment sg = nextSegment(w, cur);
@@ -991,10 +1005,15 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel
             addToImage(a, w.byChannels.div(unsigned(plane)), blockSum, n);
           }
         }
-        if (cur.left > 0 || r + gridDim.x < w.ranges) __syncthreads();  // scols, sred: next segment
+        if (cur.left > 0 || r + g.step() < w.ranges) __syncthreads();  // scols, sred: next segment
       }
     }
   }
+}
+
+template <typename T, Reciprocal M, bool kPool = false>
+__global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardKernel(const ForwardArgs a) {
+  forwardRanges<T, M, kPool>(a);
 }
 
 // MS-SSIM's scale 0 (BackwardArgs::factors): the 4 gradients g of an item at row gy become
@@ -1027,8 +1046,9 @@ __device__ __forceinline__ void applyFold(const FoldTerms& t, bool withUp, float
 
 // ---------------------------------------------------------------------------------------------
 // Backward: blur alpha/beta/gamma, combine with x and y at the pixel.
-template <typename T>
-__global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKernel(const BackwardArgs a) {
+// backwardRanges: the ranges of a's work that block g.first() takes (as forwardRanges).
+template <typename T, typename Grid = WholeGrid>
+__device__ __forceinline__ void backwardRanges(const BackwardArgs& a, const Grid g = Grid{}) {
   __shared__ __align__(16) float sm[3 * kBuf];
   __shared__ __align__(16) float sstage[3 * kRB * kThreads];  // next batch's alpha, beta, gamma
   __shared__ __align__(16) ItemColumns scols[kSegs];
@@ -1044,7 +1064,7 @@ __global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKern
   const float* __restrict__ pg = a.gamma;
   if (a.signalNext) allowNextLaunch();  // (launched the ordinary way: after its forward)
 
-  for (unsigned r = blockIdx.x; r < w.ranges; r += gridDim.x) {
+  for (unsigned r = g.first(); r < w.ranges; r += g.step()) {
     RangeCursor cur = rangeStart(w, r);
     while (cur.left > 0) {
       const Segment sg = nextSegment(w, cur);
@@ -1125,6 +1145,11 @@ __global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKern
       }
     }
   }
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads, kBackwardMinBlocks) ssimBackwardKernel(const BackwardArgs a) {
+  backwardRanges<T>(a);
 }
 
 }  // namespace kernels

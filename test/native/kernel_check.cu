@@ -6,6 +6,7 @@
 //   ./kernel_check --quick    # only the cases of at most 2000 tiles (for slow emulation), no timing
 //   ./kernel_check --bench-only [--bench-full]   # timing table only (--bench-full: extra rows)
 //   ./kernel_check --case "b8_3ch_4k_fwd chw"    # one timing row (e.g. under ncu)
+//   ./kernel_check --parts    # only the parts launches (launchSsimParts)
 //   compute-sanitizer ./kernel_check --no-bench   (memcheck; also try --tool racecheck)
 //
 // For every case: random x and y, outputs poisoned with NaN, launchSsim for value only,
@@ -674,6 +675,114 @@ void checkFold(std::uint64_t seed, cudaStream_t stream) {
   }
 }
 
+// launchSsimParts (ssim_parts_kernels.cuh): several problems in one launch, as MS-SSIM's small
+// coarse scales take them (float32 planar, the c1 of the contrast-structure scales on some),
+// value only and value + gradient. Each part's values and gradient against the float64
+// reference (within the tolerances of runCase), run twice on the same workspaces (each part's
+// reduction state must reset), outputs poisoned before each run. Groups that the parts kernels
+// do not take (an interleaved job, a u8 one, tiny k) fall back to one launch per job: the same
+// checks hold.
+void checkParts(std::uint64_t seed, cudaStream_t stream) {
+  struct Group {
+    const char* name;
+    std::vector<Case> jobs;
+  };
+  auto planar = [](const char* n, int B, int C, int H, int W, int window, bool valid, double k = 1.0) {
+    return Case{n, B, C, H, W, true, DType::F32, window, valid, 0.0f, 1.0f, false, k};
+  };
+  const std::vector<Group> groups = {
+      {"pyramid of 3x540x960", {planar("540x960", 3, 1, 540, 960, 11, false), planar("270x480", 3, 1, 270, 480, 11, false),
+                                planar("135x240", 3, 1, 135, 240, 11, false), planar("68x120", 3, 1, 68, 120, 11, false)}},
+      {"pyramid of 96x128x128 valid", {planar("128x128", 96, 1, 128, 128, 11, true), planar("64x64", 96, 1, 64, 64, 11, true),
+                                       planar("32x32", 96, 1, 32, 32, 11, true), planar("16x16", 96, 1, 16, 16, 11, true)}},
+      {"odd sides, two parts", {planar("67x45 b5c2", 5, 2, 67, 45, 7, false), planar("34x23 b5c2", 5, 2, 34, 23, 7, false)}},
+      {"one part", {planar("135x240 b2", 2, 1, 135, 240, 11, false)}},
+      {"tiny k in one (falls back)", {planar("37x53 tiny k", 2, 3, 37, 53, 11, false, 1e-12), planar("19x27", 2, 3, 19, 27, 11, false)}},
+  };
+  for (const Group& gr : groups) {
+    const int count = int(gr.jobs.size());
+    for (int gradMode = 0; gradMode < 2; ++gradMode) {
+      const bool wantGrad = gradMode == 1;
+      std::vector<SsimJob> jobs(count);
+      std::vector<void*> ws(count);
+      std::vector<int> images(count);
+      std::vector<std::size_t> elems(count);
+      std::vector<Reference> refs(count);
+      std::vector<void*> bufs;
+      for (int k = 0; k < count; ++k) {
+        const Case& c = gr.jobs[k];
+        // Every other part takes the contrast-structure constant of MS-SSIM's coarse scales.
+        SsimParams p = paramsOf(c);
+        if (k % 2 == 0 && c.kScale == 1.0) p.c1 = 1152921504606846976.0f;  // 2^60
+        const ImageShape s = shapeOf(c);
+        const std::size_t n = s.elems();
+        const Inputs in = makeInputs(c, seed++);
+        refs[k] = reference(c, in, p, wantGrad);
+        void *x = nullptr, *y = nullptr, *w = nullptr;
+        float *out = nullptr, *grad = nullptr;
+        CK(cudaMalloc(&x, n * sizeof(float)));
+        CK(cudaMalloc(&y, n * sizeof(float)));
+        CK(cudaMemcpy(x, in.xRaw.data(), n * sizeof(float), cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(y, in.yRaw.data(), n * sizeof(float), cudaMemcpyHostToDevice));
+        CK(cudaMalloc(&out, c.B * sizeof(float)));
+        if (wantGrad) CK(cudaMalloc(&grad, n * sizeof(float)));
+        const std::size_t wb = workspaceBytes(c.B, n, wantGrad);
+        CK(cudaMalloc(&w, wb));
+        CK(cudaMemset(w, 0, wb));
+        bufs.insert(bufs.end(), {x, y, out, grad, w});
+        jobs[k].shape = s;
+        jobs[k].dtype = DType::F32;
+        jobs[k].x = x;
+        jobs[k].y = y;
+        jobs[k].params = p;
+        jobs[k].out = out;
+        jobs[k].grad = grad;
+        ws[k] = w;
+        images[k] = c.B;
+        elems[k] = n;
+      }
+      for (int rep = 0; rep < 2; ++rep) {
+        for (int k = 0; k < count; ++k) {
+          CK(cudaMemsetAsync(jobs[k].out, 0xFF, gr.jobs[k].B * sizeof(float), stream));  // NaN
+          if (wantGrad) CK(cudaMemsetAsync(jobs[k].grad, 0xFF, elems[k] * sizeof(float), stream));
+        }
+        const cudaError_t e = launchSsimParts(jobs.data(), ws.data(), images.data(), elems.data(), count, stream);
+        if (e != cudaSuccess) {
+          report(false, "%-50s [parts %s run %d] launchSsimParts -> %s", gr.name, wantGrad ? "value+grad" : "value", rep + 1,
+                 cudaGetErrorName(e));
+          continue;
+        }
+        CK(cudaStreamSynchronize(stream));
+        for (int k = 0; k < count; ++k) {
+          const Case& c = gr.jobs[k];
+          std::vector<float> o(c.B), g(wantGrad ? elems[k] : 0);
+          CK(cudaMemcpy(o.data(), jobs[k].out, o.size() * sizeof(float), cudaMemcpyDeviceToHost));
+          if (wantGrad) CK(cudaMemcpy(g.data(), jobs[k].grad, g.size() * sizeof(float), cudaMemcpyDeviceToHost));
+          double vErr = allFinite(o) ? 0.0 : INFINITY, num = 0.0, den = 0.0;
+          for (int b = 0; b < c.B; ++b) vErr = std::max(vErr, std::fabs(double(o[b]) - refs[k].value[b]));
+          for (std::size_t i = 0; i < g.size(); ++i) {
+            const double d = double(g[i]) - refs[k].grad[i];
+            num += d * d;
+            den += refs[k].grad[i] * refs[k].grad[i];
+          }
+          double gRel = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+          if (!allFinite(g)) gRel = INFINITY;
+          std::vector<unsigned char> st(std::size_t(c.B) * 16);
+          CK(cudaMemcpy(st.data(), ws[k], st.size(), cudaMemcpyDeviceToHost));
+          bool zero = true;
+          for (unsigned char b : st) zero = zero && b == 0;
+          report(vErr <= kValueTol && (!wantGrad || gRel <= kGradTol) && zero,
+                 "%-28s part %d/%d %-14s [parts %-10s run %d] value max err=%.3g%s%.3g%s", gr.name, k + 1, count,
+                 c.name.c_str(), wantGrad ? "value+grad" : "value", rep + 1, vErr, wantGrad ? "  grad rel L2=" : "",
+                 wantGrad ? gRel : 0.0, zero ? "" : "  STATE NOT RESET");
+        }
+      }
+      for (void* b : bufs)
+        if (b != nullptr) CK(cudaFree(b));
+    }
+  }
+}
+
 // Argument checks of launchSsim: each must return cudaErrorInvalidValue without launching.
 void checkArguments(cudaStream_t stream) {
   const int B = 2, C = 3, H = 20, W = 30;
@@ -995,13 +1104,14 @@ void checkLaunchChains(cudaStream_t stream) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool doBench = true, quick = false, benchOnly = false, benchFull = false;
+  bool doBench = true, quick = false, benchOnly = false, benchFull = false, partsOnly = false;
   const char* only = nullptr;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--no-bench") == 0) doBench = false;
     if (std::strcmp(argv[i], "--quick") == 0) quick = true, doBench = false;
     if (std::strcmp(argv[i], "--bench-only") == 0) benchOnly = true;
     if (std::strcmp(argv[i], "--bench-full") == 0) benchFull = true;
+    if (std::strcmp(argv[i], "--parts") == 0) partsOnly = true, doBench = false;
     if (std::strcmp(argv[i], "--case") == 0 && i + 1 < argc) only = argv[++i], benchOnly = true;
   }
 
@@ -1082,7 +1192,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::uint64_t seed = 12345;
-  for (const Case& c : cases) {
+  for (const Case& c : partsOnly ? std::vector<Case>{} : cases) {
     const double tiles = double(c.B) * c.C * std::ceil(c.H / 32.0) * std::ceil(c.W / 32.0);
     if (quick && tiles > 2000) {
       std::printf("skip  %s (--quick)\n", c.name.c_str());
@@ -1091,11 +1201,14 @@ int main(int argc, char** argv) {
     }
     runCase(c, seed++, stream);
   }
-  if (!quick) checkPooling(seed, stream);
-  if (!quick) checkFold(seed + 100, stream);
-  checkArguments(stream);
-  checkFastDivide();
-  checkLaunchChains(stream);
+  if (!quick && !partsOnly) checkPooling(seed, stream);
+  if (!quick && !partsOnly) checkFold(seed + 100, stream);
+  if (!quick) checkParts(seed + 200, stream);
+  if (!partsOnly) {
+    checkArguments(stream);
+    checkFastDivide();
+    checkLaunchChains(stream);
+  }
 
   if (doBench && g_failures == 0) bench(stream, benchFull, only);
 
