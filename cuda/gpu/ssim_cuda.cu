@@ -420,13 +420,14 @@ struct SsimPlan {
   bool forward = false;   // fa is launched (not a backwardOnly call)
   bool backward = false;  // ba is launched (a gradient, not a forwardOnly call)
   int forwardResident = 0;
+  int device = 0;         // the current one, planned for
 };
 
-// Plans `job` (launchSsim's arguments). share > 0: a part of a parts launch (launchSsimParts),
-// laid out for `share` resident blocks, in the two-launch design and with the reciprocal mode
-// `partsFastRcp`; 0: the job's own launches on the current device.
+// Plans `job` (launchSsim's arguments) on the current device. share > 0: a part of a parts
+// launch (launchSsimParts), laid out for `share` resident blocks, in the two-launch design; the
+// parts kernels take float32 inputs and the fast reciprocal only.
 cudaError_t planSsim(const SsimJob& job, void* workspace, int wsImages, std::size_t wsElements, const MsssimHooks& ms,
-                     int share, bool partsFastRcp, SsimPlan& plan) {
+                     int share, SsimPlan& plan) {
   using namespace kernels;
   const ImageShape& s = job.shape;
   const SsimParams& p = job.params;
@@ -452,15 +453,14 @@ cudaError_t planSsim(const SsimJob& job, void* workspace, int wsImages, std::siz
   if ((ms.forwardOnly || ms.backwardOnly) && !wantGrad) return cudaErrorInvalidValue;
   if (ms.forwardOnly && ms.backwardOnly) return cudaErrorInvalidValue;
   if (ms.backwardOnly && (ms.factors == nullptr || pooling || !(s.chw || s.channels == 1))) return cudaErrorInvalidValue;
-  if (share > 0 && (pooling || ms.forwardOnly || ms.backwardOnly || job.dtype != DType::F32)) return cudaErrorInvalidValue;
   auto* state = static_cast<ReduceState*>(workspace);
   float* planes = reinterpret_cast<float*>(static_cast<char*>(workspace) + stateBytes(wsImages));
 
   const ForwardRegion reg = forwardRegion(job, map);
-  int device = 0;  // the current one: the caller's (the binding selects it before each call)
+  int& device = plan.device;  // the current one: the caller's (the binding selects it before each call)
   if (cudaGetDevice(&device) != cudaSuccess) return cudaGetLastError();
-  const bool fastRcp = share > 0 ? partsFastRcp : fastReciprocalInRange(p.c1, p.c2);
-  if (fastRcp && !fastReciprocalInRange(p.c1, p.c2)) return cudaErrorInvalidValue;
+  const bool fastRcp = fastReciprocalInRange(p.c1, p.c2);
+  if (share > 0 && (job.dtype != DType::F32 || !fastRcp)) return cudaErrorInvalidValue;
   plan.fastRcp = fastRcp;
   const bool forwardFitsL2 = passFitsL2(job, 2 * esize, device);  // its reads: x and y
   // Value + gradient in one pass (ssim_fused_kernel.cuh): float32, where its strips cover the
@@ -583,7 +583,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
   using namespace kernels;
   const MsssimHooks none;
   SsimPlan plan;
-  cudaError_t err = planSsim(job, workspace, wsImages, wsElements, hooks != nullptr ? *hooks : none, 0, false, plan);
+  cudaError_t err = planSsim(job, workspace, wsImages, wsElements, hooks != nullptr ? *hooks : none, 0, plan);
   if (err != cudaSuccess || plan.nothing) return err;
   ForwardArgs& fa = plan.fa;
   BackwardArgs& ba = plan.ba;
@@ -603,10 +603,8 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
 
   // A value-only forward may start early (launchOverlapping) unless it reads what a launch
   // that may still be running writes.
-  int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess) return cudaGetLastError();
-  const bool candidate = allowEarly && job.grad == nullptr && deviceOverlapsLaunches(device);
-  const bool earlyForward = admitLaunch(job, workspace, wsImages, wsElements, device, stream, candidate);
+  const bool candidate = allowEarly && job.grad == nullptr && deviceOverlapsLaunches(plan.device);
+  const bool earlyForward = admitLaunch(job, workspace, wsImages, wsElements, plan.device, stream, candidate);
 
   if (plan.fused) {
     FusedArgs fu{};
@@ -662,7 +660,7 @@ cudaError_t launchSsimParts(const SsimJob* jobs, void* const* workspaces, const 
     const double fraction = double(jobs[k].shape.elems()) / double(elems);
     const int share = std::max(1, int(double(resident) * fraction));
     SsimPlan plan;
-    const cudaError_t err = planSsim(jobs[k], workspaces[k], wsImages[k], wsElements[k], none, share, true, plan);
+    const cudaError_t err = planSsim(jobs[k], workspaces[k], wsImages[k], wsElements[k], none, share, plan);
     if (err != cudaSuccess) return err;
     if (plan.nothing) return cudaErrorInvalidValue;  // (out is set: checked above)
     admitLaunch(jobs[k], workspaces[k], wsImages[k], wsElements[k], device, stream, false);

@@ -302,12 +302,40 @@ bool valuesAgree(const std::vector<float>& o, int batch) {
   return ok;
 }
 
-bool stateIsZero(const DeviceCase& d) {
-  std::vector<unsigned char> st(std::size_t(d.wsImages) * 16);
-  CK(cudaMemcpy(st.data(), d.ws, st.size(), cudaMemcpyDeviceToHost));
+// The reduction states of a workspace's first `images` images are all zero.
+bool stateIsZero(const void* ws, int images) {
+  std::vector<unsigned char> st(std::size_t(images) * 16);
+  CK(cudaMemcpy(st.data(), ws, st.size(), cudaMemcpyDeviceToHost));
   for (unsigned char b : st)
     if (b != 0) return false;
   return true;
+}
+
+// Largest |out[b] - ref[b]| (INFINITY where it is not finite; NaN outputs need allFinite too:
+// std::max drops a NaN).
+double valueError(const std::vector<float>& out, const std::vector<double>& ref) {
+  double e = 0.0;
+  for (std::size_t b = 0; b < out.size(); ++b) e = std::max(e, std::fabs(double(out[b]) - ref[b]));
+  return std::isfinite(e) ? e : INFINITY;
+}
+
+// The gradient's relative L2 error against the reference (INFINITY where it is not finite) and
+// its largest absolute error.
+struct GradError {
+  double rel = 0.0, maxAbs = 0.0;
+};
+GradError gradError(const std::vector<float>& grad, const std::vector<double>& ref) {
+  double num = 0.0, den = 0.0;
+  GradError e;
+  for (std::size_t i = 0; i < grad.size(); ++i) {
+    const double d = double(grad[i]) - ref[i];
+    num += d * d;
+    den += ref[i] * ref[i];
+    e.maxAbs = std::max(e.maxAbs, std::fabs(d));
+  }
+  e.rel = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+  if (!std::isfinite(e.rel)) e.rel = INFINITY;
+  return e;
 }
 
 void runCase(const Case& c, std::uint64_t seed, cudaStream_t stream) {
@@ -391,22 +419,15 @@ void runCase(const Case& c, std::uint64_t seed, cudaStream_t stream) {
       if (mode.value) {
         CK(cudaMemcpy(out.data(), d.out, c.B * sizeof(float), cudaMemcpyDeviceToHost));
         finite = finite && allFinite(out);
-        for (int b = 0; b < c.B; ++b) vErr = std::max(vErr, std::fabs(double(out[b]) - ref.value[b]));
-        if (!std::isfinite(vErr)) vErr = INFINITY;
+        vErr = valueError(out, ref.value);
       }
       bool sameAsFirst = true;
       if (mode.grad) {
         CK(cudaMemcpy(grad.data(), d.grad, n * sizeof(float), cudaMemcpyDeviceToHost));
         finite = finite && allFinite(grad);
-        double num = 0.0, den = 0.0;
-        for (std::size_t i = 0; i < n; ++i) {
-          const double e2 = double(grad[i]) - ref.grad[i];
-          num += e2 * e2;
-          den += ref.grad[i] * ref.grad[i];
-          gAbs = std::max(gAbs, std::fabs(e2));
-        }
-        gRel = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
-        if (!std::isfinite(gRel)) gRel = INFINITY;
+        const GradError ge = gradError(grad, ref.grad);
+        gRel = ge.rel;
+        gAbs = ge.maxAbs;
         if (rep == 0) firstGrad = grad;
         else sameAsFirst = std::memcmp(firstGrad.data(), grad.data(), n * sizeof(float)) == 0;
       }
@@ -439,13 +460,8 @@ void runCase(const Case& c, std::uint64_t seed, cudaStream_t stream) {
     }
   }
   // Every completed launch must leave the reduction state zeroed.
-  const bool z = stateIsZero(d);
-  std::vector<unsigned char> st(std::size_t(c.B) * 16);
-  CK(cudaMemcpy(st.data(), d.wsValue, st.size(), cudaMemcpyDeviceToHost));
-  bool z2 = true;
-  for (unsigned char b : st) z2 = z2 && b == 0;
-  CK(cudaMemcpy(st.data(), d.wsGrad, st.size(), cudaMemcpyDeviceToHost));
-  for (unsigned char b : st) z2 = z2 && b == 0;
+  const bool z = stateIsZero(d.ws, d.wsImages);
+  const bool z2 = stateIsZero(d.wsValue, c.B) && stateIsZero(d.wsGrad, c.B);
   report(z && z2, "%s [state reset] reduction state zero after the runs", label);
 
   CK(cudaFree(d.x));
@@ -758,19 +774,9 @@ void checkParts(std::uint64_t seed, cudaStream_t stream) {
           std::vector<float> o(c.B), g(wantGrad ? elems[k] : 0);
           CK(cudaMemcpy(o.data(), jobs[k].out, o.size() * sizeof(float), cudaMemcpyDeviceToHost));
           if (wantGrad) CK(cudaMemcpy(g.data(), jobs[k].grad, g.size() * sizeof(float), cudaMemcpyDeviceToHost));
-          double vErr = allFinite(o) ? 0.0 : INFINITY, num = 0.0, den = 0.0;
-          for (int b = 0; b < c.B; ++b) vErr = std::max(vErr, std::fabs(double(o[b]) - refs[k].value[b]));
-          for (std::size_t i = 0; i < g.size(); ++i) {
-            const double d = double(g[i]) - refs[k].grad[i];
-            num += d * d;
-            den += refs[k].grad[i] * refs[k].grad[i];
-          }
-          double gRel = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
-          if (!allFinite(g)) gRel = INFINITY;
-          std::vector<unsigned char> st(std::size_t(c.B) * 16);
-          CK(cudaMemcpy(st.data(), ws[k], st.size(), cudaMemcpyDeviceToHost));
-          bool zero = true;
-          for (unsigned char b : st) zero = zero && b == 0;
+          const double vErr = allFinite(o) ? valueError(o, refs[k].value) : INFINITY;
+          const double gRel = allFinite(g) ? gradError(g, refs[k].grad).rel : INFINITY;
+          const bool zero = stateIsZero(ws[k], c.B);
           report(vErr <= kValueTol && (!wantGrad || gRel <= kGradTol) && zero,
                  "%-28s part %d/%d %-14s [parts %-10s run %d] value max err=%.3g%s%.3g%s", gr.name, k + 1, count,
                  c.name.c_str(), wantGrad ? "value+grad" : "value", rep + 1, vErr, wantGrad ? "  grad rel L2=" : "",
