@@ -12,6 +12,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <type_traits>
 
 #include "msssim.h"
 #include "ssim_math.h"
@@ -40,6 +42,9 @@ struct PyramidPass {
   // sides of level lo + d; [levels]: the level above the top (the accumulation's `top`), if any
   int h[kPyramidLevels + 1] = {}, w[kPyramidLevels + 1] = {};
   int tilesY = 0, tilesX = 0;  // tiles per plane, counted at the top level
+  // Level lo is float32 with rows and planes of a multiple of 4 floats, from 16-byte aligned
+  // pointers (quadRowsAligned): level lo + 1 pools it four floats at a time.
+  bool alignedRows = false;
 
   PYRAMID_HD static constexpr int side(int d) { return kPyramidBottom >> d; }
   PYRAMID_HD long long tiles() const { return (long long)planes * tilesY * tilesX; }
@@ -105,12 +110,95 @@ struct PyramidLevels {
   float* p[kPyramidLevels] = {};
 };
 
+// Whether a pass may set alignedRows: float32 level lo (the pass's source) whose rows are a
+// multiple of 4 floats, at 16-byte aligned addresses. Then level lo + 1's side is even, so a tile's
+// columns there start at an even one (padding columns included), and pairs of them at a multiple
+// of 4 floats at level lo.
+template <typename T>
+inline bool quadRowsAligned(const PyramidPass& pass, const T* xs, const T* ys) {
+  const auto aligned16 = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
+  return std::is_same<T, float>::value && pass.w[0] % 4 == 0 && aligned16(xs) && aligned16(ys);
+}
+
+// Four consecutive floats of a row from a 16-byte aligned address (one load on the device), or
+// zeros unless `inside`.
+PYRAMID_HD inline void loadRowOfFour(const float* at, float scale, bool inside, float (&v)[4]) {
+#if defined(__CUDA_ARCH__)
+  const float4 q = inside ? *reinterpret_cast<const float4*>(at) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  const float raw[4] = {q.x, q.y, q.z, q.w};
+#else
+  const float raw[4] = {inside ? at[0] : 0.0f, inside ? at[1] : 0.0f, inside ? at[2] : 0.0f, inside ? at[3] : 0.0f};
+#endif
+  for (int k = 0; k < 4; ++k) v[k] = inside ? toIntensity(raw[k], scale) : 0.0f;
+}
+
 // Pixels a thread handles together: their loads are all issued before the first store (stores
 // may alias later loads as far as the compiler knows), so that enough bytes are in flight to
 // keep the memory busy; one at a time, a pass ran at a quarter of the bandwidth. The pooling's
 // pixels have 8 loads each (a quad of x and of y), the accumulation's 1.
 constexpr int kPoolBatch = 4;
 constexpr int kAccumulateBatch = 8;
+// Pixel pairs a thread pools together from aligned rows (poolLevelOneInPairs), 16 floats each: two
+// took 74 registers a thread against one's 53 and measured slower (docs/PERFORMANCE.md, ms-v10).
+constexpr int kPairBatch = 1;
+
+// Level lo + 1 (d = 1) of a tile from an alignedRows level lo (float32 planar, times scale) into
+// xd.p[1], yd.p[1] and the tile's shared copy `out` (x's n x n, then y's): the pixels in horizontal
+// pairs, each pair from one load of four floats per row and image. Each value is loadQuad's sum in
+// loadQuad's order, so the results are those of the quad at a time.
+PYRAMID_HD inline void poolLevelOneInPairs(const PyramidPass& pass, const PyramidTile& tile, const float* xPlane,
+                                           const float* yPlane, float scale, const PyramidLevels& xd,
+                                           const PyramidLevels& yd, float* out, int tid, int threads) {
+  constexpr int n = PyramidPass::side(1), pairsPerRow = n / 2, pairs = n * n / 2;
+  const int hk = pass.h[1], wk = pass.w[1], h0 = pass.h[0], w0 = pass.w[0];
+  const std::size_t dstPlane = std::size_t(tile.plane) * pass.elems(1);
+  for (int p0 = tid; p0 < pairs; p0 += threads * kPairBatch) {
+    // every load of the batch first, then the sums: rows r0 and r0 + 1 of x, then of y
+    float v[kPairBatch][4][4];
+    bool inside[kPairBatch];
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+    for (int q = 0; q < kPairBatch; ++q) {
+      const int i = p0 + q * threads, a = i / pairsPerRow, b = 2 * (i % pairsPerRow);
+      const int r = tile.row[1] + a, c = tile.col[1] + b;  // wk is even: c + 1 < wk with c
+      inside[q] = i < pairs && r >= 0 && r < hk && c >= 0 && c < wk;
+      // Inside, r0 + 1 < h0 and r0 >= -1 (the padding row of an odd side); outside, offset 0.
+      const int r0 = 2 * r - (h0 & 1);
+      const std::size_t col = inside[q] ? 2 * unsigned(c) : 0;
+      const std::size_t o0 = inside[q] && r0 >= 0 ? std::size_t(r0) * unsigned(w0) + col : 0;
+      const std::size_t o1 = inside[q] ? std::size_t(r0 + 1) * unsigned(w0) + col : 0;
+      loadRowOfFour(xPlane + o0, scale, inside[q] && r0 >= 0, v[q][0]);
+      loadRowOfFour(xPlane + o1, scale, inside[q], v[q][1]);
+      loadRowOfFour(yPlane + o0, scale, inside[q] && r0 >= 0, v[q][2]);
+      loadRowOfFour(yPlane + o1, scale, inside[q], v[q][3]);
+    }
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+    for (int q = 0; q < kPairBatch; ++q) {
+      const int i = p0 + q * threads, a = i / pairsPerRow, b = 2 * (i % pairsPerRow);
+      if (i >= pairs) break;
+      float px[2], py[2];
+      for (int k = 0; k < 2; ++k) {
+        const int e = 2 * k;
+        px[k] = 0.25f * (((v[q][0][e] + v[q][0][e + 1]) + v[q][1][e]) + v[q][1][e + 1]);
+        py[k] = 0.25f * (((v[q][2][e] + v[q][2][e + 1]) + v[q][3][e]) + v[q][3][e + 1]);
+      }
+      if (inside[q]) {
+        const std::size_t o = dstPlane + std::size_t(tile.row[1] + a) * unsigned(wk) + unsigned(tile.col[1] + b);
+        for (int k = 0; k < 2; ++k) {
+          xd.p[1][o + k] = px[k];
+          yd.p[1][o + k] = py[k];
+        }
+      }
+      for (int k = 0; k < 2; ++k) {
+        out[a * n + b + k] = px[k];
+        out[n * n + a * n + b + k] = py[k];
+      }
+    }
+  }
+}
 
 // The pooling pass: levels 1..levels-1 of x and y (float32 planar, xd.p[d], yd.p[d]) from level 0
 // (xs, ys: planar, typed, times scale). Threads tid, tid + threads, ... of the tile's block share
@@ -134,6 +222,13 @@ PYRAMID_HD inline void poolPyramidTile(const PyramidPass& pass, const T* xs, con
     float* out = bufs[(d - 1) & 1];
     const float* in = bufs[d & 1];  // level d - 1 (d > 1)
     const std::size_t dstPlane = std::size_t(tile.plane) * pass.elems(d);
+    if constexpr (std::is_same<T, float>::value) {
+      if (d == 1 && pass.alignedRows) {
+        poolLevelOneInPairs(pass, tile, xPlane, yPlane, scale, xd, yd, out, tid, threads);
+        sync();
+        continue;
+      }
+    }
     for (int i0 = tid; i0 < n * n; i0 += threads * kPoolBatch) {
       float vx[kPoolBatch], vy[kPoolBatch];
       if (d == 1) {

@@ -277,9 +277,11 @@ struct GpuOps {
       const bool first = pass.lo == 0;
       withElementType(first ? dt : DType::F32, [&](auto e) {
         using T = typename decltype(e)::type;
-        poolPyramidKernel<T><<<tileGrid(pass.tiles()), kThreads, 0, stream>>>(
-            pass, static_cast<const T*>(first ? xs : x[pass.lo]), static_cast<const T*>(first ? ys : y[pass.lo]),
-            first ? scale : 1.0f, xd, yd);
+        const T* xsrc = static_cast<const T*>(first ? xs : x[pass.lo]);
+        const T* ysrc = static_cast<const T*>(first ? ys : y[pass.lo]);
+        PyramidPass p = pass;
+        p.alignedRows = quadRowsAligned(pass, xsrc, ysrc);
+        poolPyramidKernel<T><<<tileGrid(pass.tiles()), kThreads, 0, stream>>>(p, xsrc, ysrc, first ? scale : 1.0f, xd, yd);
       });
       return ok();
     });

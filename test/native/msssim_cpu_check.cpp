@@ -114,8 +114,10 @@ struct ReferenceOps {
         using T = typename decltype(e)::type;
         const T* xsrc = static_cast<const T*>(first ? xs : xd[pass.lo]);
         const T* ysrc = static_cast<const T*>(first ? ys : yd[pass.lo]);
-        for (long long t = 0; t < pass.tiles(); ++t) {
-          poolPyramidTile(pass, xsrc, ysrc, first ? scale : 1.0f, xl, yl, t, shared.data(), 0, 1, NoSync{});
+        PyramidPass p = pass;
+        p.alignedRows = quadRowsAligned(pass, xsrc, ysrc);
+        for (long long t = 0; t < p.tiles(); ++t) {
+          poolPyramidTile(p, xsrc, ysrc, first ? scale : 1.0f, xl, yl, t, shared.data(), 0, 1, NoSync{});
         }
       });
       return true;
@@ -323,6 +325,10 @@ int main() {
       // more scales than one pyramid pass holds; sides that reach 1
       {1, 2, 150, 171, true, DType::F32, 7, false, 2},   {2, 1, 9, 13, false, DType::U8, 6, false, 1},
       {1, 3, 129, 257, false, DType::F16, 10, false, 3},
+      // float32 rows of a multiple of 4 (the pyramid's pooling four floats at a time): odd heights,
+      // odd sides further up (padding columns at level 1), and scale 1 of a multiple of 4
+      {1, 3, 181, 204, true, DType::F32, 5, true, 5},    {2, 2, 97, 408, true, DType::F32, 3, false, 5},
+      {2, 1, 64, 68, true, DType::F32, 2, false, 4},
   };
   const int threadCounts[] = {1, 2, 3, 4, 7, 16};
   for (const Case& k : cases) {
