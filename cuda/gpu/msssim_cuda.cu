@@ -9,6 +9,7 @@
 #include "common/fast_divide.h"
 #include "common/msssim_pyramid.h"
 #include "common/ssim_math.h"
+#include "launch_overlap.cuh"
 #include "side_streams.h"
 #include "ssim_cuda.h"
 
@@ -76,11 +77,15 @@ __global__ void planarizeKernel(const T* __restrict__ x, const T* __restrict__ y
   }
 }
 
-// One pass of the pooling pyramid (common/msssim_pyramid.h): a tile per block.
+// One pass of the pooling pyramid (common/msssim_pyramid.h): a tile per block. Launched early
+// where it may (GpuOps::mayOverlap), it waits for the kernel ahead (scale 0's pooling forward
+// wrote its input) before anything else; the coarse scales' launch after it does the same.
 template <typename T>
 __global__ void __launch_bounds__(kThreads) poolPyramidKernel(PyramidPass pass, const T* __restrict__ xs,
                                                              const T* __restrict__ ys, float scale, PyramidLevels xd,
                                                              PyramidLevels yd) {
+  waitForPreviousLaunch();
+  allowNextLaunch();
   __shared__ float shared[kPyramidSharedFloats];
   for (long long t = blockIdx.x; t < pass.tiles(); t += gridDim.x) {
     poolPyramidTile(pass, xs, ys, scale, xd, yd, t, shared, int(threadIdx.x), kThreads, BlockSync{});
@@ -142,6 +147,7 @@ constexpr int kCombineThreads = 128;
 __global__ void __launch_bounds__(kCombineThreads) combineKernel(const float* __restrict__ vals, float* __restrict__ factors,
                                                                float* __restrict__ out, int batch, int channels, int scales,
                                                                Weights weights, float valueOffset, float valueScale) {
+  waitForPreviousLaunch();  // launched early after the coarse scales' launch (GpuOps::combine)
   __shared__ double term[kCombineThreads];
   __shared__ double prod[kCombineThreads];
   const int b = blockIdx.x, k = threadIdx.x, planes = batch * channels, terms = channels * scales;
@@ -190,6 +196,10 @@ struct GpuOps {
   cudaStream_t stream;     // where the next launch goes
   int coarse = -1;         // coarse scales launched since forkCoarse; -1 outside
   bool forked = false;     // the side streams wait for `main`: joinCoarse must join them back
+  bool joined = false;     // `main` waited for the side streams
+  bool overlaps = false;   // launchesOverlapOn(main)
+  // The stream whose last enqueued operation is the pyramid (no event after it), or null.
+  cudaStream_t afterPyramid = nullptr;
   bool scale0Launched = false;
   // Small coarse scales held for one launch at endCoarse (launchSsimParts).
   SsimJob grouped[kMaxScales];
@@ -203,6 +213,11 @@ struct GpuOps {
     if (err == cudaSuccess) err = cudaGetLastError();
     return err == cudaSuccess;
   }
+
+  // Whether a kernel that waits for the one ahead before it touches memory may launch early on
+  // `main` (launch_overlap.cuh): nothing but kernels enqueued there by this call so far (a launch
+  // right after an event wait stays ordinary).
+  bool mayOverlapOnMain() const { return overlaps && stream == main && !forked && !joined; }
 
   bool isGrouped(int j) const { return j >= 1 && L.elems(j) < kGroupedElems; }
   // Scale 1 on the first side stream, the smaller scales on the second.
@@ -234,7 +249,10 @@ struct GpuOps {
         images[k] = L.planes;
         elems[k] = L.elems(j);
       }
-      err = launchSsimParts(grouped + first, wsp, images, elems, n, lane(false));
+      // the first launch may overlap the pyramid's tail where it follows it on the same stream
+      const cudaStream_t to = lane(false);
+      err = launchSsimParts(grouped + first, wsp, images, elems, n, to, first == 0 && overlaps && to == afterPyramid);
+      afterPyramid = nullptr;
     }
     groupedCount = 0;
     coarse = -1;
@@ -245,6 +263,7 @@ struct GpuOps {
     // the caller's stream runs next (the allocating call frees the workspace after the call).
     if (!forked) return;
     forked = false;
+    joined = true;
     const cudaError_t e = side->join(main, twoLanes() ? kCoarseStreams : 1);
     if (err == cudaSuccess) err = e;
   }
@@ -281,11 +300,18 @@ struct GpuOps {
         const T* ysrc = static_cast<const T*>(first ? ys : y[pass.lo]);
         PyramidPass p = pass;
         p.alignedRows = quadRowsAligned(pass, xsrc, ysrc);
-        poolPyramidKernel<T><<<tileGrid(pass.tiles()), kThreads, 0, stream>>>(p, xsrc, ysrc, first ? scale : 1.0f, xd, yd);
+        // a later pass follows this call's earlier one (a kernel) on the same stream
+        const bool early = mayOverlapOnMain() || (overlaps && stream == afterPyramid);
+        err = launchKernel(poolPyramidKernel<T>, dim3(tileGrid(pass.tiles())), dim3(kThreads), 0, stream, early, p, xsrc,
+                           ysrc, first ? scale : 1.0f, xd, yd);
       });
+      afterPyramid = stream;
       return ok();
     });
-    if (err == cudaSuccess && forked && twoLanes()) err = side->fanOut(kCoarseStreams);
+    if (err == cudaSuccess && forked && twoLanes()) {
+      err = side->fanOut(kCoarseStreams);
+      afterPyramid = nullptr;
+    }
   }
 
   // One SSIM call with scale j's workspace part: scale 0's on `main`; a coarse scale's on the
@@ -306,6 +332,7 @@ struct GpuOps {
     } else {
       scale0Launched = true;
     }
+    afterPyramid = nullptr;
     err = launchSsim(sj, ws + parts.offsets[j], L.planes, L.elems(j), j > 0 ? lane(j == 1) : stream, false, &hooks);
   }
 
@@ -346,8 +373,10 @@ struct GpuOps {
     const ImageShape& s = job.core.shape;
     Weights w{};
     for (int j = 0; j < job.scales; ++j) w.w[j] = job.weights[j];
-    combineKernel<<<s.batch, kCombineThreads, 0, stream>>>(vals, factors, job.core.out, s.batch, s.channels, job.scales, w,
-                                                          job.core.params.valueOffset, job.core.params.valueScale);
+    // Early after the coarse scales' launch on `main` (fhd: no side streams); after a join, ordinary.
+    err = launchKernel(combineKernel, dim3(s.batch), dim3(kCombineThreads), 0, stream, mayOverlapOnMain(), vals, factors,
+                       job.core.out, s.batch, s.channels, job.scales, w, job.core.params.valueOffset,
+                       job.core.params.valueScale);
     ok();
   }
 
@@ -415,6 +444,7 @@ cudaError_t launchMsssim(const MsssimJob& job, void* workspace, std::size_t wsBy
   if (err != cudaSuccess) return err;
   SideStreams* side = capture == cudaStreamCaptureStatusNone && L.scales > 1 ? SideStreams::current() : nullptr;
   GpuOps ops{job, L, base, parts, reinterpret_cast<float*>(base + parts.offsets[parts.count]), stream, side, stream};
+  ops.overlaps = launchesOverlapOn(stream);
   if (side == nullptr) {
     composeMsssim(job, L, ops);
   } else {

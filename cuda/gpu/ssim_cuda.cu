@@ -69,25 +69,15 @@ bool ownStream(cudaStream_t stream) {
   return stream != nullptr && stream != cudaStreamLegacy && stream != cudaStreamPerThread;
 }
 
-// Launches `kernel`; with `early`, its blocks may start while the previous kernel of the
-// stream is still running, once every block of that kernel has signalled
+// Launches `kernel` (launch_overlap.cuh); with `early`, its blocks may start while the previous
+// kernel of the stream is still running, once every block of that kernel has signalled
 // (griddepcontrol.launch_dependents: only ours do; after any other kernel, or a copy, the launch
 // is ordinary). ssim_kernels.cuh, "Overlapping launches", has what the kernels do before they
 // wait for the previous one.
 template <typename Args>
 cudaError_t launchOverlapping(void (*kernel)(Args), unsigned grid, cudaStream_t stream, const Args& args,
                               bool early, std::size_t dynamicSmem = 0) {
-  cudaLaunchConfig_t config{};
-  config.gridDim = dim3(grid);
-  config.blockDim = dim3(kernels::kThreads);
-  config.dynamicSmemBytes = dynamicSmem;
-  config.stream = stream;
-  cudaLaunchAttribute overlap[1];
-  overlap[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  overlap[0].val.programmaticStreamSerializationAllowed = 1;
-  config.attrs = overlap;
-  config.numAttrs = early ? 1 : 0;
-  return cudaLaunchKernelEx(&config, kernel, args);
+  return launchKernel(kernel, dim3(grid), dim3(kernels::kThreads), dynamicSmem, stream, early, args);
 }
 
 constexpr std::size_t kStateBytesPerImage = sizeof(kernels::ReduceState);  // 16
@@ -406,6 +396,15 @@ std::size_t workspaceBytes(int images, std::size_t elements, bool gradient) {
   return stateBytes(images) + (gradient ? 3 * elements * sizeof(float) : 0);
 }
 
+bool launchesOverlapOn(cudaStream_t stream) {
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return ownStream(stream) && deviceOverlapsLaunches(device);
+}
+
 namespace {
 
 // What launchSsim or launchSsimParts launches for one job: the arguments of the forward and
@@ -620,7 +619,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
 }
 
 cudaError_t launchSsimParts(const SsimJob* jobs, void* const* workspaces, const int* wsImages,
-                            const std::size_t* wsElements, int count, cudaStream_t stream) {
+                            const std::size_t* wsElements, int count, cudaStream_t stream, bool early) {
   using namespace kernels;
   static_assert(kMaxParts == kMaxSsimParts, "the parts kernels hold kMaxSsimParts parts");
   if (count < 1 || count > kMaxSsimParts) return cudaErrorInvalidValue;
@@ -672,7 +671,17 @@ cudaError_t launchSsimParts(const SsimJob* jobs, void* const* workspaces, const 
     fwd.end[k] = unsigned(fEnd);
     bwd.end[k] = unsigned(bEnd);
   }
-  cudaError_t err = launchOverlapping(ssimForwardPartsKernel<Reciprocal::Ftz>, unsigned(fEnd), stream, fwd, false);
+  // The forward waits for the kernel ahead of it before it reads anything (waitFirst: that kernel
+  // may have written its inputs), so it may launch early; it lets the next kernel launch early
+  // too (the backward is launched the ordinary way; MS-SSIM's combination waits first). Its
+  // writes are recorded above as those of an ordinary launch, which is what it is to memory.
+  for (int k = 0; k < count; ++k) {
+#ifndef SSIM_TEST_BREAK_WAIT_FIRST  // test only: kernel_check --parts must then fail
+    fwd.part[k].waitFirst = 1;
+#endif
+    fwd.part[k].signalNext = 1;
+  }
+  cudaError_t err = launchOverlapping(ssimForwardPartsKernel<Reciprocal::Ftz>, unsigned(fEnd), stream, fwd, early);
   if (err == cudaSuccess) err = cudaGetLastError();
   if (err != cudaSuccess || !gradient) return err;
   err = launchOverlapping(ssimBackwardPartsKernel, unsigned(bEnd), stream, bwd, false);

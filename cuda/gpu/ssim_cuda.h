@@ -50,9 +50,18 @@ constexpr int kMaxSsimParts = 4;
 // gradient for all or none, C1 and C2 in the fast reciprocal's range (ssim_math.h); otherwise
 // one launchSsim call (allowEarly false) per job. Job k uses workspaces[k] (wsImages[k],
 // wsElements[k]: as launchSsim's). For several small problems, whose launches cost more in fixed
-// time than in work (ssim_parts_kernels.cuh).
+// time than in work (ssim_parts_kernels.cuh). `early`: the one forward may launch before the
+// kernel ahead of it in `stream` has finished (it waits for that kernel before it reads its
+// inputs, which that kernel may have written); only where that kernel is the last thing enqueued
+// on `stream` (no event since) and launchesOverlapOn(stream).
 cudaError_t launchSsimParts(const SsimJob* jobs, void* const* workspaces, const int* wsImages,
-                            const std::size_t* wsElements, int count, cudaStream_t stream);
+                            const std::size_t* wsElements, int count, cudaStream_t stream, bool early = false);
+
+// Whether kernels launched on `stream` may start before the kernel ahead of them has finished
+// (launch_overlap.cuh): a stream of the caller's own (the default ones are shared, so what ran
+// last there cannot be told) on a current device of sm_90 or later that runs this binary's sm_90
+// code.
+bool launchesOverlapOn(cudaStream_t stream);
 
 // Whether launchSsim can pool `job`'s inputs on the current device (ssim_kernels.cuh,
 // "Pooling"): float32 planar inputs whose every pixel the forward computes (padding 'same', or a

@@ -87,7 +87,10 @@
 // last blocks of the previous kernel leave idle, do all their work, and wait for that kernel to
 // finish (griddepcontrol.wait: completed, its writes visible) only before the atomics on the
 // per-image state and out[b], which it reads and writes. Every forward has a thread that waits
-// before it exits, so a chain of them finishes in order.
+// before it exits, so a chain of them finishes in order. MS-SSIM's coarse scales in one launch
+// (launchSsimParts) read what the kernel ahead of them wrote (the pooling pyramid): that forward
+// launches early too, but waits first (waitFirst), so only its launch and its blocks' placement
+// overlap the kernel ahead.
 #pragma once
 
 #include <cstdint>
@@ -97,6 +100,7 @@
 #include "common/msssim_pyramid.h"
 #include "common/ssim_math.h"
 #include "common/ssim_types.h"
+#include "launch_overlap.cuh"
 
 namespace cudassim {
 namespace kernels {
@@ -168,6 +172,7 @@ struct ForwardArgs {
   int mapY0, mapY1, mapX0, mapX1;  // pixels that count (MapRegion)
   int vecMaps;                     // 1: alpha/beta/gamma rows may be stored as float4
   int signalNext;                  // 1: let the next kernel of the stream launch early (short launches)
+  int waitFirst;                   // 1: wait for the previous kernel before any access (it wrote x, y)
   WorkLayout work;
   unsigned long long pixelsPerImage;  // channels * map pixels: the counter's final value
   Taps taps;
@@ -270,18 +275,6 @@ __device__ __forceinline__ void shiftIn(float (&r)[N], float v) {
 #pragma unroll
   for (int k = 0; k < N - 1; ++k) r[k] = r[k + 1];
   r[N - 1] = v;
-}
-
-// Programmatic dependent launch (see "Overlapping launches"); no-ops before sm_90.
-__device__ __forceinline__ void allowNextLaunch() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void waitForPreviousLaunch() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;\n" ::: "memory");
-#endif
 }
 
 // Asynchronous 4-byte global -> shared copies (sm_80+): the next batch's inputs land in shared
@@ -813,6 +806,7 @@ __device__ __forceinline__ void forwardRanges(const ForwardArgs& a, const Grid g
   const bool wantValue = a.out != nullptr;
   const Taps taps = a.taps;
   if (a.signalNext) allowNextLaunch();
+  if (a.waitFirst) waitForPreviousLaunch();
 
   for (unsigned r = g.first(); r < w.ranges; r += g.step()) {
     RangeCursor cur = rangeStart(w, r);

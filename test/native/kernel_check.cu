@@ -31,6 +31,7 @@
 #include "common/fast_divide.h"
 #include "common/ssim_math.h"
 #include "common/ssim_types.h"
+#include "gpu/launch_overlap.cuh"
 #include "gpu/ssim_cuda.h"
 
 using namespace cudassim;
@@ -691,13 +692,28 @@ void checkFold(std::uint64_t seed, cudaStream_t stream) {
   }
 }
 
+// Lets the next kernel of the stream launch at once, then writes x and y from their copies only
+// after about 50 us: a launch that read them before waiting for this kernel would read NaN.
+__global__ void lateInputsKernel(const float* xs, const float* ys, float* x, float* y, std::size_t n) {
+  allowNextLaunch();
+  const long long t0 = clock64();
+  while (clock64() - t0 < 100000) {
+  }
+  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x) {
+    x[i] = xs[i];
+    y[i] = ys[i];
+  }
+}
+
 // launchSsimParts (ssim_parts_kernels.cuh): several problems in one launch, as MS-SSIM's small
 // coarse scales take them (float32 planar, the c1 of the contrast-structure scales on some),
 // value only and value + gradient. Each part's values and gradient against the float64
 // reference (within the tolerances of runCase), run twice on the same workspaces (each part's
-// reduction state must reset), outputs poisoned before each run. Groups that the parts kernels
-// do not take (an interleaved job, a u8 one, tiny k) fall back to one launch per job: the same
-// checks hold.
+// reduction state must reset), outputs poisoned before each run. The second run launches early
+// (where the device overlaps launches) right after kernels that write the inputs late, over
+// NaN: the forward must wait for them before it reads (built with -DSSIM_TEST_BREAK_WAIT_FIRST,
+// which drops that wait, those runs fail). Groups that the parts kernels do not take (an
+// interleaved job, a u8 one, tiny k) fall back to one launch per job: the same checks hold.
 void checkParts(std::uint64_t seed, cudaStream_t stream) {
   struct Group {
     const char* name;
@@ -724,6 +740,10 @@ void checkParts(std::uint64_t seed, cudaStream_t stream) {
       std::vector<int> images(count);
       std::vector<std::size_t> elems(count);
       std::vector<Reference> refs(count);
+      struct Inputs4 {
+        float *x, *y, *xCopy, *yCopy;  // the copies for lateInputsKernel
+      };
+      std::vector<Inputs4> inputs(count);
       std::vector<void*> bufs;
       for (int k = 0; k < count; ++k) {
         const Case& c = gr.jobs[k];
@@ -740,6 +760,13 @@ void checkParts(std::uint64_t seed, cudaStream_t stream) {
         CK(cudaMalloc(&y, n * sizeof(float)));
         CK(cudaMemcpy(x, in.xRaw.data(), n * sizeof(float), cudaMemcpyHostToDevice));
         CK(cudaMemcpy(y, in.yRaw.data(), n * sizeof(float), cudaMemcpyHostToDevice));
+        void *xs = nullptr, *ys = nullptr;
+        CK(cudaMalloc(&xs, n * sizeof(float)));
+        CK(cudaMalloc(&ys, n * sizeof(float)));
+        CK(cudaMemcpy(xs, x, n * sizeof(float), cudaMemcpyDeviceToDevice));
+        CK(cudaMemcpy(ys, y, n * sizeof(float), cudaMemcpyDeviceToDevice));
+        bufs.insert(bufs.end(), {xs, ys});
+        inputs[k] = {static_cast<float*>(x), static_cast<float*>(y), static_cast<float*>(xs), static_cast<float*>(ys)};
         CK(cudaMalloc(&out, c.B * sizeof(float)));
         if (wantGrad) CK(cudaMalloc(&grad, n * sizeof(float)));
         const std::size_t wb = workspaceBytes(c.B, n, wantGrad);
@@ -762,7 +789,17 @@ void checkParts(std::uint64_t seed, cudaStream_t stream) {
           CK(cudaMemsetAsync(jobs[k].out, 0xFF, gr.jobs[k].B * sizeof(float), stream));  // NaN
           if (wantGrad) CK(cudaMemsetAsync(jobs[k].grad, 0xFF, elems[k] * sizeof(float), stream));
         }
-        const cudaError_t e = launchSsimParts(jobs.data(), ws.data(), images.data(), elems.data(), count, stream);
+        const bool early = rep == 1 && launchesOverlapOn(stream);
+        if (rep == 1) {
+          for (int k = 0; k < count; ++k) {
+            const Inputs4& d = inputs[k];
+            CK(cudaMemsetAsync(d.x, 0xFF, elems[k] * sizeof(float), stream));
+            CK(cudaMemsetAsync(d.y, 0xFF, elems[k] * sizeof(float), stream));
+            lateInputsKernel<<<264, 256, 0, stream>>>(d.xCopy, d.yCopy, d.x, d.y, elems[k]);
+            CK(cudaGetLastError());
+          }
+        }
+        const cudaError_t e = launchSsimParts(jobs.data(), ws.data(), images.data(), elems.data(), count, stream, early);
         if (e != cudaSuccess) {
           report(false, "%-50s [parts %s run %d] launchSsimParts -> %s", gr.name, wantGrad ? "value+grad" : "value", rep + 1,
                  cudaGetErrorName(e));
@@ -778,8 +815,9 @@ void checkParts(std::uint64_t seed, cudaStream_t stream) {
           const double gRel = allFinite(g) ? gradError(g, refs[k].grad).rel : INFINITY;
           const bool zero = stateIsZero(ws[k], c.B);
           report(vErr <= kValueTol && (!wantGrad || gRel <= kGradTol) && zero,
-                 "%-28s part %d/%d %-14s [parts %-10s run %d] value max err=%.3g%s%.3g%s", gr.name, k + 1, count,
-                 c.name.c_str(), wantGrad ? "value+grad" : "value", rep + 1, vErr, wantGrad ? "  grad rel L2=" : "",
+                 "%-28s part %d/%d %-14s [parts %-10s run %d%s] value max err=%.3g%s%.3g%s", gr.name, k + 1, count,
+                 c.name.c_str(), wantGrad ? "value+grad" : "value", rep + 1, early ? " early" : "", vErr,
+                 wantGrad ? "  grad rel L2=" : "",
                  wantGrad ? gRel : 0.0, zero ? "" : "  STATE NOT RESET");
         }
       }
