@@ -676,7 +676,7 @@ cudaError_t launchSsimParts(const SsimJob* jobs, void* const* workspaces, const 
   // too (the backward is launched the ordinary way; MS-SSIM's combination waits first). Its
   // writes are recorded above as those of an ordinary launch, which is what it is to memory.
   for (int k = 0; k < count; ++k) {
-#ifndef SSIM_TEST_BREAK_WAIT_FIRST  // test only: kernel_check --parts must then fail
+#ifndef SSIM_TEST_BREAK_WAIT_FIRST  // test only: for kernel_check --parts (which did not fail with it, ms-v11)
     fwd.part[k].waitFirst = 1;
 #endif
     fwd.part[k].signalNext = 1;

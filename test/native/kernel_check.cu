@@ -693,7 +693,8 @@ void checkFold(std::uint64_t seed, cudaStream_t stream) {
 }
 
 // Lets the next kernel of the stream launch at once, then writes x and y from their copies only
-// after about 50 us: a launch that read them before waiting for this kernel would read NaN.
+// after about 50 us: a launch that read them before waiting for this kernel would read NaN
+// (if its blocks ran beside this kernel's, which the H200 run did not show).
 __global__ void lateInputsKernel(const float* xs, const float* ys, float* x, float* y, std::size_t n) {
   allowNextLaunch();
   const long long t0 = clock64();
@@ -711,9 +712,10 @@ __global__ void lateInputsKernel(const float* xs, const float* ys, float* x, flo
 // reference (within the tolerances of runCase), run twice on the same workspaces (each part's
 // reduction state must reset), outputs poisoned before each run. The second run launches early
 // (where the device overlaps launches) right after kernels that write the inputs late, over
-// NaN: the forward must wait for them before it reads (built with -DSSIM_TEST_BREAK_WAIT_FIRST,
-// which drops that wait, those runs fail). Groups that the parts kernels do not take (an
-// interleaved job, a u8 one, tiny k) fall back to one launch per job: the same checks hold.
+// NaN, so that it checks the early launch's values. It is not shown to catch a missing wait: on
+// the H200 a build with -DSSIM_TEST_BREAK_WAIT_FIRST (no wait) passed too (docs/PERFORMANCE.md,
+// ms-v11). Groups that the parts kernels do not take (an interleaved job, a u8 one, tiny k)
+// fall back to one launch per job: the same checks hold.
 void checkParts(std::uint64_t seed, cudaStream_t stream) {
   struct Group {
     const char* name;
