@@ -139,7 +139,7 @@ PYRAMID_HD inline void loadRowOfFour(const float* at, float scale, bool inside, 
 constexpr int kPoolBatch = 4;
 constexpr int kAccumulateBatch = 8;
 // Pixel pairs a thread pools together from aligned rows (poolLevelOneInPairs), 16 floats each: two
-// took 74 registers a thread against one's 53 and measured slower (docs/PERFORMANCE.md, ms-v10).
+// took 74 registers a thread against one's 53 and measured slower (docs/PERFORMANCE.md, ms-v10b).
 constexpr int kPairBatch = 1;
 
 // Level lo + 1 (d = 1) of a tile from an alignedRows level lo (float32 planar, times scale) into

@@ -78,7 +78,7 @@ __global__ void planarizeKernel(const T* __restrict__ x, const T* __restrict__ y
 }
 
 // One pass of the pooling pyramid (common/msssim_pyramid.h): a tile per block. Launched early
-// where it may (GpuOps::mayOverlap), it waits for the kernel ahead (scale 0's pooling forward
+// where it may (GpuOps::pyramid), it waits for the kernel ahead (scale 0's pooling forward
 // wrote its input) before anything else; the coarse scales' launch after it does the same.
 template <typename T>
 __global__ void __launch_bounds__(kThreads) poolPyramidKernel(PyramidPass pass, const T* __restrict__ xs,
