@@ -419,14 +419,14 @@ struct SsimPlan {
   bool forward = false;   // fa is launched (not a backwardOnly call)
   bool backward = false;  // ba is launched (a gradient, not a forwardOnly call)
   int forwardResident = 0;
-  int device = 0;         // the current one, planned for
 };
 
-// Plans `job` (launchSsim's arguments) on the current device. share > 0: a part of a parts
+// Plans `job` (launchSsim's arguments) on `device` (the current one: the caller asked for it
+// once per launch; the binding selects it before each call). share > 0: a part of a parts
 // launch (launchSsimParts), laid out for `share` resident blocks, in the two-launch design; the
 // parts kernels take float32 inputs and the fast reciprocal only.
 cudaError_t planSsim(const SsimJob& job, void* workspace, int wsImages, std::size_t wsElements, const MsssimHooks& ms,
-                     int share, SsimPlan& plan) {
+                     int device, int share, SsimPlan& plan) {
   using namespace kernels;
   const ImageShape& s = job.shape;
   const SsimParams& p = job.params;
@@ -456,8 +456,6 @@ cudaError_t planSsim(const SsimJob& job, void* workspace, int wsImages, std::siz
   float* planes = reinterpret_cast<float*>(static_cast<char*>(workspace) + stateBytes(wsImages));
 
   const ForwardRegion reg = forwardRegion(job, map);
-  int& device = plan.device;  // the current one: the caller's (the binding selects it before each call)
-  if (cudaGetDevice(&device) != cudaSuccess) return cudaGetLastError();
   const bool fastRcp = fastReciprocalInRange(p.c1, p.c2);
   if (share > 0 && (job.dtype != DType::F32 || !fastRcp)) return cudaErrorInvalidValue;
   plan.fastRcp = fastRcp;
@@ -581,8 +579,10 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
                        cudaStream_t stream, bool allowEarly, const MsssimHooks* hooks) {
   using namespace kernels;
   const MsssimHooks none;
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return cudaGetLastError();
   SsimPlan plan;
-  cudaError_t err = planSsim(job, workspace, wsImages, wsElements, hooks != nullptr ? *hooks : none, 0, plan);
+  cudaError_t err = planSsim(job, workspace, wsImages, wsElements, hooks != nullptr ? *hooks : none, device, 0, plan);
   if (err != cudaSuccess || plan.nothing) return err;
   ForwardArgs& fa = plan.fa;
   BackwardArgs& ba = plan.ba;
@@ -602,8 +602,8 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
 
   // A value-only forward may start early (launchOverlapping) unless it reads what a launch
   // that may still be running writes.
-  const bool candidate = allowEarly && job.grad == nullptr && deviceOverlapsLaunches(plan.device);
-  const bool earlyForward = admitLaunch(job, workspace, wsImages, wsElements, plan.device, stream, candidate);
+  const bool candidate = allowEarly && job.grad == nullptr && deviceOverlapsLaunches(device);
+  const bool earlyForward = admitLaunch(job, workspace, wsImages, wsElements, device, stream, candidate);
 
   if (plan.fused) {
     FusedArgs fu{};
@@ -659,7 +659,7 @@ cudaError_t launchSsimParts(const SsimJob* jobs, void* const* workspaces, const 
     const double fraction = double(jobs[k].shape.elems()) / double(elems);
     const int share = std::max(1, int(double(resident) * fraction));
     SsimPlan plan;
-    const cudaError_t err = planSsim(jobs[k], workspaces[k], wsImages[k], wsElements[k], none, share, plan);
+    const cudaError_t err = planSsim(jobs[k], workspaces[k], wsImages[k], wsElements[k], none, device, share, plan);
     if (err != cudaSuccess) return err;
     if (plan.nothing) return cudaErrorInvalidValue;  // (out is set: checked above)
     admitLaunch(jobs[k], workspaces[k], wsImages[k], wsElements[k], device, stream, false);
@@ -671,16 +671,10 @@ cudaError_t launchSsimParts(const SsimJob* jobs, void* const* workspaces, const 
     fwd.end[k] = unsigned(fEnd);
     bwd.end[k] = unsigned(bEnd);
   }
-  // The forward waits for the kernel ahead of it before it reads anything (waitFirst: that kernel
-  // may have written its inputs), so it may launch early; it lets the next kernel launch early
-  // too (the backward is launched the ordinary way; MS-SSIM's combination waits first). Its
-  // writes are recorded above as those of an ordinary launch, which is what it is to memory.
-  for (int k = 0; k < count; ++k) {
-#ifndef SSIM_TEST_BREAK_WAIT_FIRST  // test only: for kernel_check --parts (which did not fail with it, ms-v11)
-    fwd.part[k].waitFirst = 1;
-#endif
-    fwd.part[k].signalNext = 1;
-  }
+  // The forward waits for the kernel ahead of it before it reads anything (that kernel may have
+  // written its inputs), so it may launch early; it lets the next kernel launch early too (the
+  // backward is launched the ordinary way; MS-SSIM's combination waits first). Its writes are
+  // recorded above as those of an ordinary launch, which is what it is to memory.
   cudaError_t err = launchOverlapping(ssimForwardPartsKernel<Reciprocal::Ftz>, unsigned(fEnd), stream, fwd, early);
   if (err == cudaSuccess) err = cudaGetLastError();
   if (err != cudaSuccess || !gradient) return err;

@@ -89,8 +89,8 @@
 // per-image state and out[b], which it reads and writes. Every forward has a thread that waits
 // before it exits, so a chain of them finishes in order. MS-SSIM's coarse scales in one launch
 // (launchSsimParts) read what the kernel ahead of them wrote (the pooling pyramid): that forward
-// launches early too, but waits first (waitFirst), so only its launch and its blocks' placement
-// overlap the kernel ahead.
+// launches early too, but waits first (ssim_parts_kernels.cuh), so only its launch and its
+// blocks' placement overlap the kernel ahead.
 #pragma once
 
 #include <cstdint>
@@ -172,7 +172,6 @@ struct ForwardArgs {
   int mapY0, mapY1, mapX0, mapX1;  // pixels that count (MapRegion)
   int vecMaps;                     // 1: alpha/beta/gamma rows may be stored as float4
   int signalNext;                  // 1: let the next kernel of the stream launch early (short launches)
-  int waitFirst;                   // 1: wait for the previous kernel before any access (it wrote x, y)
   WorkLayout work;
   unsigned long long pixelsPerImage;  // channels * map pixels: the counter's final value
   Taps taps;
@@ -806,7 +805,6 @@ __device__ __forceinline__ void forwardRanges(const ForwardArgs& a, const Grid g
   const bool wantValue = a.out != nullptr;
   const Taps taps = a.taps;
   if (a.signalNext) allowNextLaunch();
-  if (a.waitFirst) waitForPreviousLaunch();
 
   for (unsigned r = g.first(); r < w.ranges; r += g.step()) {
     RangeCursor cur = rangeStart(w, r);

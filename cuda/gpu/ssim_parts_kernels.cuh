@@ -24,8 +24,15 @@ struct PartsArgs {
 };
 
 // Float32 inputs (MS-SSIM's coarse scales are float32 planar), one reciprocal mode for all parts.
+// It may be launched early (launchSsimParts): it lets the next kernel launch early too, then
+// waits for the kernel ahead of it, which may have written its inputs (MS-SSIM's pyramid), before
+// anything else. (The wait returns at once after an ordinary launch.)
 template <Reciprocal M>
 __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardPartsKernel(const PartsArgs<ForwardArgs> p) {
+  allowNextLaunch();
+#ifndef SSIM_TEST_BREAK_WAIT_FIRST  // test only: kernel_check --parts must fail without the wait
+  waitForPreviousLaunch();
+#endif
   unsigned begin = 0;
 #pragma unroll
   for (int k = 0; k < kMaxParts; ++k) {
