@@ -196,10 +196,9 @@ struct GpuOps {
   cudaStream_t stream;     // where the next launch goes
   int coarse = -1;         // coarse scales launched since forkCoarse; -1 outside
   bool forked = false;     // the side streams wait for `main`: joinCoarse must join them back
-  bool joined = false;     // `main` waited for the side streams
   bool overlaps = false;   // launchesOverlapOn(main)
-  // The stream whose last enqueued operation is the pyramid (no event after it), or null.
-  cudaStream_t afterPyramid = nullptr;
+  // The streams whose last enqueued operation is a kernel of this call (null: a free entry).
+  cudaStream_t afterKernel[1 + kCoarseStreams] = {};
   bool scale0Launched = false;
   // Small coarse scales held for one launch at endCoarse (launchSsimParts).
   SsimJob grouped[kMaxScales];
@@ -215,9 +214,28 @@ struct GpuOps {
   }
 
   // Whether a kernel that waits for the one ahead before it touches memory may launch early on
-  // `main` (launch_overlap.cuh): nothing but kernels enqueued there by this call so far (a launch
-  // right after an event wait stays ordinary).
-  bool mayOverlapOnMain() const { return overlaps && stream == main && !forked && !joined; }
+  // `s` (launch_overlap.cuh): where the last thing enqueued there is a kernel of this call. Not
+  // right after an event (an early launch waits for the kernel ahead, not for the event), nor as
+  // the first launch on `main` (what is ahead is the caller's, perhaps an event wait).
+  bool mayLaunchEarlyOn(cudaStream_t s) const { return overlaps && lastIsKernel(s); }
+  bool lastIsKernel(cudaStream_t s) const {
+    for (const cudaStream_t k : afterKernel)
+      if (k == s) return true;
+    return false;
+  }
+  // After each launch on `s`, and each event recorded or waited for there.
+  void launchedOn(cudaStream_t s) {
+    if (err != cudaSuccess || lastIsKernel(s)) return;
+    for (cudaStream_t& k : afterKernel)
+      if (k == nullptr) {
+        k = s;
+        return;
+      }
+  }
+  void eventOn(cudaStream_t s) {
+    for (cudaStream_t& k : afterKernel)
+      if (k == s) k = nullptr;
+  }
 
   bool isGrouped(int j) const { return j >= 1 && L.elems(j) < kGroupedElems; }
   // Scale 1 on the first side stream, the smaller scales on the second.
@@ -235,6 +253,8 @@ struct GpuOps {
     err = side->fork(main);
     forked = err == cudaSuccess;
     stream = side->stream(0);
+    eventOn(main);
+    for (int k = 0; k < kCoarseStreams; ++k) eventOn(side->stream(k));
   }
   void endCoarse() {
     // The small scales, kMaxSsimParts per launch, on their lane.
@@ -249,10 +269,10 @@ struct GpuOps {
         images[k] = L.planes;
         elems[k] = L.elems(j);
       }
-      // the first launch may overlap the pyramid's tail where it follows it on the same stream
+      // may overlap the tail of the kernel ahead (the pyramid's where it follows it on its lane)
       const cudaStream_t to = lane(false);
-      err = launchSsimParts(grouped + first, wsp, images, elems, n, to, first == 0 && overlaps && to == afterPyramid);
-      afterPyramid = nullptr;
+      err = launchSsimParts(grouped + first, wsp, images, elems, n, to, mayLaunchEarlyOn(to));
+      launchedOn(to);
     }
     groupedCount = 0;
     coarse = -1;
@@ -263,7 +283,8 @@ struct GpuOps {
     // the caller's stream runs next (the allocating call frees the workspace after the call).
     if (!forked) return;
     forked = false;
-    joined = true;
+    eventOn(main);
+    for (int k = 0; k < kCoarseStreams; ++k) eventOn(side->stream(k));
     const cudaError_t e = side->join(main, twoLanes() ? kCoarseStreams : 1);
     if (err == cudaSuccess) err = e;
   }
@@ -277,7 +298,7 @@ struct GpuOps {
       planarizeKernel<T><<<gridFor(n), kThreads, 0, stream>>>(static_cast<const T*>(job.core.x), static_cast<const T*>(job.core.y),
                                                               xd, yd, n, s.channels, s.planeElems(), job.core.params.inputScale);
     });
-    ok();
+    if (ok()) launchedOn(stream);
   }
 
   void pyramid(const void* xs, const void* ys, DType dt, float scale, int from) {
@@ -300,17 +321,15 @@ struct GpuOps {
         const T* ysrc = static_cast<const T*>(first ? ys : y[pass.lo]);
         PyramidPass p = pass;
         p.alignedRows = quadRowsAligned(pass, xsrc, ysrc);
-        // a later pass follows this call's earlier one (a kernel) on the same stream
-        const bool early = mayOverlapOnMain() || (overlaps && stream == afterPyramid);
-        err = launchKernel(poolPyramidKernel<T>, dim3(tileGrid(pass.tiles())), dim3(kThreads), 0, stream, early, p, xsrc,
-                           ysrc, first ? scale : 1.0f, xd, yd);
+        err = launchKernel(poolPyramidKernel<T>, dim3(tileGrid(pass.tiles())), dim3(kThreads), 0, stream,
+                           mayLaunchEarlyOn(stream), p, xsrc, ysrc, first ? scale : 1.0f, xd, yd);
       });
-      afterPyramid = stream;
+      launchedOn(stream);
       return ok();
     });
     if (err == cudaSuccess && forked && twoLanes()) {
       err = side->fanOut(kCoarseStreams);
-      afterPyramid = nullptr;
+      for (int k = 0; k < kCoarseStreams; ++k) eventOn(side->stream(k));
     }
   }
 
@@ -332,8 +351,9 @@ struct GpuOps {
     } else {
       scale0Launched = true;
     }
-    afterPyramid = nullptr;
-    err = launchSsim(sj, ws + parts.offsets[j], L.planes, L.elems(j), j > 0 ? lane(j == 1) : stream, false, &hooks);
+    const cudaStream_t to = j > 0 ? lane(j == 1) : stream;
+    err = launchSsim(sj, ws + parts.offsets[j], L.planes, L.elems(j), to, false, &hooks);
+    launchedOn(to);
   }
 
   bool ssimPooling(const SsimJob& sj, ScalePhase phase, int j) {
@@ -374,10 +394,10 @@ struct GpuOps {
     Weights w{};
     for (int j = 0; j < job.scales; ++j) w.w[j] = job.weights[j];
     // Early after the coarse scales' launch on `main` (fhd: no side streams); after a join, ordinary.
-    err = launchKernel(combineKernel, dim3(s.batch), dim3(kCombineThreads), 0, stream, mayOverlapOnMain(), vals, factors,
-                       job.core.out, s.batch, s.channels, job.scales, w, job.core.params.valueOffset,
+    err = launchKernel(combineKernel, dim3(s.batch), dim3(kCombineThreads), 0, stream, mayLaunchEarlyOn(stream), vals,
+                       factors, job.core.out, s.batch, s.channels, job.scales, w, job.core.params.valueOffset,
                        job.core.params.valueScale);
-    ok();
+    if (ok()) launchedOn(stream);
   }
 
   void accumulate(float* const* g, float* const* dst, bool hwc, float mult, bool bottom) {
@@ -385,6 +405,7 @@ struct GpuOps {
     forEachAccumulatePass(L, g, dst, [&](const PyramidPass& pass, const PyramidLevels& gl, const PyramidLevels& dl,
                                          const float* top) {
       accumulatePyramidKernel<<<tileGrid(pass.tiles()), kThreads, 0, stream>>>(pass, gl, dl, top, scratchAt(L.factors));
+      launchedOn(stream);
       return ok();
     });
     if (err != cudaSuccess || !bottom) return;
@@ -401,7 +422,7 @@ struct GpuOps {
       accumulateBottomKernel<false><<<unsigned(blocks), kThreads, 0, stream>>>(g[0], dst[0], up, scratchAt(L.factors), mult,
                                                                                geo, byW, byH, n);
     }
-    ok();
+    if (ok()) launchedOn(stream);
   }
 };
 
