@@ -692,18 +692,27 @@ void checkFold(std::uint64_t seed, cudaStream_t stream) {
   }
 }
 
-// Lets the next kernel of the stream launch at once, then writes x and y from their copies only
-// after about 50 us: a launch that read them before waiting for this kernel would read NaN
-// (if its blocks ran beside this kernel's, which the H200 run did not show).
-__global__ void lateInputsKernel(const float* xs, const float* ys, float* x, float* y, std::size_t n) {
+// The inputs of a parts launch, written late: copies[k] into inputs[k], n[k] floats each.
+struct LateInputs {
+  const float* copies[2 * kMaxSsimParts];
+  float* inputs[2 * kMaxSsimParts];
+  std::size_t n[2 * kMaxSsimParts];
+  int count;
+};
+
+// Lets the next kernel of the stream launch at once, then writes the inputs only after about
+// 50 us. Launched on a few multiprocessors (kLateBlocks), so that an early launch behind it has
+// the others to itself from the start: it reads NaN where it reads before waiting for this kernel.
+constexpr int kLateBlocks = 8;
+__global__ void lateInputsKernel(const LateInputs late) {
   allowNextLaunch();
   const long long t0 = clock64();
   while (clock64() - t0 < 100000) {
   }
-  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x) {
-    x[i] = xs[i];
-    y[i] = ys[i];
-  }
+  for (int k = 0; k < late.count; ++k)
+    for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < late.n[k];
+         i += std::size_t(gridDim.x) * blockDim.x)
+      late.inputs[k][i] = late.copies[k][i];
 }
 
 // launchSsimParts (ssim_parts_kernels.cuh): several problems in one launch, as MS-SSIM's small
@@ -711,11 +720,10 @@ __global__ void lateInputsKernel(const float* xs, const float* ys, float* x, flo
 // value only and value + gradient. Each part's values and gradient against the float64
 // reference (within the tolerances of runCase), run twice on the same workspaces (each part's
 // reduction state must reset), outputs poisoned before each run. The second run launches early
-// (where the device overlaps launches) right after kernels that write the inputs late, over
-// NaN, so that it checks the early launch's values. It is not shown to catch a missing wait: on
-// the H200 a build with -DSSIM_TEST_BREAK_WAIT_FIRST (no wait) passed too (docs/PERFORMANCE.md,
-// ms-v11). Groups that the parts kernels do not take (an interleaved job, a u8 one, tiny k)
-// fall back to one launch per job: the same checks hold.
+// (where the device overlaps launches) right after a kernel that writes every part's inputs late,
+// over NaN: a build without the parts forward's wait (-DSSIM_TEST_BREAK_WAIT_FIRST) must fail it.
+// Groups that the parts kernels do not take (an interleaved job, a u8 one, tiny k) fall back to
+// one launch per job: the same checks hold.
 void checkParts(std::uint64_t seed, cudaStream_t stream) {
   struct Group {
     const char* name;
@@ -742,10 +750,8 @@ void checkParts(std::uint64_t seed, cudaStream_t stream) {
       std::vector<int> images(count);
       std::vector<std::size_t> elems(count);
       std::vector<Reference> refs(count);
-      struct Inputs4 {
-        float *x, *y, *xCopy, *yCopy;  // the copies for lateInputsKernel
-      };
-      std::vector<Inputs4> inputs(count);
+      LateInputs late{};
+      late.count = 2 * count;
       std::vector<void*> bufs;
       for (int k = 0; k < count; ++k) {
         const Case& c = gr.jobs[k];
@@ -768,7 +774,11 @@ void checkParts(std::uint64_t seed, cudaStream_t stream) {
         CK(cudaMemcpy(xs, x, n * sizeof(float), cudaMemcpyDeviceToDevice));
         CK(cudaMemcpy(ys, y, n * sizeof(float), cudaMemcpyDeviceToDevice));
         bufs.insert(bufs.end(), {xs, ys});
-        inputs[k] = {static_cast<float*>(x), static_cast<float*>(y), static_cast<float*>(xs), static_cast<float*>(ys)};
+        for (int i : {0, 1}) {
+          late.copies[2 * k + i] = static_cast<const float*>(i == 0 ? xs : ys);
+          late.inputs[2 * k + i] = static_cast<float*>(i == 0 ? x : y);
+          late.n[2 * k + i] = n;
+        }
         CK(cudaMalloc(&out, c.B * sizeof(float)));
         if (wantGrad) CK(cudaMalloc(&grad, n * sizeof(float)));
         const std::size_t wb = workspaceBytes(c.B, n, wantGrad);
@@ -793,13 +803,10 @@ void checkParts(std::uint64_t seed, cudaStream_t stream) {
         }
         const bool early = rep == 1 && launchesOverlapOn(stream);
         if (rep == 1) {
-          for (int k = 0; k < count; ++k) {
-            const Inputs4& d = inputs[k];
-            CK(cudaMemsetAsync(d.x, 0xFF, elems[k] * sizeof(float), stream));
-            CK(cudaMemsetAsync(d.y, 0xFF, elems[k] * sizeof(float), stream));
-            lateInputsKernel<<<264, 256, 0, stream>>>(d.xCopy, d.yCopy, d.x, d.y, elems[k]);
-            CK(cudaGetLastError());
-          }
+          for (int k = 0; k < late.count; ++k)
+            CK(cudaMemsetAsync(late.inputs[k], 0xFF, late.n[k] * sizeof(float), stream));
+          lateInputsKernel<<<kLateBlocks, 256, 0, stream>>>(late);
+          CK(cudaGetLastError());
         }
         const cudaError_t e = launchSsimParts(jobs.data(), ws.data(), images.data(), elems.data(), count, stream, early);
         if (e != cudaSuccess) {
