@@ -12,14 +12,20 @@
 
 namespace cudassim {
 
+// The hardware threads, asked once: libstdc++ reads a file under /sys for every
+// hardware_concurrency() call, a few microseconds, as much as a small image's whole SSIM.
+inline int hardwareThreads() {
+  static const int n = std::max(1, int(std::thread::hardware_concurrency()));
+  return n;
+}
+
 // Calls fn(i) for every i in [0, n). threads <= 0: hardware concurrency. work: the total
 // work (e.g. elements touched); a thread is started only per minWorkPerThread of it, so that
 // small jobs run on the calling thread alone.
 template <typename F>
 void parallelFor(std::size_t n, int threads, std::size_t work, std::size_t minWorkPerThread, F&& fn) {
   if (n == 0) return;
-  int hw = threads > 0 ? threads : int(std::thread::hardware_concurrency());
-  if (hw <= 0) hw = 1;
+  const int hw = threads > 0 ? threads : hardwareThreads();
   const std::size_t byWork = std::max<std::size_t>(1, work / std::max<std::size_t>(1, minWorkPerThread));
   const int workers = int(std::min<std::size_t>({std::size_t(hw), n, byWork}));
   if (workers <= 1) {

@@ -51,6 +51,7 @@
 
 #include "common/ssim_math.h"
 #include "host_scratch.h"
+#include "parallel_for.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define SSIM_ALWAYS_INLINE inline __attribute__((always_inline))
@@ -793,8 +794,7 @@ void computeSsimCpuImpl(const SsimJob& job, int threads, bool perPlane) {
   // Items: bands of rows of each image and channel group, large enough that the recomputed halo
   // (R rows per side for values, 2R with the gradient) stays small, small enough to balance the
   // workers.
-  int hw = threads > 0 ? threads : int(std::thread::hardware_concurrency());
-  if (hw <= 0) hw = 1;
+  const int hw = threads > 0 ? threads : hardwareThreads();
   p.G = sh.chw ? 1 : std::min(p.C, 4);
   {  // very wide images: fewer channels at once, to keep the rings of a worker within ~64 MiB
     const std::size_t slots = std::size_t(2 * p.R + kBlock);

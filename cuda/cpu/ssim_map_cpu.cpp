@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/ssim_math.h"
+#include "parallel_for.h"
 #include "ssim_cpu.h"
 
 namespace cudassim {
@@ -113,7 +114,7 @@ void run(const SsimJob& job, float* map, int threads) {
       bandWork<T>(job, xs, ys, b, r0, r1, map, scratch);
     }
   };
-  int n = threads > 0 ? threads : int(std::thread::hardware_concurrency());
+  int n = threads > 0 ? threads : hardwareThreads();
   n = int(std::max<long long>(1, std::min<long long>(n, units)));
   std::vector<std::thread> pool;
   pool.reserve(std::size_t(n - 1));
