@@ -138,64 +138,50 @@ PYRAMID_HD inline void loadRowOfFour(const float* at, float scale, bool inside, 
 // pixels have 8 loads each (a quad of x and of y), the accumulation's 1.
 constexpr int kPoolBatch = 4;
 constexpr int kAccumulateBatch = 8;
-// Pixel pairs a thread pools together from aligned rows (poolLevelOneInPairs), 16 floats each: two
-// took 74 registers a thread against one's 53 and measured slower (docs/PERFORMANCE.md, ms-v10b).
-constexpr int kPairBatch = 1;
 
 // Level lo + 1 (d = 1) of a tile from an alignedRows level lo (float32 planar, times scale) into
 // xd.p[1], yd.p[1] and the tile's shared copy `out` (x's n x n, then y's): the pixels in horizontal
 // pairs, each pair from one load of four floats per row and image. Each value is loadQuad's sum in
-// loadQuad's order, so the results are those of the quad at a time.
+// loadQuad's order, so the results are those of the quad at a time. One pair per thread at a
+// time, its 16 floats loaded before any store: two pairs took 74 registers a thread against 53
+// and measured slower (docs/PERFORMANCE.md, ms-v10b).
 PYRAMID_HD inline void poolLevelOneInPairs(const PyramidPass& pass, const PyramidTile& tile, const float* xPlane,
                                            const float* yPlane, float scale, const PyramidLevels& xd,
                                            const PyramidLevels& yd, float* out, int tid, int threads) {
   constexpr int n = PyramidPass::side(1), pairsPerRow = n / 2, pairs = n * n / 2;
   const int hk = pass.h[1], wk = pass.w[1], h0 = pass.h[0], w0 = pass.w[0];
   const std::size_t dstPlane = std::size_t(tile.plane) * pass.elems(1);
-  for (int p0 = tid; p0 < pairs; p0 += threads * kPairBatch) {
-    // every load of the batch first, then the sums: rows r0 and r0 + 1 of x, then of y
-    float v[kPairBatch][4][4];
-    bool inside[kPairBatch];
-#if defined(__CUDA_ARCH__)
-#pragma unroll
-#endif
-    for (int q = 0; q < kPairBatch; ++q) {
-      const int i = p0 + q * threads, a = i / pairsPerRow, b = 2 * (i % pairsPerRow);
-      const int r = tile.row[1] + a, c = tile.col[1] + b;  // wk is even: c + 1 < wk with c
-      inside[q] = i < pairs && r >= 0 && r < hk && c >= 0 && c < wk;
-      // Inside, r0 + 1 < h0 and r0 >= -1 (the padding row of an odd side); outside, offset 0.
-      const int r0 = 2 * r - (h0 & 1);
-      const std::size_t col = inside[q] ? 2 * unsigned(c) : 0;
-      const std::size_t o0 = inside[q] && r0 >= 0 ? std::size_t(r0) * unsigned(w0) + col : 0;
-      const std::size_t o1 = inside[q] ? std::size_t(r0 + 1) * unsigned(w0) + col : 0;
-      loadRowOfFour(xPlane + o0, scale, inside[q] && r0 >= 0, v[q][0]);
-      loadRowOfFour(xPlane + o1, scale, inside[q], v[q][1]);
-      loadRowOfFour(yPlane + o0, scale, inside[q] && r0 >= 0, v[q][2]);
-      loadRowOfFour(yPlane + o1, scale, inside[q], v[q][3]);
+  for (int i = tid; i < pairs; i += threads) {
+    const int a = i / pairsPerRow, b = 2 * (i % pairsPerRow);
+    const int r = tile.row[1] + a, c = tile.col[1] + b;  // wk is even: c + 1 < wk with c
+    const bool inside = r >= 0 && r < hk && c >= 0 && c < wk;
+    // Inside, r0 + 1 < h0 and r0 >= -1 (the padding row of an odd side); outside, offset 0.
+    const int r0 = 2 * r - (h0 & 1);
+    const std::size_t col = inside ? 2 * unsigned(c) : 0;
+    const std::size_t o0 = inside && r0 >= 0 ? std::size_t(r0) * unsigned(w0) + col : 0;
+    const std::size_t o1 = inside ? std::size_t(r0 + 1) * unsigned(w0) + col : 0;
+    // rows r0 and r0 + 1 of x, then of y
+    float v[4][4];
+    loadRowOfFour(xPlane + o0, scale, inside && r0 >= 0, v[0]);
+    loadRowOfFour(xPlane + o1, scale, inside, v[1]);
+    loadRowOfFour(yPlane + o0, scale, inside && r0 >= 0, v[2]);
+    loadRowOfFour(yPlane + o1, scale, inside, v[3]);
+    float px[2], py[2];
+    for (int k = 0; k < 2; ++k) {
+      const int e = 2 * k;
+      px[k] = 0.25f * (((v[0][e] + v[0][e + 1]) + v[1][e]) + v[1][e + 1]);
+      py[k] = 0.25f * (((v[2][e] + v[2][e + 1]) + v[3][e]) + v[3][e + 1]);
     }
-#if defined(__CUDA_ARCH__)
-#pragma unroll
-#endif
-    for (int q = 0; q < kPairBatch; ++q) {
-      const int i = p0 + q * threads, a = i / pairsPerRow, b = 2 * (i % pairsPerRow);
-      if (i >= pairs) break;
-      float px[2], py[2];
+    if (inside) {
+      const std::size_t o = dstPlane + std::size_t(r) * unsigned(wk) + unsigned(c);
       for (int k = 0; k < 2; ++k) {
-        const int e = 2 * k;
-        px[k] = 0.25f * (((v[q][0][e] + v[q][0][e + 1]) + v[q][1][e]) + v[q][1][e + 1]);
-        py[k] = 0.25f * (((v[q][2][e] + v[q][2][e + 1]) + v[q][3][e]) + v[q][3][e + 1]);
+        xd.p[1][o + k] = px[k];
+        yd.p[1][o + k] = py[k];
       }
-      if (inside[q]) {
-        const std::size_t o = dstPlane + std::size_t(tile.row[1] + a) * unsigned(wk) + unsigned(tile.col[1] + b);
-        for (int k = 0; k < 2; ++k) {
-          xd.p[1][o + k] = px[k];
-          yd.p[1][o + k] = py[k];
-        }
-      }
-      for (int k = 0; k < 2; ++k) {
-        out[a * n + b + k] = px[k];
-        out[n * n + a * n + b + k] = py[k];
-      }
+    }
+    for (int k = 0; k < 2; ++k) {
+      out[a * n + b + k] = px[k];
+      out[n * n + a * n + b + k] = py[k];
     }
   }
 }

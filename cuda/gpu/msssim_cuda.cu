@@ -3,7 +3,9 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <mutex>
 
 #include "common/fast_divide.h"
@@ -236,6 +238,8 @@ struct GpuOps {
     for (cudaStream_t& k : afterKernel)
       if (k == s) k = nullptr;
   }
+  // After a fork or a join: events on every stream of the call.
+  void forgetKernels() { std::fill(std::begin(afterKernel), std::end(afterKernel), nullptr); }
 
   bool isGrouped(int j) const { return j >= 1 && L.elems(j) < kGroupedElems; }
   // Scale 1 on the first side stream, the smaller scales on the second.
@@ -253,8 +257,7 @@ struct GpuOps {
     err = side->fork(main);
     forked = err == cudaSuccess;
     stream = side->stream(0);
-    eventOn(main);
-    for (int k = 0; k < kCoarseStreams; ++k) eventOn(side->stream(k));
+    forgetKernels();
   }
   void endCoarse() {
     // The small scales, kMaxSsimParts per launch, on their lane.
@@ -283,8 +286,7 @@ struct GpuOps {
     // the caller's stream runs next (the allocating call frees the workspace after the call).
     if (!forked) return;
     forked = false;
-    eventOn(main);
-    for (int k = 0; k < kCoarseStreams; ++k) eventOn(side->stream(k));
+    forgetKernels();
     const cudaError_t e = side->join(main, twoLanes() ? kCoarseStreams : 1);
     if (err == cudaSuccess) err = e;
   }
