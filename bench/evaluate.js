@@ -5,17 +5,21 @@
 //   ssim     - the decoded pairs through the SSIM calls evaluate makes (a 1080p RGB image is above
 //              evaluate's batching limit of 4 Mi elements, so one call per pair, no copy);
 //   end2end  - evaluate() over the two folders (decode overlapped with SSIM).
-// Usage: node bench/evaluate.js [--pairs 32] [--backend auto|cuda|cpu] [--batch-size 16] [--threads N] [--out FILE]
+// Usage: node bench/evaluate.js [--pairs 32] [--backend auto|cuda|cpu] [--batch-size 16] [--threads N] [--out FILE] [--data DIR]
+// --data DIR: the PNG pairs are kept in DIR (made there unless it holds them already), so that
+// repeated runs (other settings, other processes) read the same files.
 // --threads N: libuv's pool, sharp's threads and the decode concurrency all N (--threads 1: the
 // one-core rate); without it, what the cuda-ssim command sets up (a pool of cores + 2).
 // Writes bench/results/evaluate-<backend>-<device>.json unless --out is given.
+// Pairs beyond the first 32 repeat their files under new names (hard links): the decoders' work is
+// the same, and a long run (--pairs 256) does not spend minutes generating PNGs.
 'use strict';
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
 
-const { values: args } = parseArgs({ options: { pairs: { type: 'string' }, backend: { type: 'string' }, 'batch-size': { type: 'string' }, threads: { type: 'string' }, out: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { pairs: { type: 'string' }, backend: { type: 'string' }, 'batch-size': { type: 'string' }, threads: { type: 'string' }, out: { type: 'string' }, data: { type: 'string' } } });
 const threads = args.threads === undefined ? null : Number(args.threads);
 if (threads !== null && !(Number.isInteger(threads) && threads >= 1)) throw new Error(`--threads: expected a positive integer, received ${args.threads}`);
 // before anything starts libuv's pool
@@ -32,13 +36,15 @@ const { evaluate, decodeFile } = require('../dist/evaluate');
 const W = 1920;
 const H = 1080;
 const now = () => Number(process.hrtime.bigint()) / 1e9;
+const kDistinct = 32;
+const frameName = (i) => `frame${String(i).padStart(4, '0')}.png`;
 
 async function makeData(dir) {
   fs.mkdirSync(path.join(dir, 'ref'), { recursive: true });
   fs.mkdirSync(path.join(dir, 'test'), { recursive: true });
   let seed = 12345;
   const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
-  for (let i = 0; i < N; i++) {
+  for (let i = 0; i < Math.min(N, kDistinct); i++) {
     const ref = new Uint8Array(W * H * 3);
     const test = new Uint8Array(W * H * 3);
     const f = 0.01 + 0.02 * rand();
@@ -51,9 +57,11 @@ async function makeData(dir) {
         }
       }
     }
-    const name = `frame${String(i).padStart(3, '0')}.png`;
-    await sharp(ref, { raw: { width: W, height: H, channels: 3 } }).png().toFile(path.join(dir, 'ref', name));
-    await sharp(test, { raw: { width: W, height: H, channels: 3 } }).png().toFile(path.join(dir, 'test', name));
+    await sharp(ref, { raw: { width: W, height: H, channels: 3 } }).png().toFile(path.join(dir, 'ref', frameName(i)));
+    await sharp(test, { raw: { width: W, height: H, channels: 3 } }).png().toFile(path.join(dir, 'test', frameName(i)));
+  }
+  for (let i = kDistinct; i < N; i++) {
+    for (const side of ['ref', 'test']) fs.linkSync(path.join(dir, side, frameName(i % kDistinct)), path.join(dir, side, frameName(i)));
   }
 }
 
@@ -73,11 +81,18 @@ async function pool(items, concurrency, fn) {
   const info = api.backendInfo();
   const backend = args.backend && args.backend !== 'auto' ? args.backend : info.backend;
   const device = backend === 'cuda' ? info.cuda.devices[0].name : `cpu-${os.cpus()[0].model.split(' ').slice(0, 3).join('-')}-x${os.availableParallelism()}`;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cuda-ssim-bench-eval-'));
+  const dir = args.data ?? fs.mkdtempSync(path.join(os.tmpdir(), 'cuda-ssim-bench-eval-'));
   try {
     let t = now();
-    await makeData(dir);
-    console.log(`generated ${N} 1080p PNG pairs in ${(now() - t).toFixed(1)} s (${dir})`);
+    const have = (side) => fs.existsSync(path.join(dir, side)) && fs.readdirSync(path.join(dir, side)).length === N;
+    if (have('ref') && have('test')) {
+      console.log(`reusing ${N} 1080p PNG pairs (${dir})`);
+    } else {
+      fs.rmSync(path.join(dir, 'ref'), { recursive: true, force: true });
+      fs.rmSync(path.join(dir, 'test'), { recursive: true, force: true });
+      await makeData(dir);
+      console.log(`generated ${N} 1080p PNG pairs in ${(now() - t).toFixed(1)} s (${dir})`);
+    }
     const names = fs.readdirSync(path.join(dir, 'ref')).sort();
     const concurrency = threads !== null ? threads : Math.max(4, 2 * os.availableParallelism());
 
@@ -107,6 +122,7 @@ async function pool(items, concurrency, fn) {
       node: process.version,
       sharp: sharp.versions.sharp,
       pairs: N,
+      distinctPairs: Math.min(N, kDistinct),
       image: '1920x1080 RGB 8-bit PNG',
       batchSize,
       decodeConcurrency: concurrency,
@@ -125,7 +141,7 @@ async function pool(items, concurrency, fn) {
     fs.writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
     console.log(`wrote ${out}`);
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (args.data === undefined) fs.rmSync(dir, { recursive: true, force: true });
   }
 })().catch((err) => {
   console.error(err);
