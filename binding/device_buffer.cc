@@ -12,9 +12,9 @@
 namespace cudassim {
 
 namespace {
-// The class constructor lives in the environment's instance data, not in a global, so the addon
-// can be loaded by several worker threads (each has its own environment).
-Napi::FunctionReference* constructorOf(Napi::Env env) { return env.GetInstanceData<Napi::FunctionReference>(); }
+// Every DeviceBuffer object carries this tag from its construction: the tag, not `instanceof`,
+// says an argument is one (a prototype can be faked; a type tag cannot, and checking it is cheaper).
+constexpr napi_type_tag kDeviceBufferTag = {0x637564617373696dULL, 0x446576427566ULL};
 
 // The typed array's memory as Node-API reports it (SharedArrayBuffer-backed arrays too).
 HostMemory hostView(const Napi::Value& v, const char* name) {
@@ -35,14 +35,13 @@ Napi::Function DeviceBuffer::Init(Napi::Env env) {
                                     InstanceMethod<&DeviceBuffer::Download>("download"),
                                     InstanceMethod<&DeviceBuffer::Zero>("zero"),
                                     InstanceMethod<&DeviceBuffer::Free>("free")});
-  env.SetInstanceData<Napi::FunctionReference>(new Napi::FunctionReference(Napi::Persistent(cls)));
   return cls;
 }
 
 bool DeviceBuffer::IsInstance(Napi::Value v) {
-  if (!v.IsObject()) return false;
-  Napi::FunctionReference* constructor = constructorOf(v.Env());
-  return constructor != nullptr && v.As<Napi::Object>().InstanceOf(constructor->Value());
+  bool tagged = false;
+  // napi_object_expected for a non-object: not a DeviceBuffer
+  return napi_check_object_type_tag(v.Env(), v, &kDeviceBufferTag, &tagged) == napi_ok && tagged;
 }
 
 DeviceBuffer* DeviceBuffer::Unwrap(Napi::Value v) {
@@ -52,6 +51,7 @@ DeviceBuffer* DeviceBuffer::Unwrap(Napi::Value v) {
 DeviceBuffer::DeviceBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceBuffer>(info) {
   Napi::Env env = info.Env();
   try {
+    if (napi_type_tag_object(env, info.This(), &kDeviceBufferTag) != napi_ok) internalError("napi_type_tag_object failed");
     if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) internalError("DeviceBuffer(device, byteLength[, address])");
     device_ = info[0].As<Napi::Number>().Int32Value();
     const double bytes = info[1].As<Napi::Number>().DoubleValue();
