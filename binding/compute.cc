@@ -32,26 +32,21 @@ struct ParsedJob : ParsedInputs, JobOutputs {
   std::size_t wsElements = 0;
 };
 
-ParsedJob parseJob(const Napi::Object& o) {
+ParsedJob parseJob(const JobArgs& o) {
   ParsedJob j;
   static_cast<ParsedInputs&>(j) = parseInputs(o);
   const ImageShape& s = j.core.shape;
-  if (o.Has("gradDtype") && !o.Get("gradDtype").IsUndefined()) {
-    const std::string g = o.Get("gradDtype").ToString().Utf8Value();
-    const bool half = j.core.dtype == DType::F16 || j.core.dtype == DType::BF16;
-    if (g == "float16" || g == "bfloat16") {
-      if (!half || (g == "float16") != (j.core.dtype == DType::F16)) internalError("job.gradDtype " + g + " is not x's dtype");
-      j.gradDtype = j.core.dtype;
-    } else if (g != "float32") {
-      internalError("job.gradDtype is " + g);
-    }
+  const DType gradDtype = kJobDTypes[o.choice(JobField::gradDtype, kJobDTypeCount)];
+  if (gradDtype != DType::F32) {
+    if (gradDtype != j.core.dtype || (gradDtype != DType::F16 && gradDtype != DType::BF16)) internalError("job.gradDtype is neither float32 nor x's half dtype");
+    j.gradDtype = gradDtype;
   }
 
   const std::size_t elems = s.elems();
   static_cast<JobOutputs&>(j) = parseOutputs(o, j, elems * dtypeBytes(j.gradDtype));
   if (j.workspace.device) {
-    j.wsImages = jobPositiveInt(o, "workspaceImages");
-    const double we = jobNumber(o, "workspaceElements");
+    j.wsImages = o.positiveInt(JobField::workspaceImages);
+    const double we = o.number(JobField::workspaceElements);
     if (!(we >= 1)) internalError("job.workspaceElements must be positive");
     j.wsElements = std::size_t(we);
     if (s.batch > j.wsImages || elems > j.wsElements) internalError("workspace too small for this call");

@@ -7,10 +7,8 @@
 
 namespace cudassim {
 
-CallerStream jobStream(const Napi::Object& o) {
+CallerStream jobStream(const Napi::Value& v) {
   CallerStream s;
-  if (!o.Has("stream")) return s;
-  Napi::Value v = o.Get("stream");
   if (v.IsNull() || v.IsUndefined()) return s;
   if (!v.IsBigInt()) internalError("job.stream is not a bigint");
   bool lossless = false;

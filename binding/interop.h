@@ -16,8 +16,8 @@ struct CallerStream {
   std::uint64_t handle = 0;  // a cudaStream_t; 0 is the legacy default stream
 };
 
-// job.stream: absent / null / undefined (not given) or a bigint handle.
-CallerStream jobStream(const Napi::Object& o);
+// The value of job.stream: null / undefined (not given) or a bigint handle.
+CallerStream jobStream(const Napi::Value& v);
 
 #if CUDA_SSIM_WITH_CUDA
 // ERR_SSIM_INVALID_ARGUMENT unless `ptr` is device (or managed) memory of `device` as the CUDA

@@ -15,16 +15,6 @@ namespace cudassim {
 
 namespace {
 
-DType parseDType(const std::string& s) {
-  if (s == "float32") return DType::F32;
-  if (s == "float64") return DType::F64;
-  if (s == "uint8") return DType::U8;
-  if (s == "uint16") return DType::U16;
-  if (s == "float16") return DType::F16;
-  if (s == "bfloat16") return DType::BF16;
-  internalError("unknown dtype " + s);
-}
-
 // Runs `work`, converting what it throws into a CodedError (nullptr: it succeeded).
 std::unique_ptr<CodedError> capture(const std::function<void()>& work) {
   try {
@@ -103,25 +93,13 @@ void settleDeferred(napi_env env, napi_deferred deferred, std::unique_ptr<CodedE
   napi_close_handle_scope(env, scope);
 }
 
-double jobNumber(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsNumber()) internalError(std::string("job.") + key + " is not a number");
-  return v.As<Napi::Number>().DoubleValue();
-}
-
-int jobPositiveInt(const Napi::Object& o, const char* key) {
-  const double v = jobNumber(o, key);
-  if (!(v >= 1 && v <= 2147483647.0) || v != double(static_cast<long long>(v))) internalError(std::string("job.") + key + " is not a positive int32");
-  return int(v);
-}
-
-Operand jobOperand(const Napi::Object& o, const char* key, const char* name, bool optional) {
-  Napi::Value v = o.Get(key);
+Operand jobOperand(const JobArgs& o, JobArg arg, const char* name, bool optional) {
+  Napi::Value v = o.operand(arg);
   Operand r;
   r.name = name;
   if (optional && (v.IsNull() || v.IsUndefined())) return r;
   HostMemory mem;
-  if (typedArrayMemory(o.Env(), v, &mem)) {
+  if (typedArrayMemory(o.env(), v, &mem)) {
     if (mem.detached) {
       throw CodedError("ERR_SSIM_DETACHED", std::string("Expected ") + name +
                                                 " to hold memory but its ArrayBuffer was detached (transferred) before the call could use it");
@@ -137,7 +115,7 @@ Operand jobOperand(const Napi::Object& o, const char* key, const char* name, boo
     r.bytes = b->byteLength();
     return r;
   }
-  internalError(std::string("job.") + key + " is neither a typed array nor a DeviceBuffer");
+  internalError(std::string(name) + " is neither a typed array nor a DeviceBuffer");
 }
 
 void requireDisjoint(const Operand& output, const Operand& other) {
@@ -172,11 +150,11 @@ void requireJobDevice(const ParsedInputs& j, const Operand& op) {
   if (op.device->device() != j.device) internalError("device array on another device");
 }
 
-JobOutputs parseOutputs(const Napi::Object& o, const ParsedInputs& in, std::size_t gradBytes) {
+JobOutputs parseOutputs(const JobArgs& o, const ParsedInputs& in, std::size_t gradBytes) {
   JobOutputs j;
-  j.out = jobOperand(o, "out", "out", true);
-  j.grad = jobOperand(o, "grad", "grad", true);
-  j.workspace = jobOperand(o, "workspace", "opts.workspace", true);
+  j.out = jobOperand(o, JobArg::out, "out", true);
+  j.grad = jobOperand(o, JobArg::grad, "grad", true);
+  j.workspace = jobOperand(o, JobArg::workspace, "opts.workspace", true);
   if (!j.out.present() && !j.grad.present()) internalError("job has neither out nor grad");
   requireBytes(j.out, std::size_t(in.core.shape.batch) * 4, j.out.host != nullptr, "out");
   requireBytes(j.grad, gradBytes, j.grad.host != nullptr, "grad");
@@ -198,65 +176,55 @@ void ownOperands(ParsedInputs& in, JobOutputs& out, OwnedHost& host, napi_env en
   host.pin(out.workspace);
 }
 
-ParsedInputs parseInputs(const Napi::Object& o) {
+ParsedInputs parseInputs(const JobArgs& o) {
   ParsedInputs j;
-  const std::string backend = o.Get("backend").ToString().Utf8Value();
-  if (backend != "cpu" && backend != "cuda") internalError("job.backend is " + backend);
-  j.cuda = backend == "cuda";
-  j.device = j.cuda ? int(jobNumber(o, "device")) : 0;
+  j.cuda = o.choice(JobField::backend, int(JobBackend::count)) == int(JobBackend::cuda);
+  j.device = j.cuda ? int(o.number(JobField::device)) : 0;
 
   ImageShape& s = j.core.shape;
-  s.batch = jobPositiveInt(o, "batch");
-  s.channels = jobPositiveInt(o, "channels");
-  s.height = jobPositiveInt(o, "height");
-  s.width = jobPositiveInt(o, "width");
-  const std::string layout = o.Get("layout").ToString().Utf8Value();
-  if (layout != "hwc" && layout != "chw") internalError("job.layout is " + layout);
-  s.chw = layout == "chw";
-  j.core.dtype = parseDType(o.Get("dtype").ToString().Utf8Value());
+  s.batch = o.positiveInt(JobField::batch);
+  s.channels = o.positiveInt(JobField::channels);
+  s.height = o.positiveInt(JobField::height);
+  s.width = o.positiveInt(JobField::width);
+  s.chw = o.choice(JobField::layout, int(JobLayout::count)) == int(JobLayout::chw);
+  j.core.dtype = kJobDTypes[o.choice(JobField::dtype, kJobDTypeCount)];
 
   SsimParams& p = j.core.params;
-  const int window = int(jobNumber(o, "windowSize"));
+  const int window = int(o.number(JobField::windowSize));
   if (window != 7 && window != 9 && window != 11) internalError("job.windowSize must be 7, 9 or 11");
   p.radius = window / 2;
   // job.window 'uniform' (scikit-image's default window): every tap 1 / window; else Gaussian.
-  const bool uniform = o.Has("window") && o.Get("window").IsString() && o.Get("window").ToString().Utf8Value() == "uniform";
-  if (uniform) {
+  if (o.choice(JobField::window, int(JobWindow::count)) == int(JobWindow::uniform)) {
     uniformTaps(p.radius, p.taps);
   } else {
-    const double sigma = jobNumber(o, "sigma");
+    const double sigma = o.number(JobField::sigma);
     if (!(sigma > 0) || sigma > 1e30) internalError("job.sigma must be positive");
     gaussianTaps(p.radius, sigma, p.taps);
   }
-  p.c1 = float(jobNumber(o, "c1"));
-  p.c2 = float(jobNumber(o, "c2"));
-  p.inputScale = float(jobNumber(o, "inputScale"));
-  p.valid = o.Get("valid").ToBoolean();
-  p.valueOffset = float(jobNumber(o, "valueOffset"));
-  p.valueScale = float(jobNumber(o, "valueScale"));
-  p.gradFactor = o.Has("gradFactor") ? float(jobNumber(o, "gradFactor")) : 1.0f;
+  p.c1 = float(o.number(JobField::c1));
+  p.c2 = float(o.number(JobField::c2));
+  p.inputScale = float(o.number(JobField::inputScale));
+  p.valid = o.number(JobField::valid) != 0;
+  p.valueOffset = float(o.number(JobField::valueOffset));
+  p.valueScale = float(o.number(JobField::valueScale));
+  p.gradFactor = float(o.number(JobField::gradFactor));
   // A window whose off-centre taps round to zero: every window's variance and covariance are
   // exactly zero, S = A1 / B1 whatever C2, so a large C2 keeps float32 rounding of the (zero)
   // variance out of the value and the gradient.
   if (p.radius > 0 && p.taps[1] == 0.0f && p.c2 < 1.0f) p.c2 = 1.0f;
   if (p.valid && (s.height < window || s.width < window)) internalError("'valid' image smaller than the window");
 
-  j.x = jobOperand(o, "x", "x.data", false);
-  j.y = jobOperand(o, "y", "y.data", false);
+  j.x = jobOperand(o, JobArg::x, "x.data", false);
+  j.y = jobOperand(o, JobArg::y, "y.data", false);
   const std::size_t inBytes = s.elems() * dtypeBytes(j.core.dtype);
   requireBytes(j.x, inBytes, j.x.host != nullptr, "x");
   requireBytes(j.y, inBytes, j.y.host != nullptr, "y");
   if ((j.x.device != nullptr) != (j.y.device != nullptr)) internalError("x and y must both be host or both device arrays");
   requireJobDevice(j, j.x);
   requireJobDevice(j, j.y);
-  j.stream = jobStream(o);
+  j.stream = jobStream(o.operand(JobArg::stream));
   if (j.stream.given && !j.cuda) internalError("job.stream given to the CPU backend");
   return j;
-}
-
-Napi::Object jobObjectArg(const Napi::CallbackInfo& info, const char* entry) {
-  if (info.Length() < 1 || !info[0].IsObject()) internalError(std::string(entry) + "(job) needs a job object");
-  return info[0].As<Napi::Object>();
 }
 
 Napi::Value runSyncJob(Napi::Env env, const std::function<void()>& work) {

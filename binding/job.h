@@ -18,6 +18,7 @@
 #include "device_buffer.h"
 #include "errors.h"
 #include "interop.h"
+#include "job_args.h"
 #include "common/ssim_types.h"
 
 namespace cudassim {
@@ -42,12 +43,10 @@ struct ParsedInputs {
   CallerStream stream;  // opts.stream (CUDA only)
 };
 
-double jobNumber(const Napi::Object& o, const char* key);
-int jobPositiveInt(const Napi::Object& o, const char* key);
 // A typed array or a live DeviceBuffer (ERR_SSIM_DISPOSED for a freed one); `optional`: null/undefined allowed.
 // `name` (a string literal) is how errors call it. A typed array whose ArrayBuffer was detached is
 // ERR_SSIM_DETACHED (the caller can do that, e.g. in an options getter, after lib/ checked it).
-Operand jobOperand(const Napi::Object& o, const char* key, const char* name, bool optional);
+Operand jobOperand(const JobArgs& o, JobArg arg, const char* name, bool optional);
 // ERR_SSIM_INVALID_ARGUMENT when an output shares memory with an input or another output: host
 // operands by the addresses of their memory (so a view that lies about its `buffer` or two
 // SharedArrayBuffer objects over one block are caught), device operands by their allocation.
@@ -59,7 +58,7 @@ void requireJobDevice(const ParsedInputs& j, const Operand& op);
 
 // Reads backend, device, batch/channels/height/width/layout, dtype, windowSize, sigma, c1, c2,
 // inputScale, valid, valueOffset, valueScale, x, y and stream, and checks x's and y's sizes and devices.
-ParsedInputs parseInputs(const Napi::Object& o);
+ParsedInputs parseInputs(const JobArgs& o);
 
 // A job's outputs and workspace: out (batch float32 values), grad (`gradBytes` bytes) and
 // opts.workspace (a DeviceBuffer), at least one of out and grad, each on the inputs' backend and
@@ -67,7 +66,7 @@ ParsedInputs parseInputs(const Napi::Object& o);
 struct JobOutputs {
   Operand out, grad, workspace;
 };
-JobOutputs parseOutputs(const Napi::Object& o, const ParsedInputs& in, std::size_t gradBytes);
+JobOutputs parseOutputs(const JobArgs& o, const ParsedInputs& in, std::size_t gradBytes);
 
 // Runs `work` (which may throw CodedError / std::bad_alloc / std::exception) and turns what it
 // throws into a JS error with a code.
@@ -159,18 +158,15 @@ bool deviceIdle(int device) noexcept;
 // A rejected promise for an error thrown while a job was being parsed.
 Napi::Promise rejectedJob(Napi::Env env, const CodedError& e);
 
-// info[0] as the job object (ERR_SSIM_INTERNAL naming `entry` otherwise).
-Napi::Object jobObjectArg(const Napi::CallbackInfo& info, const char* entry);
-
 // The two entry points of a kind of job. `parse` reads the job object on the JS thread; `run`
 // computes it, told whether the device must have finished when it returns: not for the
 // synchronous entry (device-only work may stay queued on the stream), always on the worker
 // (the promise means done).
 template <typename Job>
-Napi::Value syncJobEntry(const Napi::CallbackInfo& info, const char* entry, Job (*parse)(const Napi::Object&),
+Napi::Value syncJobEntry(const Napi::CallbackInfo& info, const char* entry, Job (*parse)(const JobArgs&),
                          void (*run)(Job&, bool)) {
   return runSyncJob(info.Env(), [&] {
-    Job job = parse(jobObjectArg(info, entry));
+    Job job = parse(JobArgs(info, entry));
     run(job, false);
   });
 }
@@ -178,12 +174,12 @@ Napi::Value syncJobEntry(const Napi::CallbackInfo& info, const char* entry, Job 
 // `own` hands the job's host inputs and outputs to an OwnedHost (OwnedHost::input / output).
 template <typename Job>
 Napi::Value asyncJobEntry(const Napi::CallbackInfo& info, const char* entry, const char* resourceName,
-                          Job (*parse)(const Napi::Object&), void (*own)(Job&, OwnedHost&, napi_env),
+                          Job (*parse)(const JobArgs&), void (*own)(Job&, OwnedHost&, napi_env),
                           void (*run)(Job&, bool)) {
   Napi::Env env = info.Env();
   try {
-    Napi::Object jobObject = jobObjectArg(info, entry);
-    auto job = std::make_shared<Job>(parse(jobObject));
+    const JobArgs args(info, entry);
+    auto job = std::make_shared<Job>(parse(args));
     auto host = std::make_unique<OwnedHost>();
     host->preferPinned(job->cuda);
     own(*job, *host, env);
@@ -192,10 +188,10 @@ Napi::Value asyncJobEntry(const Napi::CallbackInfo& info, const char* entry, con
     // (unless the device is busy with another thread's call, or the call runs on a caller's
     // stream: the completion event is recorded on ours).
     if (job->cuda && !job->stream.given && host->allPinned() && deviceIdle(job->device)) {
-      return queueStreamJob(env, jobObject, [job, run] { run(*job, false); }, std::move(host), job->device);
+      return queueStreamJob(env, args.job(), [job, run] { run(*job, false); }, std::move(host), job->device);
     }
 #endif
-    return queueJob(env, jobObject, [job, run] { run(*job, true); }, std::move(host), resourceName);
+    return queueJob(env, args.job(), [job, run] { run(*job, true); }, std::move(host), resourceName);
   } catch (const CodedError& e) {
     return rejectedJob(env, e);
   } catch (const std::bad_alloc&) {

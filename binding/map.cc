@@ -21,10 +21,10 @@ struct MapJob : ParsedInputs {
   Operand map;
 };
 
-MapJob parseMapJob(const Napi::Object& o) {
+MapJob parseMapJob(const JobArgs& o) {
   MapJob j;
   static_cast<ParsedInputs&>(j) = parseInputs(o);
-  j.map = jobOperand(o, "map", "map", false);
+  j.map = jobOperand(o, JobArg::out, "map", false);
   requireBytes(j.map, mapElems(j.core) * 4, j.map.host != nullptr, "map");
   requireJobDevice(j, j.map);
   requireDisjoint(j.map, j.x);

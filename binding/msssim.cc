@@ -28,20 +28,16 @@ struct MsssimParsed : ParsedInputs, JobOutputs {
   float weights[kMaxScales] = {};
 };
 
-MsssimParsed parseMsssim(const Napi::Object& o) {
+MsssimParsed parseMsssim(const JobArgs& o) {
   MsssimParsed j;
   static_cast<ParsedInputs&>(j) = parseInputs(o);
   const ImageShape& s = j.core.shape;
   if ((long long)s.batch * s.channels > 0x7fffffffLL) internalError("batch * channels exceeds int32");
-  Napi::Value wv = o.Get("weights");
-  if (!wv.IsArray()) internalError("job.weights is not an array");
-  Napi::Array wa = wv.As<Napi::Array>();
-  const uint32_t n = wa.Length();
-  if (n < 1 || n > uint32_t(kMaxScales)) internalError("job.weights must hold 1 to 16 numbers");
-  for (uint32_t i = 0; i < n; ++i) {
-    Napi::Value v = wa.Get(i);
-    if (!v.IsNumber()) internalError("job.weights holds a non-number");
-    const double d = v.As<Napi::Number>().DoubleValue();
+  const double scales = o.number(JobField::scales);
+  if (!(scales >= 1 && scales <= kMaxScales) || scales != double(int(scales))) internalError("job.scales must be 1 to 16");
+  const int n = int(scales);
+  for (int i = 0; i < n; ++i) {
+    const double d = o.weight(i);
     if (!(d > 0) || !std::isfinite(float(d))) internalError("job.weights must be finite and positive");
     j.weights[i] = float(d);
   }

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { fromNative, ssimError } from './errors';
 import { callBegan, callEnded } from './loop-awake';
 import type { DeviceCounters, DType, Layout } from './basic-types';
+import { MAX_SCALES } from './parse/scales';
 
 /** Why CUDA cannot be used (NativeBackendInfo.reasonCode); null where it can. */
 export type CudaReasonCode =
@@ -98,23 +99,30 @@ export interface NativeMapJob extends NativeJob {
   map: Float32Array | NativeDeviceBuffer | null;
 }
 
+/**
+ * How the addon takes a job (binding/job_args.h): its numbers and choices in `fields`, its memory
+ * and stream as arguments, and the job object itself, which a promise call holds until it settles.
+ */
+export type NativeJobCall<R> = (fields: Float64Array, x: NativeJob['x'], y: NativeJob['y'], out: NativeJob['out'] | NativeMapJob['map'],
+  grad: NativeJob['grad'], workspace: NativeJob['workspace'], stream: bigint | null, job: NativeJob) => R;
+
 export interface NativeBinding {
   backendInfo(): NativeBackendInfo;
   counters(): NativeCounters;
   workspaceBytes(images: number, elements: number, gradient: boolean): number;
   /** With `address`: a view of another library's device memory, never freed by the addon. */
   DeviceBuffer: new (device: number, byteLength: number, address?: bigint) => NativeDeviceBuffer;
-  compute(job: NativeJob): void;
-  computeAsync(job: NativeJob): Promise<void>;
+  compute: NativeJobCall<void>;
+  computeAsync: NativeJobCall<Promise<void>>;
   /** MS-SSIM (cuda/common/msssim.h): job.weights set. */
-  computeMsssim(job: NativeJob): void;
-  computeMsssimAsync(job: NativeJob): Promise<void>;
+  computeMsssim: NativeJobCall<void>;
+  computeMsssimAsync: NativeJobCall<Promise<void>>;
   /** Device bytes of an MS-SSIM workspace for one call shape (0 without CUDA). */
   msssimWorkspaceBytes(batch: number, channels: number, height: number, width: number, layout: string, scales: number,
     gradient: boolean): number;
   /** The per-pixel SSIM map (channel-averaged) into job.map; device maps stay stream-ordered. */
-  computeMap(job: NativeMapJob): void;
-  computeMapAsync(job: NativeMapJob): Promise<void>;
+  computeMap: NativeJobCall<void>;
+  computeMapAsync: NativeJobCall<Promise<void>>;
   /** Waits for every call queued on the device's stream; throws ERR_SSIM_CUDA for a failed one. */
   synchronize(device: number): void;
   /** The handle of the stream the addon enqueues on for `device`. */
@@ -252,12 +260,56 @@ export function getNative(): NativeBinding {
   return binding !== null ? binding : load();
 }
 
+/** The slots of a job's `fields` (binding/job_args.h CUDA_SSIM_JOB_FIELDS, same order). */
+const JOB_FIELDS = ['backend', 'device', 'dtype', 'batch', 'channels', 'height', 'width', 'layout', 'windowSize', 'window',
+  'sigma', 'c1', 'c2', 'inputScale', 'gradFactor', 'valid', 'valueOffset', 'valueScale', 'gradDtype',
+  'workspaceImages', 'workspaceElements', 'scales', 'weights'] as const;
+const F = Object.fromEntries(JOB_FIELDS.map((name, i) => [name, i])) as { readonly [K in (typeof JOB_FIELDS)[number]]: number };
+/** The choices' lists (binding/job_args.h, same order): a choice travels as its index. */
+const BACKENDS = ['cpu', 'cuda'] as const;
+const LAYOUTS = ['hwc', 'chw'] as const;
+const WINDOWS = ['gaussian', 'uniform'] as const;
+const DTYPES: readonly DType[] = ['float32', 'float64', 'uint8', 'uint16', 'float16', 'bfloat16'];
+/** One array for every call: the addon reads it before the call returns (promise calls too). */
+const jobFields = new Float64Array(F.weights + MAX_SCALES);
+
+/** A job as the addon's arguments (NativeJobCall), its numbers written into the shared `fields`. */
+export function nativeJobArgs(job: NativeJob | NativeMapJob): Parameters<NativeJobCall<void>> {
+  const f = jobFields;
+  f[F.backend] = BACKENDS.indexOf(job.backend);
+  f[F.device] = job.device;
+  f[F.dtype] = DTYPES.indexOf(job.dtype);
+  f[F.batch] = job.batch;
+  f[F.channels] = job.channels;
+  f[F.height] = job.height;
+  f[F.width] = job.width;
+  f[F.layout] = LAYOUTS.indexOf(job.layout);
+  f[F.windowSize] = job.windowSize;
+  f[F.window] = WINDOWS.indexOf(job.window ?? 'gaussian');
+  f[F.sigma] = job.sigma;
+  f[F.c1] = job.c1;
+  f[F.c2] = job.c2;
+  f[F.inputScale] = job.inputScale;
+  f[F.gradFactor] = job.gradFactor;
+  f[F.valid] = job.valid ? 1 : 0;
+  f[F.valueOffset] = job.valueOffset;
+  f[F.valueScale] = job.valueScale;
+  f[F.gradDtype] = DTYPES.indexOf(job.gradDtype ?? 'float32');
+  f[F.workspaceImages] = job.workspaceImages;
+  f[F.workspaceElements] = job.workspaceElements;
+  const weights = job.weights ?? [];
+  f[F.scales] = weights.length;
+  for (let i = 0; i < weights.length && i < MAX_SCALES; i++) f[F.weights + i] = weights[i];
+  const out = 'map' in job ? job.map : job.out;
+  return [f, job.x, job.y, out, job.grad ?? null, job.workspace ?? null, job.stream ?? null, job];
+}
+
 /** Runs a job entry of the addon on this thread; its errors become the library's coded errors. */
 export function runJob(entry: 'compute' | 'computeMsssim', job: NativeJob): void;
 export function runJob(entry: 'computeMap', job: NativeMapJob): void;
 export function runJob(entry: 'compute' | 'computeMsssim' | 'computeMap', job: NativeJob): void {
   try {
-    (getNative()[entry] as (j: NativeJob) => void)(job);
+    getNative()[entry](...nativeJobArgs(job));
   } catch (err) {
     throw fromNative(err);
   }
@@ -276,7 +328,7 @@ export async function runJobAsync(entry: 'computeAsync' | 'computeMsssimAsync' |
   const cuda = job.backend === 'cuda' && !ArrayBuffer.isView(job.x);
   if (cuda) callBegan();
   try {
-    await (getNative()[entry] as (j: NativeJob) => Promise<void>)(job);
+    await getNative()[entry](...nativeJobArgs(job));
   } catch (err) {
     throw fromNative(err);
   } finally {

@@ -4,6 +4,7 @@
 // ERR_SSIM_CUDA_UNAVAILABLE cases skip visibly when CUDA is usable.
 
 const assert = require('assert');
+const path = require('path');
 const pkg = require('./helpers/pkg');
 const { testRng } = require('./helpers/random');
 const { makePair } = require('./helpers/images');
@@ -343,11 +344,25 @@ describe('errors: the native binding checks sizes itself', function () {
       x: new Float32Array(n - 7).fill(0.5), y: new Float32Array(n).fill(0.25),
       dtype: 'float32', batch: 1, channels: 1, height: 16, width: 16, layout: 'hwc',
       windowSize: 11, sigma: 1.5, c1: 1e-4, c2: 9e-4, inputScale: 1, valid: false,
-      valueOffset: 0, valueScale: 1,
-      out: new Float32Array(1), grad: null, workspace: null, workspaceImages: 0, workspaceElements: 0,
+      valueOffset: 0, valueScale: 1, gradFactor: 1, gradDtype: 'float32',
+      out: new Float32Array(1), grad: null, workspace: null, workspaceImages: 0, workspaceElements: 0, stream: null,
     };
-    expectThrow(() => native.compute(job), { code: code.INTERNAL, type: E }, 'short x');
-    expectThrow(() => native.compute({ ...job, x: new Float32Array(n), out: null, grad: new Float32Array(n - 1) }), { code: code.INTERNAL, type: E }, 'short grad');
+    // the addon's arguments as lib/ makes them (binding/job_args.h)
+    const { nativeJobArgs } = require(path.join(pkg.root, 'dist', 'native.js'));
+    const call = (j) => native.compute(...nativeJobArgs(j));
+    // a well-formed job computes what the API does for the same images and (default) options
+    const rng = testRng(this);
+    const x = Float32Array.from({ length: n }, () => rng.next());
+    const y = x.map((v) => Math.min(1, Math.max(0, v + 0.2 * (rng.next() - 0.5))));
+    const out = poisoned(1);
+    call({ ...job, x, y, out });
+    const img = (data) => ({ data, width: 16, height: 16, channels: 1 });
+    const expected = pkg.api().ssim(img(x), img(y), { backend: 'cpu' });
+    assert.ok(Math.abs(out[0] - expected) < 1e-6 && expected < 0.99, `the well-formed job gives ${out[0]}, the API ${expected}`);
+    expectThrow(() => call(job), { code: code.INTERNAL, type: E }, 'short x');
+    expectThrow(() => call({ ...job, x: new Float32Array(n), out: null, grad: new Float32Array(n - 1) }), { code: code.INTERNAL, type: E }, 'short grad');
+    expectThrow(() => call({ ...job, x: new Float32Array(n), dtype: 'int8' }), { code: code.INTERNAL, type: E, message: /job\.dtype/ }, 'unknown dtype');
+    expectThrow(() => native.compute(job), { code: code.INTERNAL, type: E, message: /arguments/ }, 'a job object alone (the old interface)');
   });
 });
 
