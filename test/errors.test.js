@@ -363,6 +363,9 @@ describe('errors: the native binding checks sizes itself', function () {
     expectThrow(() => call({ ...job, x: new Float32Array(n), out: null, grad: new Float32Array(n - 1) }), { code: code.INTERNAL, type: E }, 'short grad');
     expectThrow(() => call({ ...job, x: new Float32Array(n), dtype: 'int8' }), { code: code.INTERNAL, type: E, message: /job\.dtype/ }, 'unknown dtype');
     expectThrow(() => native.compute(job), { code: code.INTERNAL, type: E, message: /arguments/ }, 'a job object alone (the old interface)');
+    // a DeviceBuffer is known by the type tag its constructor sets, not by its prototype
+    const fake = Object.create(native.DeviceBuffer.prototype);
+    expectThrow(() => call({ ...job, x: fake, y: fake }), { code: code.INTERNAL, type: E, message: /x\.data is neither a typed array nor a DeviceBuffer/ }, 'a fake DeviceBuffer');
   });
 });
 
