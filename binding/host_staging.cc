@@ -34,6 +34,11 @@ namespace {
 
 constexpr std::size_t kPinnedMinBytes = std::size_t(4) << 10;
 constexpr std::size_t kPinnedCacheBytes = std::size_t(64) << 20;
+// One size class per power of two from kPinnedMinBytes to kPinnedBlockMaxBytes (4 KiB .. 8 MiB: 12).
+constexpr int pinnedClassesFrom(std::size_t cap) { return cap >= kPinnedBlockMaxBytes ? 1 : 1 + pinnedClassesFrom(cap * 2); }
+constexpr int kPinnedClasses = pinnedClassesFrom(kPinnedMinBytes);
+static_assert((kPinnedMinBytes << (kPinnedClasses - 1)) == kPinnedBlockMaxBytes,
+              "kPinnedBlockMaxBytes must be kPinnedMinBytes times a power of two");
 
 class PinnedCache {
  public:
@@ -90,7 +95,7 @@ class PinnedCache {
   }
 
  private:
-  static constexpr int kClasses = 11;  // 4 KiB .. 4 MiB
+  static constexpr int kClasses = kPinnedClasses;
   std::mutex mutex_;
   std::vector<char*> free_[kClasses];
   std::size_t cached_ = 0;

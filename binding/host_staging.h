@@ -15,7 +15,7 @@ namespace cudassim {
 #if CUDA_SSIM_WITH_CUDA
 
 // Largest block takePinnedBlock hands out; larger host copies stay pageable.
-constexpr std::size_t kPinnedBlockMaxBytes = std::size_t(4) << 20;
+constexpr std::size_t kPinnedBlockMaxBytes = std::size_t(8) << 20;
 // Pageable transfers from this size up are staged (smaller ones go straight to cudaMemcpyAsync).
 constexpr std::size_t kStagedMinBytes = std::size_t(4) << 20;
 
