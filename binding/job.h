@@ -1,5 +1,5 @@
-// What compute.cc and map.cc share: reading a job object that lib/ built into a cudassim::SsimJob
-// (every size checked again: the binding never trusts JS for memory safety), stream-ordered
+// What compute.cc and map.cc share: reading the arguments of a job that lib/ built (job_args.h) into
+// a cudassim::SsimJob (every size checked again: the binding never trusts JS for memory safety), stream-ordered
 // device temporaries, and running a job synchronously or on a libuv worker with coded errors.
 #pragma once
 
@@ -158,7 +158,7 @@ bool deviceIdle(int device) noexcept;
 // A rejected promise for an error thrown while a job was being parsed.
 Napi::Promise rejectedJob(Napi::Env env, const CodedError& e);
 
-// The two entry points of a kind of job. `parse` reads the job object on the JS thread; `run`
+// The two entry points of a kind of job. `parse` reads the job's arguments on the JS thread; `run`
 // computes it, told whether the device must have finished when it returns: not for the
 // synchronous entry (device-only work may stay queued on the stream), always on the worker
 // (the promise means done).
