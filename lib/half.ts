@@ -10,7 +10,7 @@ export function isHalfDType(dtype: unknown): dtype is HalfDType {
   return dtype === 'float16' || dtype === 'bfloat16';
 }
 
-/** Every dtype name, for messages and checks. */
+/** Every dtype name, for messages and checks; a job passes its dtype to the addon as an index here (binding/job_args.h kJobDTypes: same order). */
 export const DTYPES: readonly DType[] = Object.freeze(['float32', 'float64', 'uint8', 'uint16', 'float16', 'bfloat16']);
 
 /** "one of 'float32', ..., 'bfloat16'". */

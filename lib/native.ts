@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { fromNative, ssimError } from './errors';
 import { callBegan, callEnded } from './loop-awake';
 import type { DeviceCounters, DType, Layout } from './basic-types';
+import { DTYPES } from './half';
 import { MAX_SCALES } from './parse/scales';
 
 /** Why CUDA cannot be used (NativeBackendInfo.reasonCode); null where it can. */
@@ -265,11 +266,10 @@ const JOB_FIELDS = ['backend', 'device', 'dtype', 'batch', 'channels', 'height',
   'sigma', 'c1', 'c2', 'inputScale', 'gradFactor', 'valid', 'valueOffset', 'valueScale', 'gradDtype',
   'workspaceImages', 'workspaceElements', 'scales', 'weights'] as const;
 const F = Object.fromEntries(JOB_FIELDS.map((name, i) => [name, i])) as { readonly [K in (typeof JOB_FIELDS)[number]]: number };
-/** The choices' lists (binding/job_args.h, same order): a choice travels as its index. */
+/** The choices' lists (binding/job_args.h, same order; dtypes: half.ts's DTYPES): a choice travels as its index. */
 const BACKENDS = ['cpu', 'cuda'] as const;
 const LAYOUTS = ['hwc', 'chw'] as const;
 const WINDOWS = ['gaussian', 'uniform'] as const;
-const DTYPES: readonly DType[] = ['float32', 'float64', 'uint8', 'uint16', 'float16', 'bfloat16'];
 /** One array for every call: the addon reads it before the call returns (promise calls too). */
 const jobFields = new Float64Array(F.weights + MAX_SCALES);
 
