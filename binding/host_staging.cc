@@ -95,9 +95,8 @@ class PinnedCache {
   }
 
  private:
-  static constexpr int kClasses = kPinnedClasses;
   std::mutex mutex_;
-  std::vector<char*> free_[kClasses];
+  std::vector<char*> free_[kPinnedClasses];
   std::size_t cached_ = 0;
 };
 

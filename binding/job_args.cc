@@ -16,18 +16,17 @@ const char* const kFieldNames[] = {
 }  // namespace
 
 JobArgs::JobArgs(const Napi::CallbackInfo& info, const char* entry) : info_(info) {
-  const std::string call = std::string(entry) + "(fields, x, y, out, grad, workspace, stream, job)";
-  if (info.Length() < std::size_t(JobArg::count)) internalError(call + " needs " + std::to_string(int(JobArg::count)) + " arguments");
-  if (!info[std::size_t(JobArg::job)].IsObject()) internalError(call + ": job is not an object");
+  // The message prefix is built on the error paths only: this runs on every call.
+  const auto call = [entry] { return std::string(entry) + "(fields, x, y, out, grad, workspace, stream, job)"; };
+  if (info.Length() < std::size_t(JobArg::count)) internalError(call() + " needs " + std::to_string(int(JobArg::count)) + " arguments");
+  if (!info[std::size_t(JobArg::job)].IsObject()) internalError(call() + ": job is not an object");
   napi_typedarray_type type;
   std::size_t length = 0;
   void* data = nullptr;
-  napi_value fields = info[std::size_t(JobArg::fields)];
-  bool typed = false;
-  if (napi_is_typedarray(info.Env(), fields, &typed) != napi_ok || !typed ||
-      napi_get_typedarray_info(info.Env(), fields, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+  // (napi_get_typedarray_info fails for anything but a typed array.)
+  if (napi_get_typedarray_info(info.Env(), info[std::size_t(JobArg::fields)], &type, &length, &data, nullptr, nullptr) != napi_ok ||
       type != napi_float64_array || length < std::size_t(kJobFields) || data == nullptr) {
-    internalError(call + ": fields is not a Float64Array of " + std::to_string(kJobFields));
+    internalError(call() + ": fields is not a Float64Array of " + std::to_string(kJobFields));
   }
   fields_ = static_cast<const double*>(data);
 }
