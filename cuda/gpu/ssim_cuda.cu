@@ -167,6 +167,11 @@ int pickRowsPerBlock(int rows, unsigned long long columnStrips, int resident) {
   return nb * kRB;
 }
 
+// The units of work of a layout: kRB rows of one strip (a virtual row packs nPack planes).
+unsigned long long workUnits(const kernels::WorkLayout& w) {
+  return ceilDiv(unsigned(w.planes), unsigned(w.nPack)) * unsigned(w.tilesX) * unsigned(w.unitsPerStrip);
+}
+
 // The kernels divide by these (fast_divide.h; every numerator stays below 2^31 because units
 // and ranges do, checked in layoutWork).
 void setDivisors(kernels::WorkLayout& w) {
@@ -626,13 +631,11 @@ cudaError_t launchSsimParts(const SsimJob* jobs, void* const* workspaces, const 
   // One launch needs: float32 planar inputs, the same outputs asked for (a gradient for all or
   // none), and C1, C2 in the fast reciprocal's range (the parts kernels' one mode) for all.
   bool together = count > 1;
-  std::size_t elems = 0;
   for (int k = 0; k < count; ++k) {
     const SsimJob& j = jobs[k];
     const ImageShape& s = j.shape;
     together = together && j.dtype == DType::F32 && (s.chw || s.channels == 1) && j.out != nullptr &&
                (j.grad != nullptr) == (jobs[0].grad != nullptr) && fastReciprocalInRange(j.params.c1, j.params.c2);
-    elems += s.elems();
   }
   int device = 0;
   if (cudaGetDevice(&device) != cudaSuccess) return cudaGetLastError();
@@ -648,16 +651,35 @@ cudaError_t launchSsimParts(const SsimJob* jobs, void* const* workspaces, const 
     }
     return cudaSuccess;
   }
-  // Each part gets a share of the resident blocks in proportion to its pixels, so that all of
-  // them take about as long.
+  // Each part gets a share of the resident blocks in proportion to its units of work (kRB rows
+  // of a strip), not to its pixels: a block's time is its units, and a unit of a plane's last,
+  // narrow strip costs about what a full one does, so the smallest scales (a strip or two per
+  // plane) hold more units than their pixels say. Shares in proportion to pixels gave fhd's
+  // scales 2 to 4 four units a block against scale 1's three (docs/PERFORMANCE.md, ms-v13).
+  // The shares: the fewest blocks that give no block more than U units, U the least that fits.
+  const MsssimHooks none;
+  unsigned long long units[kMaxParts] = {};
+  unsigned long long allUnits = 0;
+  for (int k = 0; k < count; ++k) {
+    SsimPlan plan;
+    const cudaError_t err = planSsim(jobs[k], workspaces[k], wsImages[k], wsElements[k], none, device, resident, plan);
+    if (err != cudaSuccess) return err;
+    units[k] = workUnits(plan.fa.work);
+    allUnits += units[k];
+  }
+  unsigned long long perBlock = std::max(1ull, ceilDiv(allUnits, unsigned(resident)));
+  const auto blocksFor = [&](unsigned long long u) {
+    unsigned long long blocks = 0;
+    for (int k = 0; k < count; ++k) blocks += ceilDiv(units[k], u);
+    return blocks;
+  };
+  while (blocksFor(perBlock) > unsigned(resident)) ++perBlock;
   PartsArgs<ForwardArgs> fwd{};
   PartsArgs<BackwardArgs> bwd{};
   fwd.count = bwd.count = count;
   unsigned long long fEnd = 0, bEnd = 0;
-  const MsssimHooks none;
   for (int k = 0; k < count; ++k) {
-    const double fraction = double(jobs[k].shape.elems()) / double(elems);
-    const int share = std::max(1, int(double(resident) * fraction));
+    const int share = int(std::max(1ull, ceilDiv(units[k], perBlock)));
     SsimPlan plan;
     const cudaError_t err = planSsim(jobs[k], workspaces[k], wsImages[k], wsElements[k], none, device, share, plan);
     if (err != cudaSuccess) return err;
