@@ -135,10 +135,9 @@ inline float combineMsssimImage(int b, int channels, int planes, int scales, con
 //   ssim(SsimJob, phase): the SSIM path (values and gradient of each plane's mean map); phase
 //     kForward (scale 0 with foldsScaleZero): the gradient is finished by ssimBackwardFolded;
 //   ssimPooling(SsimJob, phase, j): scale j's ssim() that also writes scale j + 1 (L.x[j + 1],
-//     L.y[j + 1]) as it reads scale j, and scale j + 2 from it where it can, where the backend
-//     can (the CUDA forward, for float32 planar inputs it computes whole; scale j + 2 where
-//     scale j's sides are multiples of 4: cuda/gpu/ssim_kernels.cuh, "Pooling"); returns how many
-//     scales it wrote: 0 (nothing was done), 1 or 2;
+//     L.y[j + 1]) as it reads scale j, where the backend can (the CUDA forward, for float32
+//     planar inputs it computes whole: cuda/gpu/ssim_kernels.cuh, "Pooling"); false: nothing was
+//     done;
 //   poolsAtCoarseScale(j): whether coarse scale j (>= 1) should pool scale j + 1 that way too,
 //     instead of the pyramid (the CUDA backend: where scale j alone fills the GPU);
 //   foldsScaleZero(): whether the backend finishes a planar gradient in scale 0's SSIM backward
@@ -206,21 +205,14 @@ void composeMsssim(const MsssimJob& job, const MsssimLayout& L, Ops& ops) {
   auto coarseScales = [&](int first) {
     for (int j = first; j < L.scales; ++j) ops.ssim(coarseJob(j), ScalePhase::kWhole);
   };
-  const int pooled = L.scales > 1 ? ops.ssimPooling(scale0, phase0, 0) : 0;
-  if (pooled > 0) {
-    // Scale 0 read x and y once for its SSIM and scale 1 (and 2): the coarse scales follow it,
-    // scale 1 pooling scale 2 likewise where the backend prefers and scale 0 did not.
+  if (L.scales > 1 && ops.ssimPooling(scale0, phase0, 0)) {
+    // Scale 0 read x and y once for its SSIM and scale 1: the coarse scales follow it, scale 1
+    // pooling scale 2 likewise where the backend prefers.
     ops.forkCoarse();
-    int from = pooled, first = 1;  // the pyramid's source; the first coarse scale still to run
-    if (from == 1 && L.scales > 2 && ops.poolsAtCoarseScale(1)) {
-      const int more = ops.ssimPooling(coarseJob(1), ScalePhase::kWhole, 1);
-      if (more > 0) {
-        from = 1 + more;
-        first = 2;
-      }
-    }
+    int from = 1;
+    if (L.scales > 2 && ops.poolsAtCoarseScale(1) && ops.ssimPooling(coarseJob(1), ScalePhase::kWhole, 1)) from = 2;
     ops.pyramid(ops.scratchAt(L.x[from]), ops.scratchAt(L.y[from]), DType::F32, 1.0f, from);
-    coarseScales(first);
+    coarseScales(from);
     ops.endCoarse();
   } else {
     // The coarse scales beside scale 0's SSIM.

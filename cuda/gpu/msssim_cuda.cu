@@ -358,21 +358,14 @@ struct GpuOps {
     launchedOn(to);
   }
 
-  int ssimPooling(const SsimJob& sj, ScalePhase phase, int j) {
-    if (err != cudaSuccess || !forwardPools(sj)) return 0;
+  bool ssimPooling(const SsimJob& sj, ScalePhase phase, int j) {
+    if (err != cudaSuccess || !forwardPools(sj)) return false;
     MsssimHooks hooks;
     hooks.poolX = scratchAt(L.x[j + 1]);
     hooks.poolY = scratchAt(L.y[j + 1]);
-    // Scale j + 2 too where it can: the pyramid then starts there (fhd: scale 2's pass over
-    // scale 1, 12 MB read, is most of its 8 us).
-    const bool two = j + 2 < L.scales && forwardPoolsTwo(sj);
-    if (two) {
-      hooks.poolX2 = scratchAt(L.x[j + 2]);
-      hooks.poolY2 = scratchAt(L.y[j + 2]);
-    }
     hooks.forwardOnly = phase == ScalePhase::kForward;
     launch(sj, hooks);
-    return two ? 2 : 1;
+    return true;
   }
 
   // A coarse scale of 2^24 pixels or more fills the GPU many times over: the pyramid could not

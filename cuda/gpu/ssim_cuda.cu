@@ -397,10 +397,6 @@ bool forwardPools(const SsimJob& job) {
          canPool(job, reg, w);
 }
 
-bool forwardPoolsTwo(const SsimJob& job) {
-  return job.shape.height % 4 == 0 && job.shape.width % 4 == 0 && forwardPools(job);
-}
-
 std::size_t workspaceBytes(int images, std::size_t elements, bool gradient) {
   return stateBytes(images) + (gradient ? 3 * elements * sizeof(float) : 0);
 }
@@ -458,9 +454,6 @@ cudaError_t planSsim(const SsimJob& job, void* workspace, int wsImages, std::siz
 
   const bool wantGrad = job.grad != nullptr;
   const bool pooling = ms.poolX != nullptr || ms.poolY != nullptr;
-  const bool poolingTwo = ms.poolX2 != nullptr || ms.poolY2 != nullptr;
-  if (poolingTwo && (!pooling || ms.poolX2 == nullptr || ms.poolY2 == nullptr || s.height % 4 != 0 || s.width % 4 != 0))
-    return cudaErrorInvalidValue;
   if ((ms.forwardOnly || ms.backwardOnly) && !wantGrad) return cudaErrorInvalidValue;
   if (ms.forwardOnly && ms.backwardOnly) return cudaErrorInvalidValue;
   if (ms.backwardOnly && (ms.factors == nullptr || pooling || !(s.chw || s.channels == 1))) return cudaErrorInvalidValue;
@@ -492,8 +485,6 @@ cudaError_t planSsim(const SsimJob& job, void* workspace, int wsImages, std::siz
     if (!canPool(job, reg, fa.work) || ms.poolX == nullptr || ms.poolY == nullptr) return cudaErrorInvalidValue;
     fa.poolX = ms.poolX;
     fa.poolY = ms.poolY;
-    fa.poolX2 = ms.poolX2;
-    fa.poolY2 = ms.poolY2;
   }
   fa.x = job.x;
   fa.y = job.y;

@@ -25,9 +25,6 @@ std::size_t workspaceBytes(int images, std::size_t elements, bool gradient);
 //   poolX, poolY (only where forwardPools(job)): the forward also writes scale 1, the 2 x 2
 //     average pooling of x and y (float32 planar, ((height + 1) / 2) x ((width + 1) / 2) per
 //     plane, an odd side padded by one zero row / column on both sides), from the values it reads;
-//   poolX2, poolY2 (with poolX, poolY, only where forwardPoolsTwo(job)): scale 2 as well, the 2 x 2
-//     averages of scale 1 ((height / 4) x (width / 4) per plane), bit for bit the pyramid's pooling
-//     of the scale 1 it writes (common/msssim_pyramid.h);
 //   forwardOnly: the forward alone (job.grad set: its partial maps stay in the workspace);
 //   backwardOnly: the backward alone, after a forwardOnly call with the same job and workspace,
 //     finishing MS-SSIM's gradient (planar grad): grad = mult (factors[plane] g + 1/4 up[parent]),
@@ -36,8 +33,6 @@ std::size_t workspaceBytes(int images, std::size_t elements, bool gradient);
 struct MsssimHooks {
   float* poolX = nullptr;
   float* poolY = nullptr;
-  float* poolX2 = nullptr;
-  float* poolY2 = nullptr;
   bool forwardOnly = false;
   bool backwardOnly = false;
   const float* factors = nullptr;
@@ -73,9 +68,6 @@ bool launchesOverlapOn(cudaStream_t stream);
 // gradient), in strips of one plane (planes narrow enough that packing them side by side saves a
 // tenth of the strips are packed instead).
 bool forwardPools(const SsimJob& job);
-// Whether it can pool scale 2 too (poolX2): forwardPools(job), and height and width multiples of
-// 4, so that neither pooling pads and scale 2's windows never straddle two strips or batches.
-bool forwardPoolsTwo(const SsimJob& job);
 
 // Whether this binary holds code that `device` can run (SASS for its architecture, or PTX that the
 // driver compiles for it), and the virtual architecture of that code (75 for compute_75 PTX, 90

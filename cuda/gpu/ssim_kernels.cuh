@@ -50,9 +50,7 @@
 // of shifted intensities (the plane's shift added back after the quarter), so level 1 agrees with
 // pooling the intensities to a few units in the last place, not bit for bit; x == y still pools to
 // equal images. The pooling forward measured 6 to 14% slower than the plain one (fhd, 4K), more
-// than its writes; docs/PERFORMANCE.md, "MS-SSIM". Where the plane's sides are multiples of 4
-// (poolX2), it also writes scale 2 from the scale-1 values it has just stored, in the pyramid's
-// order, so scale 2 is what the pyramid would make of them, bit for bit, without a pass over them.
+// than its writes; docs/PERFORMANCE.md, "MS-SSIM".
 //
 // Backward: the same strip walk over the three partial maps (alpha, beta, gamma: 33 registers
 // of shift register), then grad = scale * (G*alpha + 2 x G*beta + y G*gamma) per item. For float32
@@ -186,10 +184,6 @@ struct ForwardArgs {
   // an odd side.
   float* poolX;
   float* poolY;
-  // With kPool, where height and width are multiples of 4 (or null): scale 2, the 2 x 2 averages
-  // of scale 1 (pooledSide twice per side).
-  float* poolX2;
-  float* poolY2;
 };
 
 struct BackwardArgs {
@@ -630,44 +624,21 @@ static_assert(kRB % 2 == 0 && kTileW % 2 == 0, "pooling windows never straddle t
 // gx0 + 2q + 1 - width % 2 (thread t2 = that column - gx0 + kHalo; the window's other column is
 // thread t2 - 1's). spool: kPoolRows two-row sums of x, then of y, per thread. Threads 0..63 write
 // x's pooled column q = tid, threads 64..127 y's, down the batch's pooled rows (v2: a thread per
-// pooled pixel, index arithmetic for each, cost the 4K forward 14%). Every thread of the block
-// calls it (scale 2 takes its right-hand columns from the next lane).
+// pooled pixel, index arithmetic for each, cost the 4K forward 14%).
 __device__ __forceinline__ void poolBatch(const ForwardArgs& a, const Segment& sg, int rb0, const float* spool, Shift sh) {
   static_assert(kPoolCols <= kThreads / 2, "a thread per pooled column of x and of y");
-  static_assert(kPoolCols % 2 == 0 && kPoolRows % 2 == 0 && (kThreads / 2) % 32 == 0,
-                "scale 2's windows: in one strip, one batch, and two lanes of one warp");
   const int half = threadIdx.x / (kThreads / 2), q = threadIdx.x % (kThreads / 2);
   const int c2 = sg.gx0 + 2 * q + 1 - (a.width & 1);
-  const bool mine = q < kPoolCols && c2 < a.width;
+  if (q >= kPoolCols || c2 >= a.width) return;
   const int rows = min(kPoolRows, (sg.gyEnd - rb0 + (a.height & 1)) >> 1);  // r2 < gyEnd
   const int poolW = pooledSide(a.width);
   const float* src = spool + half * kPoolRows * kThreads + (c2 - sg.gx0 + kHalo);
   float* dst = (half ? a.poolY : a.poolX) + ((long long)sg.plane0 * pooledSide(a.height) + (rb0 >> 1)) * poolW +
                (sg.gx0 >> 1) + q;
   const float shift = half ? sh.y : sh.x;
-  float v[kPoolRows];
 #pragma unroll
   for (int m = 0; m < kPoolRows; ++m) {
-    v[m] = 0.0f;
-    if (mine && m < rows) {
-      v[m] = __fmaf_rn(__fadd_rn(src[m * kThreads - 1], src[m * kThreads]), 0.25f, shift);
-      dst[(long long)m * poolW] = v[m];
-    }
-  }
-  if (a.poolX2 == nullptr) return;  // the same for the whole block
-  // Scale 2 (sides multiples of 4: no padding at scales 1 and 2, and the strip, gx0 / 2 = 58k,
-  // and the batch, rb0 = 12k, start on a window's first pooled column and row): the window of
-  // pooled rows m, m + 1 and columns q, q + 1 (q even: lane q + 1 holds the right-hand column),
-  // summed in loadQuad's order (msssim_pyramid.h), as the pyramid would sum the stored values.
-  const int poolW2 = pooledSide(poolW);
-  float* dst2 = (half ? a.poolY2 : a.poolX2) +
-                ((long long)sg.plane0 * pooledSide(pooledSide(a.height)) + (rb0 >> 2)) * poolW2 + (sg.gx0 >> 2) + (q >> 1);
-#pragma unroll
-  for (int m = 0; m < kPoolRows; m += 2) {
-    const float topRight = __shfl_down_sync(0xffffffffu, v[m], 1);
-    const float bottomRight = __shfl_down_sync(0xffffffffu, v[m + 1], 1);
-    if (mine && (q & 1) == 0 && m < rows)
-      dst2[(long long)(m >> 1) * poolW2] = __fmul_rn(0.25f, __fadd_rn(__fadd_rn(__fadd_rn(v[m], topRight), v[m + 1]), bottomRight));
+    if (m < rows) dst[(long long)m * poolW] = __fmaf_rn(__fadd_rn(src[m * kThreads - 1], src[m * kThreads]), 0.25f, shift);
   }
 }
 

@@ -478,36 +478,29 @@ void runCase(const Case& c, std::uint64_t seed, cudaStream_t stream) {
 // can): the 2 x 2 average pooling of x and y within 1e-6 of a float64 pooling of the intensities
 // (zero padding, an odd side's windows one row / column early), every pooled pixel written and
 // nothing past them (NaN-poisoned guards), and the values and gradients bit for bit those of the
-// same call without pooling. `poolable`: what forwardPools must answer. Where forwardPoolsTwo says
-// so (`two`), scale 2 too (poolX2 / poolY2): bit for bit the pyramid's sum of the scale 1 it wrote
-// (0.25 (((top left + top right) + bottom left) + bottom right)), every pixel, nothing past them;
-// elsewhere a call asking for it is refused.
+// same call without pooling. `poolable`: what forwardPools must answer.
 struct PoolCase {
   const char* name;
   int B, C, H, W;
   DType dt;
-  bool valid, grad, poolable, two;
+  bool valid, grad, poolable;
 };
 
 void checkPooling(std::uint64_t seed, cudaStream_t stream) {
   const PoolCase cases[] = {
-      {"1x1", 1, 1, 1, 1, DType::F32, false, false, true, false},
-      {"8x8 (scale 2 too)", 1, 1, 8, 8, DType::F32, false, false, true, true},
-      {"17x1 grad", 1, 1, 17, 1, DType::F32, false, true, true, false},
-      {"3000x7", 1, 1, 3000, 7, DType::F32, false, false, true, false},
-      {"233x1001 rgb chw (odd sides)", 1, 3, 233, 1001, DType::F32, false, false, true, false},
-      {"233x1001 rgb chw grad", 1, 3, 233, 1001, DType::F32, false, true, true, false},
-      {"233x257 rgb chw (packing saves 2 of 9 strips: no)", 1, 3, 233, 257, DType::F32, false, false, false, false},
-      {"301x460 rgb chw b2 grad", 2, 3, 301, 460, DType::F32, false, true, true, false},
-      {"300x460 rgb chw b2 grad (scale 2 too)", 2, 3, 300, 460, DType::F32, false, true, true, true},
-      {"1080x1920 rgb chw (scale 2 too)", 1, 3, 1080, 1920, DType::F32, false, false, true, true},
-      {"1081x1919 grad", 1, 1, 1081, 1919, DType::F32, false, true, true, false},
-      {"1082x1920 (scale 1 odd: no scale 2)", 1, 1, 1082, 1920, DType::F32, false, false, true, false},
-      {"300x517 valid grad (every pixel computed)", 1, 2, 300, 517, DType::F32, true, true, true, false},
-      {"300x516 valid grad (scale 2 too)", 1, 2, 300, 516, DType::F32, true, true, true, true},
-      {"300x517 valid value (the map only: no)", 1, 2, 300, 517, DType::F32, true, false, false, false},
-      {"300x517 u8 (not float32: no)", 1, 1, 300, 517, DType::U8, false, false, false, false},
-      {"256x256 b32 rgb chw (packed: no)", 32, 3, 256, 256, DType::F32, false, true, false, false},
+      {"1x1", 1, 1, 1, 1, DType::F32, false, false, true},
+      {"17x1 grad", 1, 1, 17, 1, DType::F32, false, true, true},
+      {"3000x7", 1, 1, 3000, 7, DType::F32, false, false, true},
+      {"233x1001 rgb chw (odd sides)", 1, 3, 233, 1001, DType::F32, false, false, true},
+      {"233x1001 rgb chw grad", 1, 3, 233, 1001, DType::F32, false, true, true},
+      {"233x257 rgb chw (packing saves 2 of 9 strips: no)", 1, 3, 233, 257, DType::F32, false, false, false},
+      {"301x460 rgb chw b2 grad", 2, 3, 301, 460, DType::F32, false, true, true},
+      {"1080x1920 rgb chw", 1, 3, 1080, 1920, DType::F32, false, false, true},
+      {"1081x1919 grad", 1, 1, 1081, 1919, DType::F32, false, true, true},
+      {"300x517 valid grad (every pixel computed)", 1, 2, 300, 517, DType::F32, true, true, true},
+      {"300x517 valid value (the map only: no)", 1, 2, 300, 517, DType::F32, true, false, false},
+      {"300x517 u8 (not float32: no)", 1, 1, 300, 517, DType::U8, false, false, false},
+      {"256x256 b32 rgb chw (packed: no)", 32, 3, 256, 256, DType::F32, false, true, false},
   };
   for (const PoolCase& pc : cases) {
     Case c{pc.name, pc.B, pc.C, pc.H, pc.W, true, pc.dt, 11, pc.valid, 0.0f, 1.0f, false};
@@ -515,12 +508,10 @@ void checkPooling(std::uint64_t seed, cudaStream_t stream) {
     const std::size_t n = s.elems(), eb = dtypeBytes(c.dt);
     const int ph = (c.H + 1) / 2, pw = (c.W + 1) / 2;
     const std::size_t pn = std::size_t(c.B) * c.C * ph * pw;
-    const int ph2 = (ph + 1) / 2, pw2 = (pw + 1) / 2;
-    const std::size_t pn2 = std::size_t(c.B) * c.C * ph2 * pw2;
     constexpr std::size_t kGuard = 64;
     const Inputs in = makeInputs(c, seed++);
     void *x = nullptr, *y = nullptr, *ws = nullptr;
-    float *out = nullptr, *grad = nullptr, *pool = nullptr, *pool2 = nullptr;
+    float *out = nullptr, *grad = nullptr, *pool = nullptr;
     CK(cudaMalloc(&x, n * eb));
     CK(cudaMalloc(&y, n * eb));
     CK(cudaMemcpy(x, in.xRaw.data(), n * eb, cudaMemcpyHostToDevice));
@@ -528,14 +519,12 @@ void checkPooling(std::uint64_t seed, cudaStream_t stream) {
     CK(cudaMalloc(&out, 2 * c.B * sizeof(float)));
     CK(cudaMalloc(&grad, 2 * n * sizeof(float)));
     CK(cudaMalloc(&pool, 2 * (pn + kGuard) * sizeof(float)));
-    CK(cudaMalloc(&pool2, 2 * (pn2 + kGuard) * sizeof(float)));
     const std::size_t wsBytes = workspaceBytes(c.B, n, pc.grad);
     CK(cudaMalloc(&ws, wsBytes));
     CK(cudaMemset(ws, 0, wsBytes));
     CK(cudaMemset(out, 0xFF, 2 * c.B * sizeof(float)));
     CK(cudaMemset(grad, 0xFF, 2 * n * sizeof(float)));
     CK(cudaMemset(pool, 0xFF, 2 * (pn + kGuard) * sizeof(float)));
-    CK(cudaMemset(pool2, 0xFF, 2 * (pn2 + kGuard) * sizeof(float)));
     SsimJob job;
     job.shape = s;
     job.dtype = c.dt;
@@ -546,8 +535,6 @@ void checkPooling(std::uint64_t seed, cudaStream_t stream) {
     job.grad = pc.grad ? grad : nullptr;
     const bool poolable = forwardPools(job);
     report(poolable == pc.poolable, "%-50s [pool] forwardPools says %s", pc.name, poolable ? "yes" : "no");
-    const bool two = forwardPoolsTwo(job);
-    report(two == pc.two, "%-50s [pool] forwardPoolsTwo says %s", pc.name, two ? "yes" : "no");
     if (poolable) {
       CK(launchSsim(job, ws, c.B, n, stream));
       job.out = out + c.B;
@@ -555,14 +542,7 @@ void checkPooling(std::uint64_t seed, cudaStream_t stream) {
       MsssimHooks hooks;
       hooks.poolX = pool;
       hooks.poolY = pool + pn + kGuard;
-      MsssimHooks both = hooks;
-      both.poolX2 = pool2;
-      both.poolY2 = pool2 + pn2 + kGuard;
-      if (!two) {
-        report(launchSsim(job, ws, c.B, n, stream, false, &both) == cudaErrorInvalidValue,
-               "%-50s [pool] launchSsim refuses scale 2", pc.name);
-      }
-      CK(launchSsim(job, ws, c.B, n, stream, false, two ? &both : &hooks));
+      CK(launchSsim(job, ws, c.B, n, stream, false, &hooks));
       CK(cudaStreamSynchronize(stream));
       std::vector<float> o(2 * c.B), g(pc.grad ? 2 * n : 0), pl(2 * (pn + kGuard));
       CK(cudaMemcpy(o.data(), out, o.size() * sizeof(float), cudaMemcpyDeviceToHost));
@@ -594,27 +574,6 @@ void checkPooling(std::uint64_t seed, cudaStream_t stream) {
       report(same && written && guards && maxErr <= 1e-6,
              "%-50s [pool] scale 1 max err %.3g%s%s%s", pc.name, maxErr, written ? "" : "  NOT ALL WRITTEN",
              guards ? "" : "  WRITTEN PAST THE END", same ? "" : "  VALUES OR GRADIENT DIFFER FROM THE CALL WITHOUT POOLING");
-      if (two) {
-        std::vector<float> p2(2 * (pn2 + kGuard));
-        CK(cudaMemcpy(p2.data(), pool2, p2.size() * sizeof(float), cudaMemcpyDeviceToHost));
-        std::size_t wrong = 0;
-        bool guards2 = true;
-        for (int k = 0; k < 2; ++k) {
-          const float* one = pl.data() + k * (pn + kGuard);
-          const float* got = p2.data() + k * (pn2 + kGuard);
-          for (std::size_t i = 0; i < kGuard; ++i) guards2 = guards2 && std::isnan(got[pn2 + i]);
-          for (int p = 0; p < c.B * c.C; ++p)
-            for (int r = 0; r < ph2; ++r)
-              for (int q = 0; q < pw2; ++q) {
-                const float* tl = one + (std::size_t(p) * ph + 2 * r) * pw + 2 * q;
-                const float want = 0.25f * (((tl[0] + tl[1]) + tl[pw]) + tl[pw + 1]);
-                const float v = got[(std::size_t(p) * ph2 + r) * pw2 + q];
-                if (std::memcmp(&v, &want, sizeof(float)) != 0) ++wrong;
-              }
-        }
-        report(wrong == 0 && guards2, "%-50s [pool] scale 2 bit for bit the pooling of scale 1: %zu differ%s", pc.name,
-               wrong, guards2 ? "" : "  WRITTEN PAST THE END");
-      }
     } else {
       MsssimHooks hooks;
       hooks.poolX = pool;
@@ -622,7 +581,6 @@ void checkPooling(std::uint64_t seed, cudaStream_t stream) {
       report(launchSsim(job, ws, c.B, n, stream, false, &hooks) == cudaErrorInvalidValue,
              "%-50s [pool] launchSsim refuses a PoolTarget", pc.name);
     }
-    CK(cudaFree(pool2));
     CK(cudaFree(x));
     CK(cudaFree(y));
     CK(cudaFree(out));
