@@ -329,6 +329,8 @@ int main() {
       // odd sides further up (padding columns at level 1), and scale 1 of a multiple of 4
       {1, 3, 181, 204, true, DType::F32, 5, true, 5},    {2, 2, 97, 408, true, DType::F32, 3, false, 5},
       {2, 1, 64, 68, true, DType::F32, 2, false, 4},
+      // sides multiples of 4 all the way to scale 2 (level 1 and level 2 without padding)
+      {1, 3, 120, 160, true, DType::F32, 5, false, 5},   {2, 1, 64, 68, true, DType::F32, 3, true, 3},
   };
   const int threadCounts[] = {1, 2, 3, 4, 7, 16};
   for (const Case& k : cases) {
