@@ -331,6 +331,42 @@ describe(`msssim (gpu)${gpu ? '' : ` (skipped: ${why})`}`, function () {
     }
   });
 
+  // A value call's first kernel may start before the previous call's last one has finished
+  // (cuda/gpu/launch_order.h): here one workspace serves calls whose layouts differ (5 and 3
+  // scales over 16 planes: the 3-scale call's pooled scale 1 lies over the 5-scale call's
+  // values), gradient calls come between, and nothing waits until the end.
+  it('value calls back to back on one workspace (layouts differ, gradient calls between) each get their own answer', function () {
+    if (!gpu) this.skip();
+    const rng = testRng(this);
+    const api = pkg.api();
+    const shape = { width: 96, height: 80, channels: 2, batch: 8, layout: 'chw' };
+    const pairs = [0, 1, 2].map(() => makePair(rng, { ...shape, dtype: 'float32' }));
+    const three = { weights: [0.2, 0.3, 0.5] };
+    const ws = api.Workspace.for(shape, { ...CUDA, msssim: true, gradient: true });
+    const dx = pairs.map(({ x }) => ({ ...x, data: dev(api, x.data) }));
+    const dy = pairs.map(({ y }) => ({ ...y, data: dev(api, y.data) }));
+    const calls = [];
+    for (let i = 0; i < 24; i++) {
+      const k = i % 3, opts = i % 2 ? { ...three, workspace: ws } : { workspace: ws };
+      const out = dev(api, poisoned(shape.batch));
+      if (i % 5 === 4) {
+        const grad = dev(api, poisoned(pairs[k].x.data.length));
+        api.msssimWithGradientInto(out, grad, dx[k], dy[k], opts);
+      } else {
+        api.msssimInto(out, dx[k], dy[k], opts);
+      }
+      calls.push({ k, weighted: i % 2 === 1, out });
+    }
+    const want = (k, weighted) => api.msssim(pairs[k].x, pairs[k].y, weighted ? { ...three, backend: 'cpu' } : { backend: 'cpu' });
+    const expected = new Map();
+    for (const { k, weighted, out } of calls) {
+      const key = `${k}${weighted}`;
+      if (!expected.has(key)) expected.set(key, toArray(want(k, weighted)));
+      assertClose(out.toHost(), expected.get(key), 2 * msValueTol(pairs[k].x, weighted ? three : {}), `pair ${k}, ${weighted ? 3 : 5} scales`);
+    }
+    ws.dispose();
+  });
+
   it('in-place calls with device arrays and an MS-SSIM Workspace make no allocation, memset or copy', async function () {
     if (!gpu) this.skip();
     const rng = testRng(this);

@@ -2,6 +2,7 @@
 #include "half_store.h"
 
 #include "common/half_types.h"
+#include "ssim_cuda.h"
 
 namespace cudassim {
 
@@ -35,6 +36,7 @@ cudaError_t launchRoundToHalf(const float* src, std::uint16_t* dst, std::size_t 
   const unsigned blocks = unsigned(wanted < cap ? wanted : cap);
   if (bf16) roundToHalfKernel<true><<<blocks, kThreads, 0, stream>>>(src, dst, n);
   else roundToHalfKernel<false><<<blocks, kThreads, 0, stream>>>(src, dst, n);
+  recordPlainLaunch(stream);
   return cudaGetLastError();
 }
 

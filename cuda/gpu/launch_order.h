@@ -6,6 +6,12 @@
 // may start early only if no launch that may still be running writes them. Those are, per
 // stream: the last launch made the ordinary way (it started after everything before it had
 // finished) and the early ones after it (each finishes after its predecessor).
+//
+// MS-SSIM's combination (msssim_cuda.cu) waits for the kernel ahead of it before anything else
+// and only then lets the next launch start: while a launch after it starts early, the combination
+// alone may still run. MS-SSIM's scale-0 forward, which also writes the pooled scale 1 before it
+// waits, may start early behind it (and only behind it) where nothing it touches before waiting
+// overlaps what the combination touches.
 #pragma once
 
 #include <algorithm>
@@ -50,7 +56,46 @@ class LaunchOrder {
     if (!early) spans.clear();  // an ordinary launch starts after everything before it
     for (const Span& w : writes)  // a loop of calls writes the same buffers again and again
       if (w.end > w.begin && std::find(spans.begin(), spans.end(), w) == spans.end()) spans.push_back(w);
+    combination_.erase({device, stream});
     return early;
+  }
+
+  static constexpr std::size_t kCombinationSpans = 3;  // reads the values; writes the factors and out
+
+  // Records MS-SSIM's combination launched on (device, stream), which touches `touched` (its
+  // reads and writes). Once a launch after it starts, the combination alone may still run.
+  void combined(int device, std::uintptr_t stream, const Span (&touched)[kCombinationSpans]) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<Span>& spans = running_[{device, stream}];
+    std::vector<Span>& mine = combination_[{device, stream}];
+    spans.clear();
+    mine.clear();
+    for (const Span& t : touched)
+      if (t.end > t.begin) {
+        spans.push_back(t);  // as writes: what a later early launch may not read
+        mine.push_back(t);
+      }
+  }
+
+  // After a launch of ours that admit() does not see (a map, a rounding to half, MS-SSIM's
+  // own kernels): the combination is no longer the last kernel on (device, stream).
+  void plainLaunch(int device, std::uintptr_t stream) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    combination_.erase({device, stream});
+  }
+
+  // Whether a kernel that touches `touched` before it waits for the kernel ahead may start early
+  // on (device, stream): the last launch recorded there is a combination (combined) none of whose
+  // spans overlaps them. The launch itself is recorded by the admit() that follows.
+  template <std::size_t N>
+  bool followsCombination(int device, std::uintptr_t stream, const Span (&touched)[N]) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = combination_.find({device, stream});
+    if (it == combination_.end()) return false;
+    for (const Span& c : it->second)
+      for (const Span& t : touched)
+        if (c.overlaps(t)) return false;
+    return true;
   }
 
  private:
@@ -58,6 +103,8 @@ class LaunchOrder {
   // One entry per stream ever used (a destroyed stream's entry, inherited by a new stream at the
   // same address, can only make a launch ordinary).
   std::map<std::pair<int, std::uintptr_t>, std::vector<Span>> running_;
+  // Per stream whose last recorded launch is a combination: its spans.
+  std::map<std::pair<int, std::uintptr_t>, std::vector<Span>> combination_;
 };
 
 }  // namespace cudassim

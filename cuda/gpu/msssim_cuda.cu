@@ -150,6 +150,9 @@ __global__ void __launch_bounds__(kCombineThreads) combineKernel(const float* __
                                                                float* __restrict__ out, int batch, int channels, int scales,
                                                                Weights weights, float valueOffset, float valueScale) {
   waitForPreviousLaunch();  // launched early after the coarse scales' launch (GpuOps::combine)
+  // Everything before this kernel has finished: the next launch may start (the next value call's
+  // scale-0 forward, launch_order.h), while this one reads the values and writes its outputs.
+  allowNextLaunch();
   __shared__ double term[kCombineThreads];
   __shared__ double prod[kCombineThreads];
   const int b = blockIdx.x, k = threadIdx.x, planes = batch * channels, terms = channels * scales;
@@ -202,6 +205,7 @@ struct GpuOps {
   // The streams whose last enqueued operation is a kernel of this call (null: a free entry).
   cudaStream_t afterKernel[1 + kCoarseStreams] = {};
   bool scale0Launched = false;
+  bool callStarted = false;  // something of this call is enqueued on `main` (a kernel or an event)
   // Small coarse scales held for one launch at endCoarse (launchSsimParts).
   SsimJob grouped[kMaxScales];
   int groupedScale[kMaxScales] = {};
@@ -227,6 +231,7 @@ struct GpuOps {
   }
   // After each launch on `s`, and each event recorded or waited for there.
   void launchedOn(cudaStream_t s) {
+    callStarted = true;
     if (err != cudaSuccess || lastIsKernel(s)) return;
     for (cudaStream_t& k : afterKernel)
       if (k == nullptr) {
@@ -255,6 +260,7 @@ struct GpuOps {
     groupedCount = 0;
     if (err != cudaSuccess || side == nullptr || (scale0Launched && !twoLanes())) return;
     err = side->fork(main);
+    callStarted = true;
     forked = err == cudaSuccess;
     stream = side->stream(0);
     forgetKernels();
@@ -354,8 +360,21 @@ struct GpuOps {
       scale0Launched = true;
     }
     const cudaStream_t to = j > 0 ? lane(j == 1) : stream;
-    err = launchSsim(sj, ws + parts.offsets[j], L.planes, L.elems(j), to, false, &hooks);
+    err = launchSsim(sj, ws + parts.offsets[j], L.planes, L.elems(j), to, j == 0 && scale0MayStartEarly(sj, hooks), &hooks);
     launchedOn(to);
+  }
+
+  // Scale 0's value forward as the call's first launch may start behind the previous call's
+  // combination, where what it reads (x, y) and writes (the pooled scale 1) before it waits is
+  // none of what that combination touches (launch_order.h; -3.6 us a call on 1 x 3 x 1080 x 1920,
+  // docs/PERFORMANCE.md, ms-v15). launchSsim then checks x and y against the launches that may
+  // still run, as for any early forward.
+  bool scale0MayStartEarly(const SsimJob& sj, const MsssimHooks& hooks) const {
+    if (callStarted || !overlaps || sj.grad != nullptr || stream != main) return false;
+    const std::size_t in = sj.shape.elems() * dtypeBytes(sj.dtype);
+    const std::size_t pooled = L.scales > 1 ? L.elems(1) * sizeof(float) : 0;
+    const Span touched[4] = {spanOf(sj.x, in), spanOf(sj.y, in), spanOf(hooks.poolX, pooled), spanOf(hooks.poolY, pooled)};
+    return followsCombination(stream, touched);
   }
 
   bool ssimPooling(const SsimJob& sj, ScalePhase phase, int j) {
@@ -399,7 +418,15 @@ struct GpuOps {
     err = launchKernel(combineKernel, dim3(s.batch), dim3(kCombineThreads), 0, stream, mayLaunchEarlyOn(stream), vals,
                        factors, job.core.out, s.batch, s.channels, job.scales, w, job.core.params.valueOffset,
                        job.core.params.valueScale);
-    if (ok()) launchedOn(stream);
+    if (!ok()) return;
+    launchedOn(stream);
+    // A value-only call ends here: the next call's scale-0 forward may start behind it.
+    if (factors == nullptr) {
+      const Span touched[LaunchOrder::kCombinationSpans] = {
+          spanOf(vals, std::size_t(L.scales) * std::size_t(L.planes) * sizeof(float)), Span{},
+          spanOf(job.core.out, std::size_t(s.batch) * sizeof(float))};
+      recordCombination(stream, touched);
+    }
   }
 
   void accumulate(float* const* g, float* const* dst, bool hwc, float mult, bool bottom) {

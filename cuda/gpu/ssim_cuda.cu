@@ -578,7 +578,33 @@ bool admitLaunch(const SsimJob& job, void* workspace, int wsImages, std::size_t 
                                                   candidate);
 }
 
+// The current device and this stream's key for the bookkeeping; false where launches never overlap.
+bool orderKey(cudaStream_t stream, int& device) {
+  if (!ownStream(stream)) return false;
+  if (cudaGetDevice(&device) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return deviceOverlapsLaunches(device);
+}
+
 }  // namespace
+
+void recordCombination(cudaStream_t stream, const Span (&touched)[LaunchOrder::kCombinationSpans]) {
+  int device = 0;
+  if (orderKey(stream, device)) launchOrder().combined(device, reinterpret_cast<std::uintptr_t>(stream), touched);
+}
+
+void recordPlainLaunch(cudaStream_t stream) {
+  int device = 0;
+  if (orderKey(stream, device)) launchOrder().plainLaunch(device, reinterpret_cast<std::uintptr_t>(stream));
+}
+
+bool followsCombination(cudaStream_t stream, const Span (&touched)[4]) {
+  int device = 0;
+  return orderKey(stream, device) &&
+         launchOrder().followsCombination(device, reinterpret_cast<std::uintptr_t>(stream), touched);
+}
 
 cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::size_t wsElements,
                        cudaStream_t stream, bool allowEarly, const MsssimHooks* hooks) {

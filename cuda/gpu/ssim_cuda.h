@@ -4,6 +4,7 @@
 #include <cuda_runtime_api.h>
 
 #include "common/ssim_types.h"
+#include "launch_order.h"
 
 namespace cudassim {
 
@@ -62,6 +63,17 @@ cudaError_t launchSsimParts(const SsimJob* jobs, void* const* workspaces, const 
 // last there cannot be told) on a current device of sm_90 or later that runs this binary's sm_90
 // code.
 bool launchesOverlapOn(cudaStream_t stream);
+
+// MS-SSIM's early scale-0 forward (launch_order.h): the combination of a value-only call records
+// what it touches (its values, factors and out) once launched on `stream`; a launch of ours that
+// launchSsim and launchSsimParts do not record says so (recordPlainLaunch); and the scale-0
+// forward, which reads x and y and writes the pooled scale 1 before it waits, may start early
+// (launchSsim's allowEarly) where the combination is the last launch on `stream` and touches
+// none of those (followsCombination). All three do nothing, or say no, on the shared default
+// streams and devices that do not overlap launches.
+void recordCombination(cudaStream_t stream, const Span (&touched)[LaunchOrder::kCombinationSpans]);
+void recordPlainLaunch(cudaStream_t stream);
+bool followsCombination(cudaStream_t stream, const Span (&touched)[4]);
 
 // Whether launchSsim can pool `job`'s inputs on the current device (ssim_kernels.cuh,
 // "Pooling"): float32 planar inputs whose every pixel the forward computes (padding 'same', or a

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "common/ssim_math.h"
+#include "ssim_cuda.h"
 #include "ssim_map.h"
 
 namespace cudassim {
@@ -89,6 +90,7 @@ cudaError_t launch(const SsimJob& job, float* map, cudaStream_t stream) {
   g.mw = region.x1 - region.x0;
   g.mh = region.y1 - region.y0;
   ssimMapKernel<T><<<grid, block, 0, stream>>>(job, g, map);
+  recordPlainLaunch(stream);
   return cudaGetLastError();
 }
 

@@ -68,6 +68,31 @@ int main() {
     const Span w[3] = {out, none, ws};
     expect(order.admit(0, 0x9999, w, x, y, false), false, "not a candidate: ordinary");
   }
+  {
+    // MS-SSIM: a value call's combination (reads its values, writes out), then the next call's
+    // scale-0 forward, which reads x, y and writes the pooled scale 1 before it waits.
+    const std::uintptr_t s2 = 0x5678;
+    const Span vals = span(20000, 64), msOut = span(20100, 8), pooledX = span(21000, 250), pooledY = span(21300, 250);
+    const Span forward[4] = {x, y, pooledX, pooledY};
+    expect(order.followsCombination(0, s2, forward), false, "no combination recorded on the stream: ordinary");
+    const Span touched[LaunchOrder::kCombinationSpans] = {vals, none, msOut};
+    order.combined(0, s2, touched);
+    expect(order.followsCombination(0, s2, forward), true, "scale-0 forward right after a combination it does not touch: early");
+    expect(order.followsCombination(1, s2, forward), false, "the combination was on another device: ordinary");
+    const Span overPooled[4] = {x, y, span(20032, 250), pooledY};
+    expect(order.followsCombination(0, s2, overPooled), false,
+           "pooled scale 1 over the values the combination reads (another layout of one workspace): ordinary");
+    const Span readsOut[4] = {msOut, y, pooledX, pooledY};
+    expect(order.followsCombination(0, s2, readsOut), false, "x is the out buffer the combination writes: ordinary");
+    const Span w[3] = {out, none, ws};
+    expect(order.admit(0, s2, w, msOut, y, true), false, "a value-only SSIM call reading the combination's out: ordinary");
+    order.combined(0, s2, touched);
+    expect(order.admit(0, s2, w, x, y, true), true, "a value-only SSIM call on other inputs after the combination: early");
+    expect(order.followsCombination(0, s2, forward), false, "after that SSIM launch the combination is not the last one: ordinary");
+    order.combined(0, s2, touched);
+    order.plainLaunch(0, s2);
+    expect(order.followsCombination(0, s2, forward), false, "after a map or rounding kernel: ordinary");
+  }
   std::printf("%d failure(s)\n", failures);
   return failures == 0 ? 0 : 1;
 }
