@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -87,8 +88,13 @@ void runCuda(ParsedJob& j, bool waitForDevice) {
   void* ws = nullptr;
   int wsImages = j.wsImages;
   std::size_t wsElements = j.wsElements;
+  // Every SSIM call on a workspace has its states at its start, for the workspace's images.
+  const WorkspaceLayout layout{1, wsImages};
+  std::optional<DeviceBuffer::WorkspaceUse> use;
   if (j.workspace.device) {
     ws = j.workspace.device->data();
+    use.emplace(*j.workspace.device, layout);
+    if (use->needsZeroing) countedMemsetAsync(ws, workspaceBytes(wsImages, 0, false), call.stream());
   } else {
     wsImages = job.shape.batch;
     wsElements = job.shape.elems();
@@ -98,6 +104,7 @@ void runCuda(ParsedJob& j, bool waitForDevice) {
   }
 
   checkCuda(launchSsim(job, ws, wsImages, wsElements, call.stream()), "the SSIM kernels");
+  use.reset();  // enqueued: the next call on this workspace may enqueue
   if (halfGrad) {
     checkCuda(launchRoundToHalf(job.grad, reinterpret_cast<std::uint16_t*>(gradOut), job.shape.elems(),
                                 j.gradDtype == DType::BF16, call.stream()),

@@ -7,8 +7,21 @@
 #include <napi.h>
 
 #include <cstddef>
+#include <mutex>
 
 namespace cudassim {
+
+// How a call lays out a workspace: its kind and the numbers its layout depends on. The reduction
+// states of a layout must be zero when a call starts; each completed launch leaves its own at
+// zero, but a call of another layout may have written there (an MS-SSIM call with other scales,
+// shape or gradient; an SSIM gradient's partial maps).
+struct WorkspaceLayout {
+  int kind = 0;  // 0: none yet (a Workspace is zeroed when it is made)
+  long long a = 0, b = 0, c = 0, d = 0, e = 0;
+  bool operator==(const WorkspaceLayout& o) const {
+    return kind == o.kind && a == o.a && b == o.b && c == o.c && d == o.d && e == o.e;
+  }
+};
 
 class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
  public:
@@ -33,6 +46,21 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   void pin() { ++pins_; }
   void unpin(napi_env env);
 
+  // Used as a workspace by a call of `layout` (any thread): held for the call's enqueueing, so
+  // that calls sharing the buffer are enqueued one at a time. needsZeroing: the last call laid
+  // it out otherwise, so this call zeroes its states first (stream-ordered after that call).
+  class WorkspaceUse {
+   public:
+    WorkspaceUse(DeviceBuffer& b, const WorkspaceLayout& layout) : lock_(b.layoutMutex_) {
+      needsZeroing = b.layout_.kind != 0 && !(b.layout_ == layout);
+      b.layout_ = layout;
+    }
+    bool needsZeroing = false;
+
+   private:
+    std::lock_guard<std::mutex> lock_;
+  };
+
  private:
   Napi::Value GetByteLength(const Napi::CallbackInfo& info);
   Napi::Value GetDevice(const Napi::CallbackInfo& info);
@@ -53,6 +81,8 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   int pins_ = 0;           // promise calls in flight that use this buffer (JS thread only)
   bool freeRequested_ = false;
   bool owned_ = true;      // false for a view of another library's memory
+  std::mutex layoutMutex_;
+  WorkspaceLayout layout_;  // of the last call that used this buffer as a workspace
 };
 
 }  // namespace cudassim

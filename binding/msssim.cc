@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <cmath>
+#include <optional>
 #include <string>
 
 #include "cuda_context.h"
@@ -76,9 +77,16 @@ void runMsssimCuda(MsssimParsed& j, bool waitForDevice) {
   const bool gradient = job.core.grad != nullptr;
   void* ws = nullptr;
   std::size_t wsBytes = 0;
+  std::optional<DeviceBuffer::WorkspaceUse> use;
   if (j.workspace.device) {
     ws = j.workspace.device->data();
     wsBytes = j.workspace.bytes;
+    use.emplace(*j.workspace.device, WorkspaceLayout{2, s.batch, s.channels, s.height, s.width, job.scales * 2 + gradient});
+    if (use->needsZeroing) {
+      for (const auto& span : msssimStateSpans(s, job.scales, gradient).span) {
+        if (span.bytes > 0) countedMemsetAsync(static_cast<char*>(ws) + span.offset, span.bytes, call.stream());
+      }
+    }
   } else {
     wsBytes = msssimWorkspaceBytes(s, job.scales, gradient);
     ws = call.temporary(wsBytes);
@@ -88,6 +96,7 @@ void runMsssimCuda(MsssimParsed& j, bool waitForDevice) {
     }
   }
   checkCuda(launchMsssim(job, ws, wsBytes, call.stream()), "the MS-SSIM kernels");
+  use.reset();  // enqueued: the next call on this workspace may enqueue
   call.download(j.out, job.core.out);
   call.download(j.grad, job.core.grad);
   call.finish(waitForDevice, "the MS-SSIM kernels (synchronising)");

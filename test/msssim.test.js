@@ -334,7 +334,8 @@ describe(`msssim (gpu)${gpu ? '' : ` (skipped: ${why})`}`, function () {
   // A value call's first kernel may start before the previous call's last one has finished
   // (cuda/gpu/launch_order.h): here one workspace serves calls whose layouts differ (5 and 3
   // scales over 16 planes: the 3-scale call's pooled scale 1 lies over the 5-scale call's
-  // values), gradient calls come between, and nothing waits until the end.
+  // values, its values over the 5-scale call's reduction states, which each switch of layout
+  // zeroes first), gradient calls come between, and nothing waits until the end.
   it('value calls back to back on one workspace (layouts differ, gradient calls between) each get their own answer', function () {
     if (!gpu) this.skip();
     const rng = testRng(this);
@@ -389,10 +390,16 @@ describe(`msssim (gpu)${gpu ? '' : ` (skipped: ${why})`}`, function () {
       const opts = { workspace: ws };
       const k0 = api.deviceCounters();
       api.msssimInto(out, dx, dy, opts);
-      api.msdssimWithGradientInto(out2, grad, dx, dy, opts);
-      api.msdssimWithGradientInto(out2, grad, dx, dy, opts); // twice: the SSIM state is left zeroed
+      api.msssimInto(out, dx, dy, opts);
       const k1 = api.deviceCounters();
       for (const key of ['allocations', 'memsets', 'copies']) assert.strictEqual(k1[key], k0[key], `${key} (${JSON.stringify(spec)})`);
+      // A gradient call lays the workspace out otherwise: its first call zeroes its 5 scales'
+      // reduction states (the value calls' scratch lies there), the next one nothing.
+      api.msdssimWithGradientInto(out2, grad, dx, dy, opts);
+      api.msdssimWithGradientInto(out2, grad, dx, dy, opts); // twice: the SSIM state is left zeroed
+      const k2 = api.deviceCounters();
+      for (const key of ['allocations', 'copies']) assert.strictEqual(k2[key], k0[key], `${key} (${JSON.stringify(spec)})`);
+      assert.strictEqual(k2.memsets - k1.memsets, 5, `memsets on the switch to the gradient layout (${JSON.stringify(spec)})`);
       const cpu = api.msssimWithGradient(x, y, { backend: 'cpu' });
       const sv = toArray(B === 1 && spec.batch === undefined ? [cpu.value] : cpu.value);
       assertClose(out.toHost(), sv, 2 * msValueTol(x, {}), 'msssimInto');
