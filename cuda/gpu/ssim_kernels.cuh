@@ -90,7 +90,9 @@
 // before it exits, so a chain of them finishes in order. MS-SSIM's coarse scales in one launch
 // (launchSsimParts) read what the kernel ahead of them wrote (the pooling pyramid): that forward
 // launches early too, but waits first (ssim_parts_kernels.cuh), so only its launch and its
-// blocks' placement overlap the kernel ahead.
+// blocks' placement overlap the kernel ahead. MS-SSIM's pooling scale-0 forward writes scale 1
+// before it waits: it starts early only behind MS-SSIM's combination, which lets it in once it
+// has waited itself (launch_order.h).
 #pragma once
 
 #include <cstdint>
