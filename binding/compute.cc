@@ -88,13 +88,14 @@ void runCuda(ParsedJob& j, bool waitForDevice) {
   void* ws = nullptr;
   int wsImages = j.wsImages;
   std::size_t wsElements = j.wsElements;
-  // Every SSIM call on a workspace has its states at its start, for the workspace's images.
-  const WorkspaceLayout layout{1, wsImages};
   std::optional<DeviceBuffer::WorkspaceUse> use;
   if (j.workspace.device) {
     ws = j.workspace.device->data();
-    use.emplace(*j.workspace.device, layout);
-    if (use->needsZeroing) countedMemsetAsync(ws, workspaceBytes(wsImages, 0, false), call.stream());
+    StateSpans states;  // an SSIM call's: at the workspace's start, for its images
+    states.count = 1;
+    states.span[0] = {0, workspaceBytes(wsImages, 0, false)};
+    use.emplace(*j.workspace.device, states);
+    if (use->needsZeroing) zeroStates(ws, states, call.stream());
   } else {
     wsImages = job.shape.batch;
     wsElements = job.shape.elems();

@@ -84,6 +84,10 @@ void countedFreeAsync(void* ptr, std::size_t bytes, cudaStream_t s) {
   counters().add(-std::int64_t(bytes));
 }
 
+void zeroStates(void* ws, const StateSpans& states, cudaStream_t s) {
+  for (int i = 0; i < states.count; ++i) countedMemsetAsync(static_cast<char*>(ws) + states.span[i].offset, states.span[i].bytes, s);
+}
+
 void countedMemsetAsync(void* ptr, std::size_t bytes, cudaStream_t s) {
   checkCuda(cudaMemsetAsync(ptr, 0, bytes, s), "cudaMemsetAsync");
   counters().memsets++;

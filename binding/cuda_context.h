@@ -10,6 +10,8 @@
 
 #if CUDA_SSIM_WITH_CUDA
 #include <cuda_runtime_api.h>
+
+#include "common/ssim_types.h"
 #endif
 
 namespace cudassim {
@@ -49,6 +51,8 @@ void countedFree(void* ptr, std::size_t bytes);                // cudaFree (neve
 void* countedMallocAsync(std::size_t bytes, cudaStream_t s);   // stream-ordered temporaries
 void countedFreeAsync(void* ptr, std::size_t bytes, cudaStream_t s);
 void countedMemsetAsync(void* ptr, std::size_t bytes, cudaStream_t s);
+// Zeroes the reduction states `states` of workspace `ws` (countedMemsetAsync each).
+void zeroStates(void* ws, const StateSpans& states, cudaStream_t s);
 void countedCopyAsync(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind, cudaStream_t s);
 
 #endif

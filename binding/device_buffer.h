@@ -9,19 +9,9 @@
 #include <cstddef>
 #include <mutex>
 
-namespace cudassim {
+#include "common/ssim_types.h"
 
-// How a call lays out a workspace: its kind and the numbers its layout depends on. The reduction
-// states of a layout must be zero when a call starts; each completed launch leaves its own at
-// zero, but a call of another layout may have written there (an MS-SSIM call with other scales,
-// shape or gradient; an SSIM gradient's partial maps).
-struct WorkspaceLayout {
-  int kind = 0;  // 0: none yet (a Workspace is zeroed when it is made)
-  long long a = 0, b = 0, c = 0, d = 0, e = 0;
-  bool operator==(const WorkspaceLayout& o) const {
-    return kind == o.kind && a == o.a && b == o.b && c == o.c && d == o.d && e == o.e;
-  }
-};
+namespace cudassim {
 
 class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
  public:
@@ -46,14 +36,15 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   void pin() { ++pins_; }
   void unpin(napi_env env);
 
-  // Used as a workspace by a call of `layout` (any thread): held for the call's enqueueing, so
-  // that calls sharing the buffer are enqueued one at a time. needsZeroing: the last call laid
-  // it out otherwise, so this call zeroes its states first (stream-ordered after that call).
+  // Used as a workspace by a call whose reduction states are `states` (any thread): held while
+  // the call enqueues, so that calls sharing the buffer enqueue one at a time. needsZeroing: the
+  // last call had other state spans and may have written over these (a Workspace is zeroed when
+  // it is made), so this call zeroes them first, stream-ordered after that call.
   class WorkspaceUse {
    public:
-    WorkspaceUse(DeviceBuffer& b, const WorkspaceLayout& layout) : lock_(b.layoutMutex_) {
-      needsZeroing = b.layout_.kind != 0 && !(b.layout_ == layout);
-      b.layout_ = layout;
+    WorkspaceUse(DeviceBuffer& b, const StateSpans& states) : lock_(b.layoutMutex_) {
+      needsZeroing = b.states_.count > 0 && !(b.states_ == states);
+      b.states_ = states;
     }
     bool needsZeroing = false;
 
@@ -82,7 +73,7 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   bool freeRequested_ = false;
   bool owned_ = true;      // false for a view of another library's memory
   std::mutex layoutMutex_;
-  WorkspaceLayout layout_;  // of the last call that used this buffer as a workspace
+  StateSpans states_;       // of the last call that used this buffer as a workspace
 };
 
 }  // namespace cudassim

@@ -77,24 +77,19 @@ void runMsssimCuda(MsssimParsed& j, bool waitForDevice) {
   const bool gradient = job.core.grad != nullptr;
   void* ws = nullptr;
   std::size_t wsBytes = 0;
+  // Only the SSIM workspaces' reduction states must start zeroed (the rest is written before it
+  // is read): in a temporary, and in a Workspace that a call of another layout used last.
+  const StateSpans states = msssimStateSpans(s, job.scales, gradient);
   std::optional<DeviceBuffer::WorkspaceUse> use;
   if (j.workspace.device) {
     ws = j.workspace.device->data();
     wsBytes = j.workspace.bytes;
-    use.emplace(*j.workspace.device, WorkspaceLayout{2, s.batch, s.channels, s.height, s.width, job.scales * 2 + gradient});
-    if (use->needsZeroing) {
-      for (const auto& span : msssimStateSpans(s, job.scales, gradient).span) {
-        if (span.bytes > 0) countedMemsetAsync(static_cast<char*>(ws) + span.offset, span.bytes, call.stream());
-      }
-    }
+    use.emplace(*j.workspace.device, states);
   } else {
     wsBytes = msssimWorkspaceBytes(s, job.scales, gradient);
     ws = call.temporary(wsBytes);
-    // Only the SSIM workspaces' reduction states must start zeroed (the rest is written before it is read).
-    for (const auto& span : msssimStateSpans(s, job.scales, gradient).span) {
-      if (span.bytes > 0) countedMemsetAsync(static_cast<char*>(ws) + span.offset, span.bytes, call.stream());
-    }
   }
+  if (!use || use->needsZeroing) zeroStates(ws, states, call.stream());
   checkCuda(launchMsssim(job, ws, wsBytes, call.stream()), "the MS-SSIM kernels");
   use.reset();  // enqueued: the next call on this workspace may enqueue
   call.download(j.out, job.core.out);

@@ -110,6 +110,25 @@ inline MapRegion mapRegion(const ImageShape& s, const SsimParams& p) {
   return MapRegion{r, s.height - r, r, s.width - r};
 }
 
+// Where a call keeps its reduction states in a workspace (byte offsets and lengths): they must be
+// zero when it starts, and every completed launch leaves them zero. Two calls whose state spans
+// are the same never write over each other's states (the rest of a layout lies between and after
+// them); a call laid out otherwise may have (binding/device_buffer.h, WorkspaceUse).
+struct StateSpans {
+  static constexpr int kMax = 16;  // an MS-SSIM call's scales at most (common/msssim.h kMaxScales)
+  struct Span {
+    std::size_t offset = 0, bytes = 0;
+  };
+  Span span[kMax] = {};
+  int count = 0;
+  bool operator==(const StateSpans& o) const {
+    if (count != o.count) return false;
+    for (int i = 0; i < count; ++i)
+      if (span[i].offset != o.span[i].offset || span[i].bytes != o.span[i].bytes) return false;
+    return true;
+  }
+};
+
 // The per-pixel SSIM map (computeSsimMapCpu in cpu/ssim_cpu.h, launchSsimMap in gpu/ssim_map.h),
 // for heat maps and inspection: a separate, simple path next to the optimised value/gradient
 // code, sharing ssim_math.h's formulas. Output: batch maps of mapRegion(shape, params) pixels

@@ -60,7 +60,7 @@ class LaunchOrder {
     return early;
   }
 
-  static constexpr std::size_t kCombinationSpans = 3;  // reads the values; writes the factors and out
+  static constexpr std::size_t kCombinationSpans = 2;  // a value call's: reads the values, writes out
 
   // Records MS-SSIM's combination launched on (device, stream), which touches `touched` (its
   // reads and writes). Once a launch after it starts, the combination alone may still run.
@@ -77,8 +77,10 @@ class LaunchOrder {
       }
   }
 
-  // After a launch of ours that admit() does not see (a map, a rounding to half, MS-SSIM's
-  // own kernels): the combination is no longer the last kernel on (device, stream).
+  // After a launch of ours that admit() does not see and that may follow a call's end (a map, a
+  // rounding to half): the combination is no longer the last kernel on (device, stream). (MS-SSIM's
+  // own kernels need not say so: a call's scale-0 forward consults the record only as the call's
+  // first launch.)
   void plainLaunch(int device, std::uintptr_t stream) {
     std::lock_guard<std::mutex> lock(mutex_);
     combination_.erase({device, stream});

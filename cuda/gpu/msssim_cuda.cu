@@ -27,7 +27,7 @@ constexpr std::size_t kAlign = 256;
 // coarse scales are one launch, on the first.
 constexpr int kCoarseStreams = SideStreams::kStreams;
 static_assert(kCoarseStreams == 2, "scale 1's lane and the smaller scales' lane");
-static_assert(kMsssimSsimParts == kMaxScales, "an SSIM workspace per scale");
+static_assert(kMsssimSsimParts == kMaxScales && StateSpans::kMax >= kMaxScales, "an SSIM workspace per scale");
 
 // Coarse scales below this many pixels (all planes) share one launch: their own launches cost
 // more in fixed time than in work (docs/PERFORMANCE.md, "MS-SSIM", ms-v9).
@@ -370,7 +370,7 @@ struct GpuOps {
   // docs/PERFORMANCE.md, ms-v15). launchSsim then checks x and y against the launches that may
   // still run, as for any early forward.
   bool scale0MayStartEarly(const SsimJob& sj, const MsssimHooks& hooks) const {
-    if (callStarted || !overlaps || sj.grad != nullptr || stream != main) return false;
+    if (callStarted || !overlaps || sj.grad != nullptr) return false;
     const std::size_t in = sj.shape.elems() * dtypeBytes(sj.dtype);
     const std::size_t pooled = L.scales > 1 ? L.elems(1) * sizeof(float) : 0;
     const Span touched[4] = {spanOf(sj.x, in), spanOf(sj.y, in), spanOf(hooks.poolX, pooled), spanOf(hooks.poolY, pooled)};
@@ -423,7 +423,7 @@ struct GpuOps {
     // A value-only call ends here: the next call's scale-0 forward may start behind it.
     if (factors == nullptr) {
       const Span touched[LaunchOrder::kCombinationSpans] = {
-          spanOf(vals, std::size_t(L.scales) * std::size_t(L.planes) * sizeof(float)), Span{},
+          spanOf(vals, std::size_t(L.scales) * std::size_t(L.planes) * sizeof(float)),
           spanOf(job.core.out, std::size_t(s.batch) * sizeof(float))};
       recordCombination(stream, touched);
     }
@@ -463,11 +463,12 @@ std::size_t msssimWorkspaceBytes(const ImageShape& shape, int scales, bool gradi
   return parts.offsets[parts.count] + L.floats * sizeof(float);
 }
 
-MsssimStateSpans msssimStateSpans(const ImageShape& shape, int scales, bool gradient) {
+StateSpans msssimStateSpans(const ImageShape& shape, int scales, bool gradient) {
   const MsssimLayout L = msssimLayout(shape, scales, gradient);
   const SsimParts parts = ssimParts(L, gradient);
   const std::size_t state = workspaceBytes(L.planes, 0, false);
-  MsssimStateSpans spans;
+  StateSpans spans;
+  spans.count = parts.count;
   for (int i = 0; i < parts.count; ++i) spans.span[i] = {parts.offsets[i], state};
   return spans;
 }

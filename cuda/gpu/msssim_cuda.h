@@ -15,15 +15,9 @@ std::size_t msssimWorkspaceBytes(const ImageShape& shape, int scales, bool gradi
 // Most SSIM workspaces in an MS-SSIM workspace: one per scale.
 constexpr int kMsssimSsimParts = kMaxScales;
 
-// What must be zero before the first call with a workspace: the SSIM workspaces' reduction
-// states (left zeroed by every completed launch). Byte offsets and lengths; unused entries have
-// length 0.
-struct MsssimStateSpans {
-  struct Span {
-    std::size_t offset = 0, bytes = 0;
-  } span[kMsssimSsimParts];
-};
-MsssimStateSpans msssimStateSpans(const ImageShape& shape, int scales, bool gradient);
+// The reduction states of the SSIM workspaces (one per scale), which must be zero when a call
+// starts (common/ssim_types.h, StateSpans).
+StateSpans msssimStateSpans(const ImageShape& shape, int scales, bool gradient);
 
 // Enqueues the whole call on `stream` (no allocation, copy or host synchronisation): the SSIM
 // path once per scale, the pooling pyramid, the combination and the gradient's accumulation.

@@ -65,7 +65,7 @@ cudaError_t launchSsimParts(const SsimJob* jobs, void* const* workspaces, const 
 bool launchesOverlapOn(cudaStream_t stream);
 
 // MS-SSIM's early scale-0 forward (launch_order.h): the combination of a value-only call records
-// what it touches (its values, factors and out) once launched on `stream`; a launch of ours that
+// what it touches (its values and out) once launched on `stream`; a launch of ours that
 // launchSsim and launchSsimParts do not record says so (recordPlainLaunch); and the scale-0
 // forward, which reads x and y and writes the pooled scale 1 before it waits, may start early
 // (launchSsim's allowEarly) where the combination is the last launch on `stream` and touches

@@ -75,7 +75,7 @@ int main() {
     const Span vals = span(20000, 64), msOut = span(20100, 8), pooledX = span(21000, 250), pooledY = span(21300, 250);
     const Span forward[4] = {x, y, pooledX, pooledY};
     expect(order.followsCombination(0, s2, forward), false, "no combination recorded on the stream: ordinary");
-    const Span touched[LaunchOrder::kCombinationSpans] = {vals, none, msOut};
+    const Span touched[LaunchOrder::kCombinationSpans] = {vals, msOut};
     order.combined(0, s2, touched);
     expect(order.followsCombination(0, s2, forward), true, "scale-0 forward right after a combination it does not touch: early");
     expect(order.followsCombination(1, s2, forward), false, "the combination was on another device: ordinary");
