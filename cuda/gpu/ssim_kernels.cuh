@@ -555,6 +555,40 @@ __device__ __forceinline__ void primeMoments(const ForwardArgs& a, const T* __re
   }
 }
 
+// primeMoments in two steps for float32 inputs, so that the loads can be issued before the
+// shift is known: the stored values of rows firstRow .. firstRow + 2 kHalo - 1 of this thread's
+// column (0 outside the image), then the shift register from them (the same fma as loadShifted).
+__device__ __forceinline__ void loadPrimeRows(const ForwardArgs& a, const float* __restrict__ xp,
+                                              const float* __restrict__ yp, long long colOff, bool colOk, int firstRow,
+                                              float (&px)[kWin - 1], float (&py)[kWin - 1]) {
+#pragma unroll
+  for (int k = 0; k < kWin - 1; ++k) {
+    const int gy = firstRow + k;
+    const bool in = colOk && unsigned(gy) < unsigned(a.height);
+    const long long off = in ? colOff + (long long)gy * a.rowStride : 0;
+    px[k] = in ? __ldg(xp + off) : 0.0f;
+    py[k] = in ? __ldg(yp + off) : 0.0f;
+  }
+}
+__device__ __forceinline__ void primeFromRows(const ForwardArgs& a, bool colOk, int firstRow, const float (&px)[kWin - 1],
+                                              const float (&py)[kWin - 1], Shift sh, float (&rx)[kWin],
+                                              float (&ry)[kWin], float (&rss)[kWin], float (&rxy)[kWin]) {
+  rx[0] = ry[0] = rss[0] = rxy[0] = 0.0f;
+#pragma unroll
+  for (int k = 1; k < kWin; ++k) {
+    const int gy = firstRow + k - 1;
+    float vx = -sh.x, vy = -sh.y;
+    if (colOk && unsigned(gy) < unsigned(a.height)) {
+      vx = __fmaf_rn(px[k - 1], a.inputScale, -sh.x);
+      vy = __fmaf_rn(py[k - 1], a.inputScale, -sh.y);
+    }
+    rx[k] = vx;
+    ry[k] = vy;
+    rss[k] = sumOfSquares(vx, vy);
+    rxy[k] = __fmul_rn(vx, vy);
+  }
+}
+
 // Shifts of the planes a segment's strip touches (slot j: the plane of virtual column
 // firstColumn, + j), into shared memory by threads 0 .. kSlots - 1; read per item after the
 // segment's first barrier. (The backward's, from its first output column: its columns read the
@@ -817,13 +851,24 @@ __device__ __forceinline__ void forwardRanges(const ForwardArgs& a, const Grid g
       const InputColumn col = inputColumn(w, sg, a.width);
       const bool colOk = col.ok;
       long long colOff = 0;
-      // This column's shift: its plane's (padding too: zero padding becomes -shift).
-      Shift csh{0.0f, 0.0f};
-      if (tid < kInCols && col.p < w.nPack && col.plane < w.planes) {
-        const long long po = col.p == 0 ? firstPlaneOffset(a, sg) : planeOffset(a, unsigned(col.plane));
-        csh = planeShift(a, xp, yp, po);
+      const bool inPlane = tid < kInCols && col.p < w.nPack && col.plane < w.planes;
+      long long po = 0;
+      if (inPlane) {
+        po = col.p == 0 ? firstPlaneOffset(a, sg) : planeOffset(a, unsigned(col.plane));
         if (colOk) colOff = po + (long long)col.gx * a.pixStride;
       }
+      // float: the segment's first batch (staged) and its prologue rows are loaded before the
+      // shift's samples are waited for: one round trip to memory at a segment's start, not two.
+      float px0[kWin - 1], py0[kWin - 1];
+      if constexpr (kStaged) {
+        const float* const xy[2] = {reinterpret_cast<const float*>(xp), reinterpret_cast<const float*>(yp)};
+        stageBatchRows(sstage, xy, colOff, a.rowStride, sg.gy0, a.height, colOk);
+        loadPrimeRows(a, reinterpret_cast<const float*>(xp), reinterpret_cast<const float*>(yp), colOff, colOk,
+                      sg.gy0 - kHalo, px0, py0);
+      }
+      // This column's shift: its plane's (padding too: zero padding becomes -shift).
+      Shift csh{0.0f, 0.0f};
+      if (inPlane) csh = planeShift(a, xp, yp, po);
 
       // The segment's item columns, once per segment (packed, they divide by the pitch); each
       // thread keeps the bits of its own items in a register (read after the first barrier).
@@ -854,7 +899,7 @@ __device__ __forceinline__ void forwardRanges(const ForwardArgs& a, const Grid g
           }
         }
       };
-      loadBatch(sg.gy0);  // first, so that the batch flies while the halo rows load
+      if constexpr (!kStaged) loadBatch(sg.gy0);  // first, so that the batch flies while the halo rows load
       // The strip's planes' shifts for the items (slot: plane - the first output column's plane),
       // each from the thread on the plane's first output column: the same planeShift, no loads
       // of its own. Read after the segment's first barrier.
@@ -866,7 +911,11 @@ __device__ __forceinline__ void forwardRanges(const ForwardArgs& a, const Grid g
       }
 
       float rx[kWin], ry[kWin], rss[kWin], rxy[kWin];
-      primeMoments(a, xp, yp, colOff, colOk, sg.gy0 - kHalo, csh, rx, ry, rss, rxy);
+      if constexpr (kStaged) {
+        primeFromRows(a, colOk, sg.gy0 - kHalo, px0, py0, csh, rx, ry, rss, rxy);
+      } else {
+        primeMoments(a, xp, yp, colOff, colOk, sg.gy0 - kHalo, csh, rx, ry, rss, rxy);
+      }
 
       // Map sums. Not packed: one plane, one sum per thread (float per batch, double across
       // the segment, which can be hundreds of batches long). Packed: one sum per item (it =
