@@ -533,21 +533,16 @@ __device__ __forceinline__ Shift planeShift(const Args& a, const T* xp, const T*
 
 // The forward's vertical shift register primed with input rows firstRow .. firstRow + 2 kHalo - 1
 // of this thread's column (positions 1 .. 2 kHalo; position 0 is shifted out by the first row
-// the passes add). Outside the image the zero padding, which shifted is -shift.
-template <typename T>
-__device__ __forceinline__ void primeMoments(const ForwardArgs& a, const T* __restrict__ xp, const T* __restrict__ yp,
-                                             long long colOff, bool colOk, int firstRow, Shift sh, float (&rx)[kWin],
-                                             float (&ry)[kWin], float (&rss)[kWin], float (&rxy)[kWin]) {
+// the passes add): shifted(i) is row firstRow + i's shifted x and y inside the image; outside, the
+// zero padding, which shifted is -shift.
+template <typename Shifted>
+__device__ __forceinline__ void primeRows(const ForwardArgs& a, bool colOk, int firstRow, Shift sh, Shifted shifted,
+                                          float (&rx)[kWin], float (&ry)[kWin], float (&rss)[kWin], float (&rxy)[kWin]) {
   rx[0] = ry[0] = rss[0] = rxy[0] = 0.0f;
 #pragma unroll
   for (int k = 1; k < kWin; ++k) {
-    const int gy = firstRow + k - 1;
     float vx = -sh.x, vy = -sh.y;
-    if (colOk && unsigned(gy) < unsigned(a.height)) {
-      const long long off = colOff + (long long)gy * a.rowStride;
-      vx = loadShifted(xp, off, a.inputScale, sh.x);
-      vy = loadShifted(yp, off, a.inputScale, sh.y);
-    }
+    if (colOk && unsigned(firstRow + k - 1) < unsigned(a.height)) shifted(k - 1, vx, vy);
     rx[k] = vx;
     ry[k] = vy;
     rss[k] = sumOfSquares(vx, vy);
@@ -555,9 +550,22 @@ __device__ __forceinline__ void primeMoments(const ForwardArgs& a, const T* __re
   }
 }
 
+// primeRows from the inputs, loaded after the shift is known.
+template <typename T>
+__device__ __forceinline__ void primeMoments(const ForwardArgs& a, const T* __restrict__ xp, const T* __restrict__ yp,
+                                             long long colOff, bool colOk, int firstRow, Shift sh, float (&rx)[kWin],
+                                             float (&ry)[kWin], float (&rss)[kWin], float (&rxy)[kWin]) {
+  const auto shifted = [&](int i, float& vx, float& vy) {
+    const long long off = colOff + (long long)(firstRow + i) * a.rowStride;
+    vx = loadShifted(xp, off, a.inputScale, sh.x);
+    vy = loadShifted(yp, off, a.inputScale, sh.y);
+  };
+  primeRows(a, colOk, firstRow, sh, shifted, rx, ry, rss, rxy);
+}
+
 // primeMoments in two steps for float32 inputs, so that the loads can be issued before the
-// shift is known: the stored values of rows firstRow .. firstRow + 2 kHalo - 1 of this thread's
-// column (0 outside the image), then the shift register from them (the same fma as loadShifted).
+// shift is known: the stored values of the rows (loadPrimeRows: 0 outside the image), then
+// primeRows from them (primeFromRows: the same fma as loadShifted).
 __device__ __forceinline__ void loadPrimeRows(const ForwardArgs& a, const float* __restrict__ xp,
                                               const float* __restrict__ yp, long long colOff, bool colOk, int firstRow,
                                               float (&px)[kWin - 1], float (&py)[kWin - 1]) {
@@ -573,20 +581,11 @@ __device__ __forceinline__ void loadPrimeRows(const ForwardArgs& a, const float*
 __device__ __forceinline__ void primeFromRows(const ForwardArgs& a, bool colOk, int firstRow, const float (&px)[kWin - 1],
                                               const float (&py)[kWin - 1], Shift sh, float (&rx)[kWin],
                                               float (&ry)[kWin], float (&rss)[kWin], float (&rxy)[kWin]) {
-  rx[0] = ry[0] = rss[0] = rxy[0] = 0.0f;
-#pragma unroll
-  for (int k = 1; k < kWin; ++k) {
-    const int gy = firstRow + k - 1;
-    float vx = -sh.x, vy = -sh.y;
-    if (colOk && unsigned(gy) < unsigned(a.height)) {
-      vx = __fmaf_rn(px[k - 1], a.inputScale, -sh.x);
-      vy = __fmaf_rn(py[k - 1], a.inputScale, -sh.y);
-    }
-    rx[k] = vx;
-    ry[k] = vy;
-    rss[k] = sumOfSquares(vx, vy);
-    rxy[k] = __fmul_rn(vx, vy);
-  }
+  const auto shifted = [&](int i, float& vx, float& vy) {
+    vx = __fmaf_rn(px[i], a.inputScale, -sh.x);
+    vy = __fmaf_rn(py[i], a.inputScale, -sh.y);
+  };
+  primeRows(a, colOk, firstRow, sh, shifted, rx, ry, rss, rxy);
 }
 
 // Shifts of the planes a segment's strip touches (slot j: the plane of virtual column
