@@ -368,6 +368,38 @@ describe(`msssim (gpu)${gpu ? '' : ` (skipped: ${why})`}`, function () {
     ws.dispose();
   });
 
+  // Two sizes with the same planes and scales lay out the same reduction-state spans in one
+  // workspace, so nothing is zeroed between their calls: every launch of each must leave its
+  // states at zero, whatever its grid (the sizes' launches differ in blocks and segments), and a
+  // value call's scale-0 forward may start behind the other size's combination (launch_order.h).
+  // Sides odd and even; both sizes pool scale 1 in scale 0's forward (packing their planes side
+  // by side would not save a tenth of the strips) and group their coarse scales in one launch.
+  it('value calls of two sizes back to back on one workspace (no zeroing between them) each get their own answer', function () {
+    if (!gpu) this.skip();
+    const rng = testRng(this);
+    const api = pkg.api();
+    const specs = [
+      { width: 330, height: 250, channels: 3, layout: 'chw', dtype: 'float32' },  // scale 1: 165 wide
+      { width: 232, height: 97, channels: 3, layout: 'chw', dtype: 'float32' },  // scale 1: 116 wide, 49 high
+    ];
+    const pairs = specs.map((spec) => makePair(rng, spec));
+    const ws = api.Workspace.for({ width: 330, height: 250, channels: 3, layout: 'chw' }, { ...CUDA, msssim: true });
+    const dx = pairs.map(({ x }) => ({ ...x, data: dev(api, x.data) }));
+    const dy = pairs.map(({ y }) => ({ ...y, data: dev(api, y.data) }));
+    const k0 = api.deviceCounters();
+    const calls = [];
+    for (let i = 0; i < 20; i++) {
+      const k = (i >> 1) % 2;  // two of each in a row, then the other size
+      const out = dev(api, poisoned(1));
+      api.msssimInto(out, dx[k], dy[k], { workspace: ws });
+      calls.push({ k, out });
+    }
+    assert.strictEqual(api.deviceCounters().memsets, k0.memsets, 'no memset between the sizes');
+    const expected = pairs.map(({ x, y }) => toArray([api.msssim(x, y, { backend: 'cpu' })]));
+    for (const { k, out } of calls) assertClose(out.toHost(), expected[k], 2 * msValueTol(pairs[k].x, {}), `size ${k}`);
+    ws.dispose();
+  });
+
   it('in-place calls with device arrays and an MS-SSIM Workspace make no allocation, memset or copy', async function () {
     if (!gpu) this.skip();
     const rng = testRng(this);
