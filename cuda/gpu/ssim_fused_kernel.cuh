@@ -233,8 +233,8 @@ __global__ void __launch_bounds__(kThreads, kFusedMinBlocks) ssimFusedKernel(con
         cpAsyncWaitAll();
 #pragma unroll
         for (int j = 0; j < kRB; ++j) {
-          const float lx = __fmaf_rn(sstage[j * kThreads + tid], a.inputScale, -sh.x);  // zero padding: -shift
-          const float ly = __fmaf_rn(sstage[(kRB + j) * kThreads + tid], a.inputScale, -sh.y);
+          const float lx = shiftStored(sstage[j * kThreads + tid], a.inputScale, sh.x);  // zero padding: -shift
+          const float ly = shiftStored(sstage[(kRB + j) * kThreads + tid], a.inputScale, sh.y);
           shiftIn(rx, lx);
           shiftIn(ry, ly);
           shiftIn(rss, sumOfSquares(lx, ly));

@@ -226,10 +226,12 @@ __device__ __forceinline__ BFloat16 loadInput(const BFloat16* p) {
   return BFloat16{__ldg(reinterpret_cast<const unsigned short*>(p))};
 }
 
-// A stored value as an intensity minus the plane's shift (ssim_math.h, Shift): one fma.
+// A stored value (as float) as an intensity minus the plane's shift (ssim_math.h, Shift): one
+// fma, the same wherever the value comes from (registers, staging, a prologue row).
+__device__ __forceinline__ float shiftStored(float v, float scale, float shift) { return __fmaf_rn(v, scale, -shift); }
 template <typename T>
 __device__ __forceinline__ float loadShifted(const T* __restrict__ p, long long off, float scale, float shift) {
-  return __fmaf_rn(static_cast<float>(loadInput(p + off)), scale, -shift);
+  return shiftStored(static_cast<float>(loadInput(p + off)), scale, shift);
 }
 __device__ __forceinline__ float loadShifted(const double* __restrict__ p, long long off, float scale, float shift) {
   return __fsub_rn(toIntensity(__ldg(p + off), scale), shift);
@@ -565,7 +567,7 @@ __device__ __forceinline__ void primeMoments(const ForwardArgs& a, const T* __re
 
 // primeMoments in two steps for float32 inputs, so that the loads can be issued before the
 // shift is known: the stored values of the rows (loadPrimeRows: 0 outside the image), then
-// primeRows from them (primeFromRows: the same fma as loadShifted).
+// primeRows from them (primeFromRows: shiftStored, as loadShifted).
 __device__ __forceinline__ void loadPrimeRows(const ForwardArgs& a, const float* __restrict__ xp,
                                               const float* __restrict__ yp, long long colOff, bool colOk, int firstRow,
                                               float (&px)[kWin - 1], float (&py)[kWin - 1]) {
@@ -574,16 +576,16 @@ __device__ __forceinline__ void loadPrimeRows(const ForwardArgs& a, const float*
     const int gy = firstRow + k;
     const bool in = colOk && unsigned(gy) < unsigned(a.height);
     const long long off = in ? colOff + (long long)gy * a.rowStride : 0;
-    px[k] = in ? __ldg(xp + off) : 0.0f;
-    py[k] = in ? __ldg(yp + off) : 0.0f;
+    px[k] = in ? loadInput(xp + off) : 0.0f;
+    py[k] = in ? loadInput(yp + off) : 0.0f;
   }
 }
 __device__ __forceinline__ void primeFromRows(const ForwardArgs& a, bool colOk, int firstRow, const float (&px)[kWin - 1],
                                               const float (&py)[kWin - 1], Shift sh, float (&rx)[kWin],
                                               float (&ry)[kWin], float (&rss)[kWin], float (&rxy)[kWin]) {
   const auto shifted = [&](int i, float& vx, float& vy) {
-    vx = __fmaf_rn(px[i], a.inputScale, -sh.x);
-    vy = __fmaf_rn(py[i], a.inputScale, -sh.y);
+    vx = shiftStored(px[i], a.inputScale, sh.x);
+    vy = shiftStored(py[i], a.inputScale, sh.y);
   };
   primeRows(a, colOk, firstRow, sh, shifted, rx, ry, rss, rxy);
 }
@@ -777,8 +779,8 @@ __device__ __forceinline__ void loadItemInputs(const BackwardArgs& a, const T* _
     yv[0] = y4.x, yv[1] = y4.y, yv[2] = y4.z, yv[3] = y4.w;
 #pragma unroll
     for (int j = 0; j < kSegW; ++j) {
-      xv[j] = __fmaf_rn(xv[j], a.inputScale, -sh.x);
-      yv[j] = __fmaf_rn(yv[j], a.inputScale, -sh.y);
+      xv[j] = shiftStored(xv[j], a.inputScale, sh.x);
+      yv[j] = shiftStored(yv[j], a.inputScale, sh.y);
     }
   } else {
 #pragma unroll
@@ -931,8 +933,8 @@ __device__ __forceinline__ void forwardRanges(const ForwardArgs& a, const Grid g
           for (int j = 0; j < kRB; ++j) {
             // (Unconditional: skipping the multiplies for a scale of 1 took two copies of
             // lx, ly and 24 moves to merge them, more than the 24 multiplies.)
-            lx[j] = __fmaf_rn(sstage[j * kThreads + tid], a.inputScale, -csh.x);  // zero padding: -shift
-            ly[j] = __fmaf_rn(sstage[(kRB + j) * kThreads + tid], a.inputScale, -csh.y);
+            lx[j] = shiftStored(sstage[j * kThreads + tid], a.inputScale, csh.x);  // zero padding: -shift
+            ly[j] = shiftStored(sstage[(kRB + j) * kThreads + tid], a.inputScale, csh.y);
           }
         }
         // 1. Vertical pass: rows rb0 .. rb0 + kRB - 1 of this column.
