@@ -400,6 +400,46 @@ describe(`msssim (gpu)${gpu ? '' : ` (skipped: ${why})`}`, function () {
     ws.dispose();
   });
 
+  // A value call of one image whose coarse scales share a launch has that launch combine the
+  // values, counting them in the workspace (cuda/gpu/ssim_parts_kernels.cuh, "Folded
+  // combination"): here such calls (5 scales, 3 scales, 6 channels: 30 terms) come between calls
+  // that combine in a kernel of their own (a gradient, two images, 7 channels: 35 terms) on one
+  // workspace, nothing waiting until the end. Each count must be left at zero, and each fold
+  // must combine its own call's values.
+  it('value calls of one image, which combine in the coarse scales\' launch, between calls that do not, each get their own answer', function () {
+    if (!gpu) this.skip();
+    const rng = testRng(this);
+    const api = pkg.api();
+    const side = { width: 200, height: 150, layout: 'chw', dtype: 'float32' };
+    const three = { weights: [0.2, 0.3, 0.5] };
+    const kinds = [
+      { name: '1 x 3, 5 scales', spec: { ...side, channels: 3 }, opts: {} },
+      { name: '1 x 3, 3 scales', spec: { ...side, channels: 3 }, opts: three },
+      { name: '1 x 6, 5 scales', spec: { ...side, channels: 6 }, opts: {} },
+      { name: '1 x 3, gradient', spec: { ...side, channels: 3 }, opts: {}, gradient: true },
+      { name: '2 x 3, 5 scales', spec: { ...side, channels: 3, batch: 2 }, opts: {} },
+      { name: '1 x 7, 5 scales', spec: { ...side, channels: 7 }, opts: {} },
+    ];
+    const ws = api.Workspace.for({ ...side, channels: 7 }, { ...CUDA, msssim: true, gradient: true });
+    const data = kinds.map((k) => {
+      const { x, y } = makePair(rng, k.spec);
+      return { x, y, dx: { ...x, data: dev(api, x.data) }, dy: { ...y, data: dev(api, y.data) } };
+    });
+    const calls = [];
+    for (let i = 0; i < 30; i++) {
+      const k = [0, 1, 0, 3, 2, 0, 4, 1, 5, 2][i % 10];
+      const { dx, dy, x } = data[k];
+      const out = dev(api, poisoned(kinds[k].spec.batch || 1));
+      const opts = { ...kinds[k].opts, workspace: ws };
+      if (kinds[k].gradient) api.msssimWithGradientInto(out, dev(api, poisoned(x.data.length)), dx, dy, opts);
+      else api.msssimInto(out, dx, dy, opts);
+      calls.push({ k, out });
+    }
+    const expected = kinds.map((kind, k) => toArray(api.msssim(data[k].x, data[k].y, { ...kind.opts, backend: 'cpu' })));
+    for (const { k, out } of calls) assertClose(out.toHost(), expected[k], 2 * msValueTol(data[k].x, kinds[k].opts), kinds[k].name);
+    ws.dispose();
+  });
+
   it('in-place calls with device arrays and an MS-SSIM Workspace make no allocation, memset or copy', async function () {
     if (!gpu) this.skip();
     const rng = testRng(this);

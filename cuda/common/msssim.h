@@ -94,6 +94,16 @@ inline MsssimLayout msssimLayout(const ImageShape& s, int scales, bool gradient)
   return msssimLayout(s, scales, gradient, !(s.chw || s.channels == 1));
 }
 
+// The device's combination of a call (cuda/gpu/msssim_combine.cuh): combineMsssimImage's inputs.
+struct MsssimCombination {
+  const float* vals = nullptr;  // v[j * planes + p]
+  float* factors = nullptr;     // or null
+  float* out = nullptr;         // batch values, or null
+  int channels = 0, planes = 0, scales = 0;
+  float weights[kMaxScales] = {};
+  float valueOffset = 0.0f, valueScale = 1.0f;
+};
+
 // The combination for image b (host and device): v[j * planes + p] the per-plane values of scale
 // j (cs for j < scales - 1, SSIM at the last), clamped at zero (relu, as pytorch-msssim); per
 // channel P_c = prod_j relu(v_j)^w_j; MS = mean_c P_c. factors (if non-null) get

@@ -9,7 +9,8 @@
 //
 // MS-SSIM's combination (msssim_cuda.cu) waits for the kernel ahead of it before anything else
 // and only then lets the next launch start: while a launch after it starts early, the combination
-// alone may still run. MS-SSIM's scale-0 forward, which also writes the pooled scale 1 before it
+// alone may still run. So does the coarse scales' launch that folds the combination
+// (ssim_parts_kernels.cuh): its blocks let the next launch start once their SSIM work is done. MS-SSIM's scale-0 forward, which also writes the pooled scale 1 before it
 // waits, may start early behind it (and only behind it) where nothing it touches before waiting
 // overlaps what the combination touches.
 #pragma once
@@ -60,11 +61,13 @@ class LaunchOrder {
     return early;
   }
 
-  static constexpr std::size_t kCombinationSpans = 2;  // a value call's: reads the values, writes out
+  // A value call's: reads the values, writes out, and the folded combination's count.
+  static constexpr std::size_t kCombinationSpans = 3;
 
   // Records MS-SSIM's combination launched on (device, stream), which touches `touched` (its
   // reads and writes). Once a launch after it starts, the combination alone may still run.
-  void combined(int device, std::uintptr_t stream, const Span (&touched)[kCombinationSpans]) {
+  template <std::size_t N>
+  void combined(int device, std::uintptr_t stream, const Span (&touched)[N]) {
     std::lock_guard<std::mutex> lock(mutex_);
     std::vector<Span>& spans = running_[{device, stream}];
     std::vector<Span>& mine = combination_[{device, stream}];

@@ -12,6 +12,7 @@
 #include "common/msssim_pyramid.h"
 #include "common/ssim_math.h"
 #include "launch_overlap.cuh"
+#include "msssim_combine.cuh"
 #include "side_streams.h"
 #include "ssim_cuda.h"
 
@@ -35,8 +36,13 @@ constexpr std::size_t kGroupedElems = std::size_t(1) << 21;
 
 std::size_t aligned(std::size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
-// The SSIM workspaces: part j for scale j (the small coarse scales run at the same time, so
-// each needs its own). Byte offsets of each part, and the total in offsets[count].
+// The workspace's head: the folded combination's count of coarse values (ssim_parts_kernels.cuh),
+// zero between launches like the reduction states, with which it is zeroed.
+constexpr std::size_t kHeadBytes = kAlign;
+static_assert(kHeadBytes >= sizeof(unsigned long long), "the count");
+
+// The SSIM workspaces, after the head: part j for scale j (the small coarse scales run at the
+// same time, so each needs its own). Byte offsets of each part, and the total in offsets[count].
 struct SsimParts {
   std::size_t offsets[kMaxScales + 1] = {};
   int count = 1;
@@ -45,6 +51,7 @@ struct SsimParts {
 SsimParts ssimParts(const MsssimLayout& L, bool gradient) {
   SsimParts parts;
   parts.count = L.scales;
+  parts.offsets[0] = kHeadBytes;
   for (int i = 0; i < parts.count; ++i) {
     parts.offsets[i + 1] = parts.offsets[i] + aligned(workspaceBytes(L.planes, L.elems(i), gradient));
   }
@@ -137,57 +144,20 @@ __global__ void __launch_bounds__(kThreads) accumulateBottomKernel(const float* 
   }
 }
 
-struct Weights {
-  float w[kMaxScales];
-};
-
 constexpr int kCombineThreads = 128;
+// The most terms (channels x scales) of a combination folded into the coarse scales' launch: a
+// warp's, a term per thread.
+constexpr int kFoldedTerms = 32;
 
-// One block per image: combineMsssimImage's arithmetic with one thread per (channel, scale) term
-// (a double pow each, which one thread would run one after another), the same products in the
-// same order. More terms than threads: one thread runs combineMsssimImage.
-__global__ void __launch_bounds__(kCombineThreads) combineKernel(const float* __restrict__ vals, float* __restrict__ factors,
-                                                               float* __restrict__ out, int batch, int channels, int scales,
-                                                               Weights weights, float valueOffset, float valueScale) {
+// A block per image (msssim_combine.cuh).
+__global__ void __launch_bounds__(kCombineThreads) combineKernel(const MsssimCombination c) {
   waitForPreviousLaunch();  // launched early after the coarse scales' launch (GpuOps::combine)
   // Everything before this kernel has finished: the next launch may start (the next value call's
   // scale-0 forward, launch_order.h), while this one reads the values and writes its outputs.
   allowNextLaunch();
   __shared__ double term[kCombineThreads];
   __shared__ double prod[kCombineThreads];
-  const int b = blockIdx.x, k = threadIdx.x, planes = batch * channels, terms = channels * scales;
-  if (terms > kCombineThreads) {
-    if (k == 0) {
-      const float v = combineMsssimImage(b, channels, planes, scales, weights.w, vals, factors, valueOffset, valueScale);
-      if (out != nullptr) out[b] = v;
-    }
-    return;
-  }
-  const int c = k / scales, j = k % scales, p = b * channels + c;
-  double vj = 0.0;
-  if (k < terms) {
-    vj = double(vals[j * planes + p]);
-    const double r = vj < 0.0 ? 0.0 : vj;  // NaN stays NaN
-    term[k] = r == 1.0 ? 1.0 : pow(r, double(weights.w[j]));
-  }
-  __syncthreads();
-  if (k < channels) {
-    double q = 1.0;
-    for (int i = 0; i < scales; ++i) q *= term[k * scales + i];
-    prod[k] = q;
-  }
-  __syncthreads();
-  if (factors != nullptr && k < terms) {
-    double f = 0.0;
-    if (vj > 0.0) f = double(valueScale) * double(weights.w[j]) * prod[c] / (double(channels) * vj);
-    else if (!(vj <= 0.0)) f = vj;  // NaN
-    factors[j * planes + p] = float(f);
-  }
-  if (k == 0 && out != nullptr) {
-    double ms = 0.0;
-    for (int i = 0; i < channels; ++i) ms += prod[i];
-    out[b] = float(double(valueOffset) + double(valueScale) * (ms / double(channels)));
-  }
+  kernels::combineImage<kCombineThreads>(c, int(blockIdx.x), int(threadIdx.x), term, prod, BlockSync{});
 }
 
 struct GpuOps {
@@ -210,6 +180,7 @@ struct GpuOps {
   SsimJob grouped[kMaxScales];
   int groupedScale[kMaxScales] = {};
   int groupedCount = 0;
+  bool folded = false;  // the coarse scales' launch combined the values (endCoarse)
   cudaError_t err = cudaSuccess;
 
   float* scratchAt(std::size_t off) const { return scratch + off; }
@@ -280,13 +251,43 @@ struct GpuOps {
       }
       // may overlap the tail of the kernel ahead (the pyramid's where it follows it on its lane)
       const cudaStream_t to = lane(false);
-      err = launchSsimParts(grouped + first, wsp, images, elems, n, to, mayLaunchEarlyOn(to));
+      PartsCombination fold;
+      const bool folds = foldsCombination(n);
+      if (folds) {
+        fold.c = combination(scratchAt(L.vals), nullptr);
+        fold.count = reinterpret_cast<unsigned long long*>(ws);  // the head
+        fold.target = (unsigned long long)job.core.shape.channels * unsigned(n);
+      }
+      err = launchSsimParts(grouped + first, wsp, images, elems, n, to, mayLaunchEarlyOn(to), folds ? &fold : nullptr,
+                            &folded);
       launchedOn(to);
     }
     groupedCount = 0;
     coarse = -1;
     stream = main;
   }
+  // Whether the launch of all n coarse scales combines the values too (ssim_parts_kernels.cuh,
+  // "Folded combination"): a value call of one image whose terms a warp holds, where every other
+  // launch of the call is ahead of it on `main` (scale 0's values are written when it starts).
+  bool foldsCombination(int n) const {
+    const ImageShape& s = job.core.shape;
+    return n == L.scales - 1 && groupedCount == n && !forked && scale0Launched && stream == main &&
+           job.core.grad == nullptr && s.batch == 1 && s.channels * L.scales <= kFoldedTerms;
+  }
+  MsssimCombination combination(const float* vals, float* factors) const {
+    MsssimCombination c;
+    c.vals = vals;
+    c.factors = factors;
+    c.out = job.core.out;
+    c.channels = job.core.shape.channels;
+    c.planes = L.planes;
+    c.scales = job.scales;
+    for (int j = 0; j < job.scales; ++j) c.weights[j] = job.weights[j];
+    c.valueOffset = job.core.params.valueOffset;
+    c.valueScale = job.core.params.valueScale;
+    return c;
+  }
+
   void joinCoarse() {
     // Also after a failed launch: what the side streams did enqueue must finish before anything
     // the caller's stream runs next (the allocating call frees the workspace after the call).
@@ -365,7 +366,7 @@ struct GpuOps {
   }
 
   // Scale 0's value forward as the call's first launch may start behind the previous call's
-  // combination, where what it reads (x, y) and writes (the pooled scale 1) before it waits is
+  // combination (its kernel, or the coarse scales' launch that folded it), where what it reads (x, y) and writes (the pooled scale 1) before it waits is
   // none of what that combination touches (launch_order.h; -3.6 us a call on 1 x 3 x 1080 x 1920,
   // docs/PERFORMANCE.md, ms-v15). launchSsim then checks x and y against the launches that may
   // still run, as for any early forward.
@@ -412,19 +413,19 @@ struct GpuOps {
   void combine(const float* vals, float* factors) {
     if (err != cudaSuccess) return;
     const ImageShape& s = job.core.shape;
-    Weights w{};
-    for (int j = 0; j < job.scales; ++j) w.w[j] = job.weights[j];
-    // Early after the coarse scales' launch on `main` (fhd: no side streams); after a join, ordinary.
-    err = launchKernel(combineKernel, dim3(s.batch), dim3(kCombineThreads), 0, stream, mayLaunchEarlyOn(stream), vals,
-                       factors, job.core.out, s.batch, s.channels, job.scales, w, job.core.params.valueOffset,
-                       job.core.params.valueScale);
-    if (!ok()) return;
-    launchedOn(stream);
+    if (!folded) {
+      // Early after the coarse scales' launch on `main` (fhd: no side streams); after a join, ordinary.
+      err = launchKernel(combineKernel, dim3(s.batch), dim3(kCombineThreads), 0, stream, mayLaunchEarlyOn(stream),
+                         combination(vals, factors));
+      if (!ok()) return;
+      launchedOn(stream);
+    }
     // A value-only call ends here: the next call's scale-0 forward may start behind it.
     if (factors == nullptr) {
       const Span touched[LaunchOrder::kCombinationSpans] = {
           spanOf(vals, std::size_t(L.scales) * std::size_t(L.planes) * sizeof(float)),
-          spanOf(job.core.out, std::size_t(s.batch) * sizeof(float))};
+          spanOf(job.core.out, std::size_t(s.batch) * sizeof(float)),
+          spanOf(folded ? ws : nullptr, kHeadBytes)};
       recordCombination(stream, touched);
     }
   }
@@ -470,6 +471,7 @@ StateSpans msssimStateSpans(const ImageShape& shape, int scales, bool gradient) 
   StateSpans spans;
   spans.count = parts.count;
   for (int i = 0; i < parts.count; ++i) spans.span[i] = {parts.offsets[i], state};
+  spans.span[0] = {0, kHeadBytes + state};  // the head with scale 0's states
   return spans;
 }
 

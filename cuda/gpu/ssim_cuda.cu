@@ -650,8 +650,10 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
 }
 
 cudaError_t launchSsimParts(const SsimJob* jobs, void* const* workspaces, const int* wsImages,
-                            const std::size_t* wsElements, int count, cudaStream_t stream, bool early) {
+                            const std::size_t* wsElements, int count, cudaStream_t stream, bool early,
+                            const PartsCombination* fold, bool* folded) {
   using namespace kernels;
+  if (folded != nullptr) *folded = false;
   static_assert(kMaxParts == kMaxSsimParts, "the parts kernels hold kMaxSsimParts parts");
   if (count < 1 || count > kMaxSsimParts) return cudaErrorInvalidValue;
   // One launch needs: float32 planar inputs, the same outputs asked for (a gradient for all or
@@ -719,12 +721,17 @@ cudaError_t launchSsimParts(const SsimJob* jobs, void* const* workspaces, const 
     fwd.end[k] = unsigned(fEnd);
     bwd.end[k] = unsigned(bEnd);
   }
+  if (fold != nullptr) {
+    if (fold->count == nullptr || folded == nullptr) return cudaErrorInvalidValue;
+    fwd.fold = FoldedCombination{fold->c, fold->count, fold->target};
+  }
   // The forward waits for the kernel ahead of it before it reads anything (that kernel may have
   // written its inputs), so it may launch early; it lets the next kernel launch early too (the
   // backward is launched the ordinary way; MS-SSIM's combination waits first). Its writes are
   // recorded above as those of an ordinary launch, which is what it is to memory.
   cudaError_t err = launchOverlapping(ssimForwardPartsKernel<Reciprocal::Ftz>, unsigned(fEnd), stream, fwd, early);
   if (err == cudaSuccess) err = cudaGetLastError();
+  if (err == cudaSuccess && fold != nullptr) *folded = true;
   if (err != cudaSuccess || !gradient) return err;
   err = launchOverlapping(ssimBackwardPartsKernel, unsigned(bEnd), stream, bwd, false);
   return err == cudaSuccess ? cudaGetLastError() : err;

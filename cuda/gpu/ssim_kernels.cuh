@@ -92,7 +92,8 @@
 // launches early too, but waits first (ssim_parts_kernels.cuh), so only its launch and its
 // blocks' placement overlap the kernel ahead. MS-SSIM's pooling scale-0 forward writes scale 1
 // before it waits: it starts early only behind MS-SSIM's combination, which lets it in once it
-// has waited itself (launch_order.h).
+// has waited itself, or behind the coarse scales' launch that folds the combination, whose blocks
+// let it in once their work is done (launch_order.h, ssim_parts_kernels.cuh).
 #pragma once
 
 #include <cstdint>
@@ -750,8 +751,9 @@ __device__ __forceinline__ float itemPartials(const ItemMoments& im, Shift sh, f
 }
 
 // Adds a block's sum over n map pixels of image b to the image's state; the block that completes
-// the image's pixel count writes out[b] and leaves the state zeroed for the next launch (no memset).
-__device__ __forceinline__ void addToImage(const ForwardArgs& a, unsigned b, float blockSum, unsigned long long n) {
+// the image's pixel count writes out[b], leaves the state zeroed for the next launch (no memset)
+// and returns true.
+__device__ __forceinline__ bool addToImage(const ForwardArgs& a, unsigned b, float blockSum, unsigned long long n) {
   waitForPreviousLaunch();  // the state and out[b] (returns at once after the first time)
   ReduceState* st = a.state + b;
   atomicAdd(&st->acc, double(blockSum));
@@ -763,7 +765,9 @@ __device__ __forceinline__ void addToImage(const ForwardArgs& a, unsigned b, flo
     a.out[b] = float(a.valueOffset + a.valueScale * (total / a.denom));
     atomicExch(reinterpret_cast<unsigned long long*>(&st->acc), 0ull);
     atomicExch(&st->count, 0ull);
+    return true;
   }
+  return false;
 }
 
 // An item's x and y (4 pixels from element off0, pixStride apart) minus their plane's shift:
@@ -820,8 +824,13 @@ __device__ __forceinline__ void storeItemGradient(const BackwardArgs& a, long lo
 // kPool: also write MS-SSIM's scale 1 (float only; see "Pooling").
 // forwardRanges: the ranges of a's work that block g.first() takes (g.first(), + g.step(), ...):
 // the whole grid's (WholeGrid), or one part's of a parts launch (ssim_parts_kernels.cuh).
-template <typename T, Reciprocal M, bool kPool = false, typename Grid = WholeGrid>
-__device__ __forceinline__ void forwardRanges(const ForwardArgs& a, const Grid g = Grid{}) {
+// imageDone(b): called by the thread that wrote out[b].
+struct NoImageHook {
+  __device__ void operator()(unsigned) const {}
+};
+template <typename T, Reciprocal M, bool kPool = false, typename Grid = WholeGrid, typename ImageDone = NoImageHook>
+__device__ __forceinline__ void forwardRanges(const ForwardArgs& a, const Grid g = Grid{},
+                                              const ImageDone imageDone = ImageDone{}) {
   __shared__ __align__(16) float sm[kMoments * kBuf];  // vertical E[x], E[y], E[x^2 + y^2], E[xy]
   constexpr bool kStaged = std::is_same<T, float>::value;
   static_assert(!kPool || kStaged, "pooling reads float32 planar inputs");
@@ -1046,7 +1055,8 @@ __device__ __forceinline__ void forwardRanges(const ForwardArgs& a, const Grid g
           if (n > 0) {
             int firstLocal;
             const int plane = sg.plane0 + planeOfColumn(w, sg.gx0, firstLocal) + tid;
-            addToImage(a, w.byChannels.div(unsigned(plane)), blockSum, n);
+            const unsigned b = w.byChannels.div(unsigned(plane));
+            if (addToImage(a, b, blockSum, n)) imageDone(b);
           }
         }
         if (cur.left > 0 || r + g.step() < w.ranges) __syncthreads();  // scols, sred: next segment

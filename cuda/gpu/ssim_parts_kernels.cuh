@@ -8,6 +8,7 @@
 // parameters (which would copy them to local memory, ms-v2).
 #pragma once
 
+#include "msssim_combine.cuh"
 #include "ssim_kernels.cuh"
 
 namespace cudassim {
@@ -15,32 +16,75 @@ namespace kernels {
 
 constexpr int kMaxParts = 4;
 
+// Folded combination (msssim_cuda.cu, GpuOps::endCoarse). A value call of one image whose coarse
+// scales are all parts of this launch has the launch combine the values, instead of a kernel of
+// its own behind it (docs/PERFORMANCE.md, ms-v18: that launch and its wait cost more than the
+// combination). The thread that writes a coarse scale's value counts it in `count` (workspace,
+// zero between launches); the one that brings it to `target` (channels x coarse scales) was
+// preceded by every value of the image (each written before a fence and its count; scale 0's
+// by a kernel that finished before this one started), so its block's first warp combines them
+// and zeroes the count. The blocks then let the next launch in only once their parts' work is
+// done (not at their start): after that, the combining block touches the values, out and the
+// count alone (GpuOps::combine records them for the next call's early forward, launch_order.h).
+struct FoldedCombination {
+  MsssimCombination c;
+  unsigned long long* count;  // null: the launch does not combine
+  unsigned long long target;
+};
+
+// forwardRanges' imageDone for a launch that folds the combination.
+struct CountCoarseValue {
+  unsigned long long* count;
+  unsigned long long target;
+  bool* last;
+  __device__ void operator()(unsigned) const {
+    if (count == nullptr) return;
+    __threadfence();  // the value (out[b]) before its count
+    if (atomicAdd(count, 1ull) + 1 == target) *last = true;
+  }
+};
+
 // Parts [0, count) of a launch; end[k]: the blocks of parts 0..k (the grid is end[count - 1]).
 template <typename Args>
 struct PartsArgs {
   Args part[kMaxParts];
   unsigned end[kMaxParts];
   int count;
+  FoldedCombination fold;  // the forward's only
 };
 
 // Float32 inputs (MS-SSIM's coarse scales are float32 planar), one reciprocal mode for all parts.
-// It may be launched early (launchSsimParts): it lets the next kernel launch early too, then
-// waits for the kernel ahead of it, which may have written its inputs (MS-SSIM's pyramid), before
-// anything else. (The wait returns at once after an ordinary launch.)
+// It may be launched early (launchSsimParts): it waits for the kernel ahead of it, which may have
+// written its inputs (MS-SSIM's pyramid), before anything else (the wait returns at once after an
+// ordinary launch), and lets the next kernel launch early: at once (MS-SSIM's combination waits
+// first), or after its work where it folds the combination.
 template <Reciprocal M>
 __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardPartsKernel(const PartsArgs<ForwardArgs> p) {
-  allowNextLaunch();
+  const bool combines = p.fold.count != nullptr;
+  if (!combines) allowNextLaunch();
 #ifndef SSIM_TEST_BREAK_WAIT_FIRST  // test only: kernel_check --parts must fail without the wait
   waitForPreviousLaunch();
 #endif
+  bool last = false;  // this thread completed the image's values
   unsigned begin = 0;
 #pragma unroll
   for (int k = 0; k < kMaxParts; ++k) {
     if (k < p.count && blockIdx.x >= begin && blockIdx.x < p.end[k]) {
-      forwardRanges<float, M>(p.part[k], PartGrid{blockIdx.x - begin, p.end[k] - begin});
-      return;
+      forwardRanges<float, M>(p.part[k], PartGrid{blockIdx.x - begin, p.end[k] - begin},
+                              CountCoarseValue{p.fold.count, p.fold.target, &last});
+      break;
     }
     begin = p.end[k];
+  }
+  if (!combines) return;
+  allowNextLaunch();
+  __shared__ double term[32];
+  __shared__ double prod[32];
+  if (threadIdx.x < 32 && __any_sync(0xffffffffu, last)) {  // only threads of warp 0 count values
+    __threadfence();  // the values counted before ours, then the count's reset after the reads
+    combineImage<32>(p.fold.c, 0, int(threadIdx.x), term, prod, [] { __syncwarp(); });
+    __syncwarp();
+    if (threadIdx.x == 0) atomicExch(p.fold.count, 0ull);
   }
 }
 
