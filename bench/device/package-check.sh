@@ -6,7 +6,7 @@
 #                    package for each of VARIANTS (default: main cuda11.8; CUDA_SSIM_PREBUILT),
 #                    GPU_FILES (default: every GPU suite);
 #   PHASE=sanitize : kernel_check, compute-sanitizer memcheck (GPU, ssimMap, MS-SSIM, half, interop suites),
-#                    racecheck (SSIM values, gradients, accuracy; MS-SSIM against the reference);
+#                    racecheck (SSIM values, gradients, accuracy; MS-SSIM against the reference, folded combination);
 #   PHASE=bench    : the benchmark.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -39,8 +39,8 @@ for phase in ${PHASE:-tests}; do
     echo "== compute-sanitizer memcheck: GPU suite, ssimMap, MS-SSIM, half precision, interop"
     compute-sanitizer --tool memcheck --error-exitcode 9 $mocha $gpu_only test/gpu.test.js test/map.test.js test/msssim.test.js test/gpu-half.test.js test/interop.test.js > "$OUT/memcheck.log" 2>&1
     echo "memcheck exit code $?"; grep -E "ERROR SUMMARY|passed, .* failed" "$OUT/memcheck.log" | tail -3
-    echo "== compute-sanitizer racecheck: values and gradients, accuracy cases, MS-SSIM (its pyramid kernels share memory)"
-    compute-sanitizer --tool racecheck --error-exitcode 9 $mocha $gpu_only -g "values and gradients|accuracy|cuda vs reference" test/gpu.test.js test/msssim.test.js > "$OUT/racecheck.log" 2>&1
+    echo "== compute-sanitizer racecheck: values and gradients, accuracy cases, MS-SSIM (its pyramid kernels and folded combination share memory)"
+    compute-sanitizer --tool racecheck --error-exitcode 9 $mocha $gpu_only -g "values and gradients|accuracy|cuda vs reference|combine in the coarse" test/gpu.test.js test/msssim.test.js > "$OUT/racecheck.log" 2>&1
     echo "racecheck exit code $?"; grep -E "RACECHECK SUMMARY|ERROR SUMMARY|passed, .* failed" "$OUT/racecheck.log" | tail -3 ;;
   bench)
     # The ceilings program (copy and fp32 rates) is the benchmark's own: built here with nvcc, next
