@@ -20,6 +20,8 @@ const CASES = [
   { name: 'valid_b1_c3_181x203_hwc', batch: 1, channels: 3, height: 181, width: 203, layout: 'hwc', opts: { padding: 'valid' } },
   { name: 'same_b2_c2_97x75_chw_w3', batch: 2, channels: 2, height: 97, width: 75, layout: 'chw', opts: { weights: [0.3, 0.3, 0.4] } },
   { name: 'same_b3_c1_64x48_hwc_win7', batch: 3, channels: 1, height: 64, width: 48, layout: 'hwc', opts: { windowSize: 7, sigma: 1.2 } },
+  // one planar image, 'same': its value-only call combines in the coarse scales' launch (ms-v18)
+  { name: 'same_b1_c3_270x480_chw', batch: 1, channels: 3, height: 270, width: 480, layout: 'chw', opts: {} },
 ];
 const manifest = [];
 for (const c of CASES) {
@@ -39,6 +41,9 @@ for (const c of CASES) {
   const write = (suffix, arr) => fs.writeFileSync(path.join(dir, `${c.name}.${suffix}.f32`), Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength));
   write('x', x); write('y', y); write('value', g.value); write('grad', g.gradient);
   write('cpu_value', cpu.value); write('cpu_grad', cpu.gradient);
+  // the value-only call, which takes its own path (one planar image: the folded combination)
+  const valueOnly = api.msssim({ ...shape, data: x }, { ...shape, data: y }, { ...c.opts, backend: 'cuda' });
+  write('value_only', Float32Array.from(typeof valueOnly === 'number' ? [valueOnly] : valueOnly));
   manifest.push({ ...c, weights: c.opts.weights || [0.0448, 0.2856, 0.3001, 0.2363, 0.1333] });
   console.log(`${c.name}: cuda ${Array.from(g.value).map((v) => v.toFixed(7)).join(' ')}  cpu ${Array.from(cpu.value).map((v) => v.toFixed(7)).join(' ')}`);
 }

@@ -83,5 +83,8 @@ for c in man:
         good = verr <= 1e-5 and gerr <= 1e-4
         ok = ok and good
         print(f"{c['name']:28s} {(tag or 'cuda_')[:-1]:4s} torch {' '.join(f'{x:.7f}' for x in vref)}  max|dv| {verr:.2e}  grad relL2 {gerr:.2e}  {'OK' if good else 'FAIL'}")
+    verr = float(np.max(np.abs(rd('value_only') - vref)))  # CUDA, value-only call
+    ok = ok and verr <= 1e-5
+    print(f"{c['name']:28s} cuda value-only call  max|dv| {verr:.2e}  {'OK' if verr <= 1e-5 else 'FAIL'}")
 print('ALL OK' if ok else 'SOME FAILED')
 sys.exit(0 if ok else 1)
