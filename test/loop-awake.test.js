@@ -10,28 +10,38 @@ const path = require('path');
 const pkg = require('./helpers/pkg');
 
 const native = require(path.join(pkg.root, 'dist', 'native.js'));
+const loopAwake = require(path.join(pkg.root, 'dist', 'loop-awake.js'));
 const pendingImmediates = () => process.getActiveResourcesInfo().filter((r) => r === 'Immediate').length;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const turns = async (n) => { for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve)); };
 
 describe('loop-awake: promise calls on device arrays keep the event loop polling', function () {
-  let settle;
+  let settle, inFlight;
   beforeEach(function () {
     settle = null;
+    inFlight = null;
     native.setNativeBindingForTesting({
       computeAsync: () => new Promise((resolve, reject) => { settle = { resolve, reject }; }),
     });
   });
-  afterEach(function () {
+  afterEach(async function () {
+    // a failed test's call must not stay in flight for the next one (the count is the module's)
+    if (settle) settle.resolve();
+    if (inFlight) await inFlight.catch(() => {});
+    loopAwake.setSpinMsForTesting(null);
     native.setNativeBindingForTesting(null);
   });
+  const run = (job) => (inFlight = native.runJobAsync('computeAsync', job));
 
   const deviceJob = () => ({ backend: 'cuda', x: { byteLength: 64 }, y: { byteLength: 64 } });
 
+  // The chain's deadline is set far off in the two tests of how it ends with the call: a loaded
+  // machine can take more than the 5 ms of the real one for a few loop turns.
   it('an immediate stays pending while a CUDA device-array call is in flight, none after it settles', async function () {
+    loopAwake.setSpinMsForTesting(60000);
     await turns(2);
     const before = pendingImmediates();
-    const p = native.runJobAsync('computeAsync', deviceJob());
+    const p = run(deviceJob());
     assert.strictEqual(pendingImmediates(), before + 1, 'the chain starts with the call');
     await turns(5);
     assert.strictEqual(pendingImmediates(), before + 1, 'the chain goes on while the call is in flight');
@@ -42,9 +52,10 @@ describe('loop-awake: promise calls on device arrays keep the event loop polling
   });
 
   it('a rejected call ends the chain too, and its error still reaches the caller', async function () {
+    loopAwake.setSpinMsForTesting(60000);
     await turns(2);
     const before = pendingImmediates();
-    const p = native.runJobAsync('computeAsync', deviceJob());
+    const p = run(deviceJob());
     await turns(2);
     settle.reject(Object.assign(new Error('device lost'), { code: 'ERR_SSIM_CUDA' }));
     await assert.rejects(p, (e) => e.code === 'ERR_SSIM_CUDA');
@@ -55,7 +66,7 @@ describe('loop-awake: promise calls on device arrays keep the event loop polling
   it('a call still in flight after 5 ms no longer keeps the loop polling', async function () {
     await turns(2);
     const before = pendingImmediates();
-    const p = native.runJobAsync('computeAsync', deviceJob());
+    const p = run(deviceJob());
     await sleep(30);
     assert.strictEqual(pendingImmediates(), before, 'the chain ended at its deadline');
     settle.resolve();
@@ -66,7 +77,7 @@ describe('loop-awake: promise calls on device arrays keep the event loop polling
     for (const job of [{ backend: 'cpu', x: new Float32Array(4) }, { backend: 'cuda', x: new Float32Array(4) }]) {
       await turns(2);
       const before = pendingImmediates();
-      const p = native.runJobAsync('computeAsync', job);
+      const p = run(job);
       assert.strictEqual(pendingImmediates(), before, `${job.backend} ${job.x.constructor.name}`);
       settle.resolve();
       await p;
