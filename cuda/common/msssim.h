@@ -104,6 +104,14 @@ struct MsssimCombination {
   float valueOffset = 0.0f, valueScale = 1.0f;
 };
 
+// A combination folded into the coarse scales' launch (cuda/gpu/ssim_parts_kernels.cuh, "Folded
+// combination"): the coarse values it counts in *count (zero before, left zero) until `target`.
+struct MsssimFold {
+  MsssimCombination c;
+  unsigned long long* count = nullptr;  // null: the launch does not combine
+  unsigned long long target = 0;        // the image's coarse values (channels x coarse scales)
+};
+
 // The combination for image b (host and device): v[j * planes + p] the per-plane values of scale
 // j (cs for j < scales - 1, SSIM at the last), clamped at zero (relu, as pytorch-msssim); per
 // channel P_c = prod_j relu(v_j)^w_j; MS = mean_c P_c. factors (if non-null) get

@@ -10,9 +10,10 @@
 // MS-SSIM's combination (msssim_cuda.cu) waits for the kernel ahead of it before anything else
 // and only then lets the next launch start: while a launch after it starts early, the combination
 // alone may still run. So does the coarse scales' launch that folds the combination
-// (ssim_parts_kernels.cuh): its blocks let the next launch start once their SSIM work is done. MS-SSIM's scale-0 forward, which also writes the pooled scale 1 before it
-// waits, may start early behind it (and only behind it) where nothing it touches before waiting
-// overlaps what the combination touches.
+// (ssim_parts_kernels.cuh): its blocks let the next launch start once their SSIM work is done.
+// MS-SSIM's scale-0 forward, which also writes the pooled scale 1 before it waits, may start
+// early behind it (and only behind it) where nothing it touches before waiting overlaps what the
+// combination touches.
 #pragma once
 
 #include <algorithm>

@@ -9,6 +9,10 @@
 namespace cudassim {
 namespace kernels {
 
+// The most terms (channels x scales) of a combination folded into the coarse scales' launch: a
+// warp's, a term per thread.
+constexpr int kFoldedTerms = 32;
+
 // combineMsssimImage's arithmetic (common/msssim.h) for image b, with one thread per (channel,
 // scale) term (a double pow each, which one thread would run one after another) and the same
 // products in the same order, so the value is the host's bit for bit. kN threads (this one: k)

@@ -145,9 +145,6 @@ __global__ void __launch_bounds__(kThreads) accumulateBottomKernel(const float* 
 }
 
 constexpr int kCombineThreads = 128;
-// The most terms (channels x scales) of a combination folded into the coarse scales' launch: a
-// warp's, a term per thread.
-constexpr int kFoldedTerms = 32;
 
 // A block per image (msssim_combine.cuh).
 __global__ void __launch_bounds__(kCombineThreads) combineKernel(const MsssimCombination c) {
@@ -251,7 +248,7 @@ struct GpuOps {
       }
       // may overlap the tail of the kernel ahead (the pyramid's where it follows it on its lane)
       const cudaStream_t to = lane(false);
-      PartsCombination fold;
+      MsssimFold fold;
       const bool folds = foldsCombination(n);
       if (folds) {
         fold.c = combination(scratchAt(L.vals), nullptr);
@@ -271,8 +268,8 @@ struct GpuOps {
   // launch of the call is ahead of it on `main` (scale 0's values are written when it starts).
   bool foldsCombination(int n) const {
     const ImageShape& s = job.core.shape;
-    return n == L.scales - 1 && groupedCount == n && !forked && scale0Launched && stream == main &&
-           job.core.grad == nullptr && s.batch == 1 && s.channels * L.scales <= kFoldedTerms;
+    return n == L.scales - 1 && groupedCount == n && !forked && scale0Launched && job.core.grad == nullptr &&
+           s.batch == 1 && s.channels * L.scales <= kernels::kFoldedTerms;
   }
   MsssimCombination combination(const float* vals, float* factors) const {
     MsssimCombination c;
@@ -366,10 +363,11 @@ struct GpuOps {
   }
 
   // Scale 0's value forward as the call's first launch may start behind the previous call's
-  // combination (its kernel, or the coarse scales' launch that folded it), where what it reads (x, y) and writes (the pooled scale 1) before it waits is
-  // none of what that combination touches (launch_order.h; -3.6 us a call on 1 x 3 x 1080 x 1920,
-  // docs/PERFORMANCE.md, ms-v15). launchSsim then checks x and y against the launches that may
-  // still run, as for any early forward.
+  // combination (its kernel, or the coarse scales' launch that folded it), where what it reads
+  // (x, y) and writes (the pooled scale 1) before it waits is none of what that combination
+  // touches (launch_order.h; -3.6 us a call on 1 x 3 x 1080 x 1920, docs/PERFORMANCE.md, ms-v15).
+  // launchSsim then checks x and y against the launches that may still run, as for any early
+  // forward.
   bool scale0MayStartEarly(const SsimJob& sj, const MsssimHooks& hooks) const {
     if (callStarted || !overlaps || sj.grad != nullptr) return false;
     const std::size_t in = sj.shape.elems() * dtypeBytes(sj.dtype);

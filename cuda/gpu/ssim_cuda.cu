@@ -651,7 +651,7 @@ cudaError_t launchSsim(const SsimJob& job, void* workspace, int wsImages, std::s
 
 cudaError_t launchSsimParts(const SsimJob* jobs, void* const* workspaces, const int* wsImages,
                             const std::size_t* wsElements, int count, cudaStream_t stream, bool early,
-                            const PartsCombination* fold, bool* folded) {
+                            const MsssimFold* fold, bool* folded) {
   using namespace kernels;
   if (folded != nullptr) *folded = false;
   static_assert(kMaxParts == kMaxSsimParts, "the parts kernels hold kMaxSsimParts parts");
@@ -721,15 +721,13 @@ cudaError_t launchSsimParts(const SsimJob* jobs, void* const* workspaces, const 
     fwd.end[k] = unsigned(fEnd);
     bwd.end[k] = unsigned(bEnd);
   }
-  if (fold != nullptr) {
-    if (fold->count == nullptr || folded == nullptr) return cudaErrorInvalidValue;
-    fwd.fold = FoldedCombination{fold->c, fold->count, fold->target};
-  }
+  if (fold != nullptr && (fold->count == nullptr || folded == nullptr)) return cudaErrorInvalidValue;
   // The forward waits for the kernel ahead of it before it reads anything (that kernel may have
   // written its inputs), so it may launch early; it lets the next kernel launch early too (the
   // backward is launched the ordinary way; MS-SSIM's combination waits first). Its writes are
   // recorded above as those of an ordinary launch, which is what it is to memory.
-  cudaError_t err = launchOverlapping(ssimForwardPartsKernel<Reciprocal::Ftz>, unsigned(fEnd), stream, fwd, early);
+  cudaError_t err = launchKernel(ssimForwardPartsKernel<Reciprocal::Ftz>, dim3(unsigned(fEnd)), dim3(kThreads), 0, stream,
+                                 early, fwd, fold != nullptr ? *fold : MsssimFold{});
   if (err == cudaSuccess) err = cudaGetLastError();
   if (err == cudaSuccess && fold != nullptr) *folded = true;
   if (err != cudaSuccess || !gradient) return err;

@@ -57,17 +57,11 @@ constexpr int kMaxSsimParts = 4;
 // inputs, which that kernel may have written); only where that kernel is the last thing enqueued
 // on `stream` (no event since) and launchesOverlapOn(stream).
 // `fold` (not null): the one forward also combines MS-SSIM's values of one image
-// (ssim_parts_kernels.cuh, "Folded combination"), counting the coarse values it writes in
-// *fold->count (zero before, left zero); *folded tells whether it did (not where the jobs took a
-// launch each: then the caller combines).
-struct PartsCombination {
-  MsssimCombination c;
-  unsigned long long* count = nullptr;
-  unsigned long long target = 0;  // the coarse values of the image (channels x jobs)
-};
+// (ssim_parts_kernels.cuh, "Folded combination"); *folded tells whether it did (not where the
+// jobs took a launch each: then the caller combines).
 cudaError_t launchSsimParts(const SsimJob* jobs, void* const* workspaces, const int* wsImages,
                             const std::size_t* wsElements, int count, cudaStream_t stream, bool early = false,
-                            const PartsCombination* fold = nullptr, bool* folded = nullptr);
+                            const MsssimFold* fold = nullptr, bool* folded = nullptr);
 
 // Whether kernels launched on `stream` may start before the kernel ahead of them has finished
 // (launch_overlap.cuh): a stream of the caller's own (the default ones are shared, so what ran

@@ -26,11 +26,6 @@ constexpr int kMaxParts = 4;
 // and zeroes the count. The blocks then let the next launch in only once their parts' work is
 // done (not at their start): after that, the combining block touches the values, out and the
 // count alone (GpuOps::combine records them for the next call's early forward, launch_order.h).
-struct FoldedCombination {
-  MsssimCombination c;
-  unsigned long long* count;  // null: the launch does not combine
-  unsigned long long target;
-};
 
 // forwardRanges' imageDone for a launch that folds the combination.
 struct CountCoarseValue {
@@ -50,17 +45,20 @@ struct PartsArgs {
   Args part[kMaxParts];
   unsigned end[kMaxParts];
   int count;
-  FoldedCombination fold;  // the forward's only
 };
 
 // Float32 inputs (MS-SSIM's coarse scales are float32 planar), one reciprocal mode for all parts.
-// It may be launched early (launchSsimParts): it waits for the kernel ahead of it, which may have
+// `fold`: the combination it folds (count null: none; __grid_constant__: read in place, as its
+// weights are indexed at run time, which would copy a plain parameter to the stack). It may be
+// launched early
+// (launchSsimParts): it waits for the kernel ahead of it, which may have
 // written its inputs (MS-SSIM's pyramid), before anything else (the wait returns at once after an
 // ordinary launch), and lets the next kernel launch early: at once (MS-SSIM's combination waits
 // first), or after its work where it folds the combination.
 template <Reciprocal M>
-__global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardPartsKernel(const PartsArgs<ForwardArgs> p) {
-  const bool combines = p.fold.count != nullptr;
+__global__ void __launch_bounds__(kThreads, kForwardMinBlocks)
+    ssimForwardPartsKernel(const PartsArgs<ForwardArgs> p, const __grid_constant__ MsssimFold fold) {
+  const bool combines = fold.count != nullptr;
   if (!combines) allowNextLaunch();
 #ifndef SSIM_TEST_BREAK_WAIT_FIRST  // test only: kernel_check --parts must fail without the wait
   waitForPreviousLaunch();
@@ -71,20 +69,21 @@ __global__ void __launch_bounds__(kThreads, kForwardMinBlocks) ssimForwardPartsK
   for (int k = 0; k < kMaxParts; ++k) {
     if (k < p.count && blockIdx.x >= begin && blockIdx.x < p.end[k]) {
       forwardRanges<float, M>(p.part[k], PartGrid{blockIdx.x - begin, p.end[k] - begin},
-                              CountCoarseValue{p.fold.count, p.fold.target, &last});
+                              CountCoarseValue{fold.count, fold.target, &last});
       break;
     }
     begin = p.end[k];
   }
   if (!combines) return;
   allowNextLaunch();
-  __shared__ double term[32];
-  __shared__ double prod[32];
+  static_assert(kFoldedTerms == 32, "a warp combines");
+  __shared__ double term[kFoldedTerms];
+  __shared__ double prod[kFoldedTerms];
   if (threadIdx.x < 32 && __any_sync(0xffffffffu, last)) {  // only threads of warp 0 count values
     __threadfence();  // the values counted before ours, then the count's reset after the reads
-    combineImage<32>(p.fold.c, 0, int(threadIdx.x), term, prod, [] { __syncwarp(); });
+    combineImage<kFoldedTerms>(fold.c, 0, int(threadIdx.x), term, prod, [] { __syncwarp(); });
     __syncwarp();
-    if (threadIdx.x == 0) atomicExch(p.fold.count, 0ull);
+    if (threadIdx.x == 0) atomicExch(fold.count, 0ull);
   }
 }
 
